@@ -1,0 +1,73 @@
+# Developer entry points. The build itself is uwsgiconfig.py (uWSGI's plugin
+# builder); this file runs tests and benchmarks.
+#
+#   make              build the plugin and the example view modules
+#   make unit         cmocka unit tests of the pure logic
+#   make integration  start real uwsgi processes and talk HTTP to them
+#   make sanitize     unit + integration tests under ASan/UBSan/LSan
+#   make check        all of the above (what CI runs)
+#   make bench        benchmarks (not part of CI)
+
+CC ?= gcc
+PYTHON ?= python3
+BUILD := build
+PURE := arena buf coro http options params registry request route template
+PURE_SRC := $(PURE:%=plugin/%.c)
+HEADERS := $(wildcard plugin/*.h plugin/include/*.h)
+UNIT := http params route template options registry request coro coro_ucontext
+CFLAGS_UNIT := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iplugin -Iplugin/include
+LIBS_UNIT := -lcmocka -ldl -lm
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all build unit integration sanitize unit-asan integration-asan check test bench clean
+
+all: build
+
+build:
+	$(PYTHON) uwsgiconfig.py
+
+# ---- unit tests -------------------------------------------------------
+
+$(BUILD)/unit/test_%: tests/unit/test_%.c $(PURE_SRC) $(HEADERS) tests/unit/testing.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_UNIT) -o $@ $< $(PURE_SRC) $(LIBS_UNIT)
+
+# the coroutine tests again, with the portable ucontext switch
+$(BUILD)/unit/test_coro_ucontext: tests/unit/test_coro.c $(PURE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_UNIT) -DAIO_CORO_UCONTEXT -o $@ $< $(PURE_SRC) $(LIBS_UNIT)
+
+$(BUILD)/asan/unit/test_%: tests/unit/test_%.c $(PURE_SRC) $(HEADERS) tests/unit/testing.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_UNIT) $(SAN_FLAGS) -o $@ $< $(PURE_SRC) $(LIBS_UNIT)
+
+$(BUILD)/asan/unit/test_coro_ucontext: tests/unit/test_coro.c $(PURE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_UNIT) $(SAN_FLAGS) -DAIO_CORO_UCONTEXT -o $@ $< $(PURE_SRC) $(LIBS_UNIT)
+
+unit: $(UNIT:%=$(BUILD)/unit/test_%)
+	@set -e; for t in $^; do echo "== $$t"; $$t; done
+
+unit-asan: $(UNIT:%=$(BUILD)/asan/unit/test_%)
+	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+# ---- integration tests ------------------------------------------------
+
+integration: build
+	$(PYTHON) -m unittest discover -s tests/integration -t . -v
+
+integration-asan:
+	$(PYTHON) uwsgiconfig.py --sanitize
+	AIO_SANITIZE=1 $(PYTHON) -m unittest discover -s tests/integration -t . -v
+
+sanitize: unit-asan integration-asan
+
+test: unit integration
+
+check: test sanitize
+
+bench: build
+	$(PYTHON) bench/run.py
+
+clean:
+	rm -rf $(BUILD)

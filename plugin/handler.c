@@ -1,0 +1,209 @@
+/* handler.c - one request, from uWSGI's parsed variables to the bytes of the
+ * response (SPEC §7). Runs in the request's coroutine: reading the body and
+ * writing the response suspend through uWSGI's wait hooks. */
+#include <uwsgi.h>
+
+#include <string.h>
+
+#include "http.h"
+#include "internal.h"
+
+extern struct uwsgi_server uwsgi;
+
+/* Request bodies are read into memory before the view runs; without
+ * `limit-post` this is their cap. */
+#define AIO_DEFAULT_BODY_LIMIT (16u * 1024u * 1024u)
+
+static int is_plain_http(const struct wsgi_request *wsgi_req)
+{
+    const char *proto = wsgi_req->socket->proto_name;
+    return proto && strcmp(proto, "http") == 0;
+}
+
+static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req)
+{
+    char status[64];
+    int n = snprintf(status, sizeof(status), "%d %s", req->status, aio_http_reason(req->status));
+    if (uwsgi_response_prepare_headers(wsgi_req, status, (uint16_t)n))
+        return;
+    for (size_t i = 0; i < req->response_headers.count; i++) {
+        const struct aio_kv *h = &req->response_headers.items[i];
+        uwsgi_response_add_header(wsgi_req, (char *)h->key, (uint16_t)strlen(h->key),
+                                  (char *)h->value, (uint16_t)strlen(h->value));
+    }
+    int bodyless = req->status < 200 || req->status == 204 || req->status == 304;
+    size_t len = bodyless ? 0 : req->response_body.len;
+    if (len && !req->has_content_type)
+        uwsgi_response_add_header(wsgi_req, "Content-Type", 12, "text/html; charset=utf-8", 24);
+    if (!bodyless)
+        uwsgi_response_add_content_length(wsgi_req, len);
+    if (is_plain_http(wsgi_req)) /* uWSGI's http-socket closes after each response */
+        uwsgi_response_add_header(wsgi_req, "Connection", 10, "close", 5);
+    if (len && req->method_bit != AIO_HEAD)
+        uwsgi_response_write_body_do(wsgi_req, req->response_body.data, len);
+    else
+        uwsgi_response_write_headers_do(wsgi_req);
+}
+
+static void respond_error(struct aio_request *req, int status, const char *detail)
+{
+    aio_response_reset(req);
+    aio_set_status(req, status);
+    aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+    aio_printf(req, "%d %s\n", status, aio_http_reason(status));
+    if (detail)
+        aio_printf(req, "\n%s\n", detail);
+}
+
+/* ---- building the aio_request from uWSGI's variables ------------------ */
+
+static const char *decode_path(struct aio_request *req, struct wsgi_request *w)
+{
+    if (w->uri_len == 0) { /* no REQUEST_URI: trust the frontend's decoded PATH_INFO */
+        req->path = aio_arena_strndup(&req->arena, w->path_info, w->path_info_len);
+        return req->path ? NULL : "out of memory";
+    }
+    return aio_http_decode_target(&req->arena, w->uri, w->uri_len, &req->path);
+}
+
+static int is_header_var(const char *key, size_t len)
+{
+    return (len > 5 && memcmp(key, "HTTP_", 5) == 0) ||
+           (len == 12 && memcmp(key, "CONTENT_TYPE", 12) == 0) ||
+           (len == 14 && memcmp(key, "CONTENT_LENGTH", 14) == 0);
+}
+
+static const char *build_request(struct aio_request *req, struct wsgi_request *w)
+{
+    const char *why = aio_http_check_request_line(w->method, w->method_len, w->protocol,
+                                                  w->protocol_len);
+    if (why)
+        return why;
+    const char *method = aio_arena_strndup(&req->arena, w->method, w->method_len);
+    const char *query = aio_arena_strndup(&req->arena, w->query_string, w->query_string_len);
+    const char *remote = aio_arena_strndup(&req->arena, w->remote_addr, w->remote_addr_len);
+    if (!method || !query || !remote)
+        return "out of memory";
+    req->method = method;
+    req->method_bit = aio_http_method_bit(method);
+    req->query_string = query;
+    req->remote_addr = remote;
+    if ((why = decode_path(req, w)) != NULL)
+        return why;
+    for (int i = 0; i + 1 < w->var_cnt; i += 2) {
+        const struct iovec *k = &w->hvec[i], *v = &w->hvec[i + 1];
+        if (is_header_var(k->iov_base, k->iov_len) &&
+            aio_request_add_header_var(req, k->iov_base, k->iov_len, v->iov_base, v->iov_len))
+            return "out of memory";
+    }
+    return NULL;
+}
+
+/* Reads the whole body. Returns 0, or the HTTP status to answer with
+ * (-1: the client is gone, answer nothing). */
+static int read_body(struct aio_request *req, struct wsgi_request *w, struct aio_core *core)
+{
+    uint64_t limit = uwsgi.limit_post ? uwsgi.limit_post : AIO_DEFAULT_BODY_LIMIT;
+    if (aio_header(req, "Transfer-Encoding") && !aio_header(req, "Content-Length"))
+        return 411; /* chunked bodies: uWSGI's http-socket does not decode them */
+    if (w->post_cl == 0)
+        return 0;
+    if (w->post_cl > limit)
+        return 413;
+    ssize_t rlen = 0;
+    char *body = uwsgi_request_body_read(w, 0, &rlen);
+    if (!body || rlen != (ssize_t)w->post_cl)
+        return core->cancelled ? -1 : core->timed_out ? 408 : 400;
+    req->body = body;
+    req->body_len = (size_t)rlen;
+    return 0;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static void log_failure(struct aio_request *req, int status)
+{
+    aio_log("view of route '%s' failed on %s %s: %s", aio_route_name(req), req->method, req->path,
+            req->failure ? req->failure : aio_strerror(status));
+}
+
+static void serve(struct aio_request *req, struct aio_core *core)
+{
+    const struct aio_view *view = NULL;
+    unsigned allowed = 0;
+    switch (aio_registry_dispatch(&aio_engine.registry, req->method_bit, req->path, &req->arena,
+                                  &req->match, &view, &allowed)) {
+    case AIO_DISPATCH_NOT_FOUND:
+        respond_error(req, 404, "The resource could not be found.");
+        return;
+    case AIO_DISPATCH_METHOD_NOT_ALLOWED: {
+        char methods[96];
+        aio_http_format_methods(allowed, methods, sizeof(methods));
+        respond_error(req, 405, NULL);
+        aio_add_header(req, "Allow", methods);
+        return;
+    }
+    case AIO_DISPATCH_ERROR:
+        respond_error(req, 500, NULL);
+        return;
+    case AIO_DISPATCH_FOUND:
+        break;
+    }
+    req->view = view;
+    req->route = view->route;
+    int status = aio_mapper_run(req, view);
+    if (core->cancelled)
+        return;
+    if (status != AIO_OK) {
+        log_failure(req, status);
+        respond_error(req, 500, NULL);
+    }
+}
+
+int aio_handle_request(struct wsgi_request *wsgi_req)
+{
+    struct aio_core *core = aio_running_core();
+    if (!core) {
+        aio_log("request outside the aio loop engine: add `aio = N` to the configuration");
+        return -1;
+    }
+    if (!wsgi_req->uh->pktsize) {
+        aio_log("empty request, skipped");
+        return -1;
+    }
+    struct aio_request *req = aio_request_new();
+    if (!req)
+        return -1;
+    req->core = core;
+    req->registry = &aio_engine.registry;
+    core->req = req;
+    int error = 0;
+    const char *why = NULL;
+    if (uwsgi_parse_vars(wsgi_req)) {
+        if (uwsgi.limit_post && wsgi_req->post_cl > uwsgi.limit_post)
+            error = 413;
+        else /* too many headers for uWSGI's vector, or a broken packet */
+            error = wsgi_req->var_cnt >= uwsgi.vec_size - 5 ? 431 : 400;
+    } else if ((why = build_request(req, wsgi_req)) != NULL) {
+        error = 400;
+    } else if ((error = read_body(req, wsgi_req, core)) == 0 &&
+               aio_request_parse_params(req, &why) != AIO_OK) {
+        error = 400;
+    }
+    if (error > 0)
+        respond_error(req, error, why);
+    else if (error == 0)
+        serve(req, core);
+    if (core->cancelled || error < 0)
+        wsgi_req->status = 499; /* nginx's "client closed request", for the log */
+    else
+        send_response(req, wsgi_req);
+    core->req = NULL;
+    aio_request_free(req);
+    return UWSGI_OK;
+}
+
+void aio_after_request(struct wsgi_request *wsgi_req)
+{
+    log_request(wsgi_req);
+}

@@ -1,0 +1,210 @@
+/*
+ * aio.h - the public API of uwsgi-aio.
+ *
+ * A view module is a shared object that includes this header and defines
+ * aio_main(). uwsgi-aio loads it (option `aio-views`), calls aio_main() once
+ * per worker before serving, and then calls the views it registered.
+ *
+ * Conventions
+ *   - Names avoid POSIX AIO's (aio_read, aio_write, aio_error, aio_return,
+ *     aio_suspend, aio_cancel, aio_fsync, aio_init), which glibc exports:
+ *     compile view modules with -I<this directory> so <aio.h> is this file.
+ *   - Functions that can fail return an int status: AIO_OK (0) or a negative
+ *     AIO_E* code; aio_strerror() turns it into text.
+ *   - Strings returned by request accessors belong to the request and stay
+ *     valid until the view returns.
+ *   - Suspending functions (aio_sleep, aio_wait_fd) may only be called from a
+ *     coroutine: a coroutine view or any function it calls. Called anywhere
+ *     else they return AIO_ESCOPE (aiopyramid's ScopeError).
+ */
+#ifndef AIO_H
+#define AIO_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define AIO_API __attribute__((visibility("default")))
+#define AIO_PRINTF(fmt, first) __attribute__((format(printf, fmt, first)))
+#define AIO_SENTINEL __attribute__((sentinel))
+#else
+#define AIO_API
+#define AIO_PRINTF(fmt, first)
+#define AIO_SENTINEL
+#endif
+
+#define AIO_API_VERSION 1
+
+typedef struct aio_request aio_request;
+typedef struct aio_config aio_config;
+
+/* ------------------------------------------------------------------ */
+/* Status codes                                                        */
+/* ------------------------------------------------------------------ */
+
+enum aio_status {
+    AIO_OK = 0,
+    AIO_ERROR = -1,      /* generic failure (the log has details)          */
+    AIO_ESCOPE = -2,     /* suspending call outside a coroutine             */
+    AIO_ECANCELLED = -3, /* request cancelled: the client went away         */
+    AIO_ETIMEDOUT = -4,  /* the wait timed out                              */
+    AIO_EINVAL = -5,     /* invalid argument                                */
+    AIO_ENOMEM = -6,     /* out of memory                                   */
+    AIO_EBUSY = -7,      /* the fd is already being waited on by a task     */
+    AIO_ENOTFOUND = -8,  /* no such template / route / item                 */
+};
+
+/* A short English description of a status code. Never NULL. */
+AIO_API const char *aio_strerror(int status);
+
+/* ------------------------------------------------------------------ */
+/* App constructor and configuration                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every view module defines this. It runs once per worker, before the
+ * worker serves, outside any coroutine: blocking code is fine here.
+ * Return 0 on success; anything else stops start-up.
+ */
+int aio_main(aio_config *cfg);
+
+/* A view: fills in the response of `req`. Return AIO_OK, or a negative
+ * status (see aio_fail) to answer 500 and log the failure. */
+typedef int (*aio_view_fn)(aio_request *req);
+
+/* View flags: how the view runs (its mapper) ... */
+#define AIO_COROUTINE 0x01u /* runs on the loop in the request's coroutine */
+
+/* ... and which request methods it answers (none given: every method).
+ * A view that answers GET also answers HEAD (the body is not sent). */
+#define AIO_GET     0x0100u
+#define AIO_HEAD    0x0200u
+#define AIO_POST    0x0400u
+#define AIO_PUT     0x0800u
+#define AIO_DELETE  0x1000u
+#define AIO_PATCH   0x2000u
+#define AIO_OPTIONS 0x4000u
+
+/*
+ * Adds a named route. Patterns are paths with placeholders:
+ *   "/users/{id}"          {id} matches one path segment (no '/')
+ *   "/files/{path:.*}"     {name:regex} matches a POSIX extended regex
+ * Routes are tried in the order they were added, across all modules.
+ * The request path is percent-decoded before matching.
+ */
+AIO_API int aio_add_route(aio_config *cfg, const char *name, const char *pattern);
+
+/* Attaches a view to a route (which may be added before or after). */
+AIO_API int aio_add_view(aio_config *cfg, const char *route, aio_view_fn view,
+                         unsigned flags);
+
+/* The value of `aio-setting = key=value`, or NULL. */
+AIO_API const char *aio_config_setting(const aio_config *cfg, const char *key);
+
+/* The module's asset directory (where its templates/ live). */
+AIO_API const char *aio_config_asset_dir(const aio_config *cfg);
+
+/* ------------------------------------------------------------------ */
+/* Request                                                             */
+/* ------------------------------------------------------------------ */
+
+AIO_API const char *aio_method(const aio_request *req);       /* "GET" */
+AIO_API const char *aio_path(const aio_request *req);         /* decoded */
+AIO_API const char *aio_query_string(const aio_request *req); /* raw, "" */
+AIO_API const char *aio_remote_addr(const aio_request *req);
+AIO_API const char *aio_route_name(const aio_request *req);
+
+/* A request header by name, case-insensitive ("User-Agent"); NULL when
+ * absent. Repeated headers are joined with ", ". */
+AIO_API const char *aio_header(const aio_request *req, const char *name);
+
+/* A placeholder value of the matched route ("id" of "/users/{id}"). */
+AIO_API const char *aio_match(const aio_request *req, const char *name);
+
+/*
+ * Request parameters: the query string, then an
+ * application/x-www-form-urlencoded body, percent-decoded.
+ * aio_param returns the first value of `name` or NULL; aio_params stores up
+ * to `max` values in `out` and returns how many there are in total.
+ */
+AIO_API const char *aio_param(const aio_request *req, const char *name);
+AIO_API size_t aio_params(const aio_request *req, const char *name,
+                          const char **out, size_t max);
+/* The parameter as a number; `fallback` when absent or not a number. */
+AIO_API double aio_param_double(const aio_request *req, const char *name,
+                                double fallback);
+AIO_API long aio_param_long(const aio_request *req, const char *name,
+                            long fallback);
+
+/* The request body (read in full before the view runs). Never NULL. */
+AIO_API const char *aio_body(const aio_request *req, size_t *len);
+
+/* The value of `aio-setting = key=value`, or NULL. */
+AIO_API const char *aio_setting(const aio_request *req, const char *key);
+
+/* Memory that lives as long as the request. NULL when out of memory. */
+AIO_API void *aio_alloc(aio_request *req, size_t size);
+AIO_API char *aio_strdup(aio_request *req, const char *s);
+
+/* ------------------------------------------------------------------ */
+/* Response (buffered; sent when the view returns)                     */
+/* ------------------------------------------------------------------ */
+
+/* 100..599; the default is 200. */
+AIO_API int aio_set_status(aio_request *req, int status);
+/* Adds a response header. Names must be HTTP tokens and values may not
+ * contain CR, LF or NUL (AIO_EINVAL). Content-Length is computed. */
+AIO_API int aio_add_header(aio_request *req, const char *name, const char *value);
+AIO_API int aio_write_body(aio_request *req, const void *data, size_t len);
+AIO_API int aio_printf(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
+/* Status, text/plain; charset=utf-8 and `text` as the whole body. */
+AIO_API int aio_respond_text(aio_request *req, int status, const char *text);
+
+/*
+ * Renders a template of the view's module (a path below its asset dir, e.g.
+ * "templates/home.html") with name/value pairs ending in NULL, as text/html.
+ * In templates, {{name}} is replaced by the HTML-escaped value and
+ * {{{name}}} by the raw value; an unknown name renders as nothing.
+ */
+AIO_API int aio_render(aio_request *req, const char *template_path, ...)
+    AIO_SENTINEL;
+AIO_API int aio_vrender(aio_request *req, const char *template_path, va_list ap);
+/* The value given for `name` by the last aio_render, or NULL (for tests). */
+AIO_API const char *aio_rendered_value(const aio_request *req, const char *name);
+
+/* Records why the view failed (logged with the 500) and returns AIO_ERROR:
+ *     return aio_fail(req, "database said %s", msg);                       */
+AIO_API int aio_fail(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
+
+/* ------------------------------------------------------------------ */
+/* Suspension (coroutines only)                                        */
+/* ------------------------------------------------------------------ */
+
+/* Suspends the calling request for `seconds` (millisecond resolution, at
+ * most AIO_SLEEP_MAX). AIO_OK, AIO_ECANCELLED (client gone), AIO_ESCOPE or
+ * AIO_EINVAL. */
+#define AIO_SLEEP_MAX 2000000.0
+AIO_API int aio_sleep(aio_request *req, double seconds);
+
+#define AIO_READ 0x1
+#define AIO_WRITE 0x2
+/*
+ * Suspends until `fd` is readable/writable (events: AIO_READ|AIO_WRITE) or
+ * `timeout_ms` passes (negative: no timeout). Returns the ready events (> 0),
+ * AIO_ETIMEDOUT, AIO_ECANCELLED, AIO_EBUSY (another task waits on this fd),
+ * AIO_ESCOPE or AIO_EINVAL. For any non-blocking client library (libpq ...).
+ */
+AIO_API int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms);
+
+/* 1 when called from a coroutine of this worker's loop, else 0. */
+AIO_API int aio_in_coroutine(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AIO_H */

@@ -1,0 +1,134 @@
+/* internal.h - what the uWSGI-facing parts of the plugin share: the loop
+ * engine's struct (the plugin's only mutable global state), async cores,
+ * and the entry points between loop, suspend engine, mapper and handler. */
+#ifndef AIO_INTERNAL_H
+#define AIO_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "coro.h"
+#include "registry.h"
+#include "request.h"
+
+struct wsgi_request;
+
+/* ---- async cores ---------------------------------------------------- */
+
+enum aio_core_state {
+    AIO_CORE_FREE,    /* in uWSGI's unused-core stack */
+    AIO_CORE_HEAD,    /* connection accepted, request head not complete */
+    AIO_CORE_ACTIVE,  /* its coroutine runs (or is about to) */
+    AIO_CORE_WAITING, /* its coroutine is suspended in aio_core_wait() */
+};
+
+/* What a suspended coroutine waits for. */
+struct aio_wait {
+    int client_events; /* AIO_READ/AIO_WRITE on the client connection */
+    int fd;            /* another fd to watch, or -1 */
+    int fd_events;     /* AIO_READ/AIO_WRITE on `fd` */
+    int timeout_ms;    /* < 0: none */
+};
+
+struct aio_core {
+    int id;
+    enum aio_core_state state;
+    struct wsgi_request *wsgi_req;
+    struct aio_coro coro;
+    uv_timer_t timer;       /* head deadline, or the timeout of a wait */
+    uv_poll_t *conn_poll;   /* client fd watcher, created on first need */
+    int conn_events;        /* UV_* events conn_poll watches now */
+    uv_poll_t *wait_poll;   /* watcher of struct aio_wait.fd */
+    struct aio_wait wait;   /* valid while WAITING */
+    int wait_result;        /* set by whoever wakes the core */
+    int ready_fd;           /* the fd that became ready */
+    unsigned cancelled : 1; /* the client went away: every wait now fails */
+    unsigned timed_out : 1; /* a uWSGI read/write timed out */
+    uint64_t head_started;  /* loop time (ms) when the head phase began */
+    struct aio_core *head_prev, *head_next;
+    struct aio_request *req; /* the aio request being served, if any */
+};
+
+/* ---- options (parsed in the master, before fork) -------------------- */
+
+struct aio_options {
+    long cores;        /* `aio = N` */
+    size_t stack_size; /* `aio-stack-size` */
+    char **views;      /* `aio-views`, in order */
+    size_t nviews;
+};
+
+/* ---- the engine ----------------------------------------------------- */
+
+struct aio_stats {
+    uint64_t requests;  /* request heads completed */
+    uint64_t cancelled; /* requests whose client went away */
+    uint64_t evicted;   /* slow heads dropped to free a core */
+    uint64_t evicted_reported;
+    uint64_t rejected;  /* malformed or oversized request heads */
+};
+
+struct aio_engine {
+    struct aio_options opts;
+    int selected; /* `aio = N` chose this loop engine */
+    struct aio_registry registry;
+    volatile int *startup_failed; /* shared with the master (pre-fork) */
+
+    /* worker-side state */
+    int running;
+    pthread_t loop_thread;
+    uv_loop_t loop;
+    struct aio_core *cores;
+    int ncores;
+    int busy;                  /* cores not FREE */
+    struct aio_core *current;  /* core whose coroutine runs, or NULL */
+    struct aio_core *head_first, *head_last; /* head phase, oldest first */
+    uv_poll_t *listeners;
+    int nlisteners;
+    int listening;
+    uv_poll_t signal_polls[2];
+    int nsignal_polls;
+    uv_timer_t tick;
+    uv_async_t wakeup;
+    volatile sig_atomic_t stop_signals;
+    int stopping;
+    int exit_code;
+    struct aio_stats stats;
+};
+
+extern struct aio_engine aio_engine;
+
+/* ---- loop.c --------------------------------------------------------- */
+
+void aio_loop_run(void);
+/* Suspends the running core's coroutine (see struct aio_wait). Returns
+ * AIO_OK (timeout of a pure sleep), > 0 (ready events; core->ready_fd),
+ * AIO_ETIMEDOUT, AIO_ECANCELLED or AIO_EBUSY/AIO_ERROR. */
+int aio_core_wait(struct aio_core *core, const struct aio_wait *wait);
+/* The core whose coroutine is running on this thread, or NULL. */
+struct aio_core *aio_running_core(void);
+/* Ask the worker to stop gracefully (signal-safe parts are in loop.c). */
+void aio_engine_request_stop(int exit_code);
+
+/* ---- mapper.c ------------------------------------------------------- */
+
+/* Runs the view the way its mapper says; returns the view's status. */
+int aio_mapper_run(struct aio_request *req, const struct aio_view *view);
+
+/* ---- handler.c ------------------------------------------------------ */
+
+/* uWSGI's request hook for our modifier: serves one request. */
+int aio_handle_request(struct wsgi_request *wsgi_req);
+/* After-request hook: the uWSGI request log line. */
+void aio_after_request(struct wsgi_request *wsgi_req);
+
+/* ---- plugin.c ------------------------------------------------------- */
+
+void aio_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Runs the view modules' aio_main() in this worker; on a configuration
+ * error it reports once and stops the whole instance (never returns). */
+void aio_worker_construct_app(void);
+
+#endif

@@ -1,0 +1,198 @@
+/* plugin.c - the uWSGI plugin: options, start-up checks, the hooks uWSGI
+ * calls, and the per-worker construction of the application (SPEC §2). */
+#include <uwsgi.h>
+
+#include <stdarg.h>
+
+#include "internal.h"
+#include "options.h"
+
+extern struct uwsgi_server uwsgi;
+
+#define AIO_DEFAULT_STACK_SIZE (256u * 1024u)
+
+void aio_log(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    uwsgi_log("aio: %s\n", line);
+}
+
+/* A configuration error found in the master: one line, and stop. */
+static void fatal(const char *what)
+{
+    uwsgi_log("aio: configuration error: %s\n", what);
+    exit(1);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static void opt_aio(char *opt, char *value, void *unused)
+{
+    (void)unused;
+    char error[256];
+    long cores;
+    if (aio_option_int(opt, value, 2, 100000, &cores, error, sizeof(error)))
+        fatal(error);
+    uwsgi.async = (int)cores;
+    uwsgi.loop = "aio";
+    aio_engine.selected = 1;
+    aio_engine.opts.cores = cores;
+}
+
+static void opt_views(char *opt, char *value, void *unused)
+{
+    (void)unused;
+    if (!value || !*value) {
+        char error[128];
+        snprintf(error, sizeof(error), "option '%s' needs the path of a view module", opt);
+        fatal(error);
+    }
+    struct aio_options *o = &aio_engine.opts;
+    char **views = realloc(o->views, (o->nviews + 1) * sizeof(*views));
+    if (!views || !(views[o->nviews] = strdup(value)))
+        fatal("out of memory");
+    o->views = views;
+    o->nviews++;
+}
+
+static void opt_setting(char *opt, char *value, void *unused)
+{
+    (void)unused;
+    char error[256];
+    char *pair = value ? strdup(value) : NULL;
+    char *key, *val;
+    if (aio_option_setting(opt, pair ? pair : value, &key, &val, error, sizeof(error)))
+        fatal(error);
+    if (aio_registry_add_setting(&aio_engine.registry, key, val))
+        fatal("out of memory");
+    free(pair);
+}
+
+static void opt_stack_size(char *opt, char *value, void *unused)
+{
+    (void)unused;
+    char error[256];
+    if (aio_option_size(opt, value, 16u * 1024u, 64u * 1024u * 1024u,
+                        &aio_engine.opts.stack_size, error, sizeof(error)))
+        fatal(error);
+}
+
+static struct uwsgi_option aio_options[] = {
+    {"aio", required_argument, 0,
+     "run the uwsgi-aio loop engine with N async cores (concurrent requests per worker)",
+     opt_aio, NULL, 0},
+    {"aio-views", required_argument, 0,
+     "load a uwsgi-aio view module (.so); its aio_main() runs once per worker (repeatable)",
+     opt_views, NULL, 0},
+    {"aio-setting", required_argument, 0,
+     "application setting key=value passed to the view modules (repeatable)", opt_setting, NULL,
+     0},
+    {"aio-stack-size", required_argument, 0,
+     "coroutine stack size of each async core, e.g. 256k (default 256k)", opt_stack_size, NULL,
+     0},
+    {0, 0, 0, 0, 0, 0, 0},
+};
+
+/* ---- start-up (master, before fork) ------------------------------------ */
+
+static void check_sockets(void)
+{
+    for (struct uwsgi_socket *s = uwsgi.sockets; s; s = s->next) {
+        const char *proto = s->proto_name ? s->proto_name : "uwsgi";
+        if (strcmp(proto, "uwsgi") != 0 && strcmp(proto, "http") != 0) {
+            char error[256];
+            snprintf(error, sizeof(error),
+                     "socket %s speaks '%s'; the aio loop engine serves 'socket' (uwsgi) and "
+                     "'http-socket' only",
+                     s->name, proto);
+            fatal(error);
+        }
+    }
+}
+
+static int aio_plugin_init(void)
+{
+    if (!aio_engine.selected) {
+        if (aio_engine.opts.nviews)
+            fatal("'aio-views' needs the aio loop engine: add 'aio = N' (N async cores)");
+        return 0;
+    }
+    if (strcmp(uwsgi.loop, "aio") != 0)
+        fatal("'aio' and another loop engine are both configured");
+    if (uwsgi.threads > 1)
+        fatal("'threads' cannot be combined with 'aio': requests already run concurrently");
+    check_sockets();
+    if (!aio_engine.opts.stack_size)
+        aio_engine.opts.stack_size = AIO_DEFAULT_STACK_SIZE;
+    /* Opening the modules here (once, before fork) reports a missing file or
+     * a broken module in one line; aio_main() itself runs in each worker. */
+    for (size_t i = 0; i < aio_engine.opts.nviews; i++)
+        if (aio_registry_open_module(&aio_engine.registry, aio_engine.opts.views[i]) != AIO_OK)
+            fatal(aio_engine.registry.error[0] ? aio_engine.registry.error : "out of memory");
+    if (!aio_engine.opts.nviews)
+        uwsgi_log("aio: no 'aio-views' configured: every request will get 404\n");
+    aio_engine.startup_failed = uwsgi_malloc_shared(sizeof(*aio_engine.startup_failed));
+    *aio_engine.startup_failed = 0;
+    return 0;
+}
+
+/* max-requests, reload-on-rss ...: uWSGI would exit() in the middle of a
+ * request's coroutine; stop gracefully instead (only called from there). */
+static void aio_goodbye(void)
+{
+    aio_log("worker %d (pid %d) is done, stopping gracefully", uwsgi.mywid, (int)getpid());
+    aio_engine_request_stop(0);
+}
+
+static void aio_on_load(void)
+{
+    uwsgi_register_loop("aio", aio_loop_run);
+}
+
+static void aio_post_fork(void)
+{
+    if (aio_engine.selected)
+        uwsgi.gbcw_hook = aio_goodbye;
+}
+
+/* ---- per-worker construction ---------------------------------------- */
+
+void aio_worker_construct_app(void)
+{
+    if (aio_registry_construct(&aio_engine.registry) == AIO_OK)
+        return;
+    const char *what = aio_engine.registry.error[0] ? aio_engine.registry.error : "out of memory";
+    /* Every worker fails the same way: only the first one says so. */
+    if (__sync_bool_compare_and_swap(aio_engine.startup_failed, 0, 1))
+        uwsgi_log("aio: configuration error: %s\n", what);
+    if (!uwsgi.master_process)
+        exit(1);
+    /* The master's cycle hook sees the flag and ends the instance. */
+    for (;;)
+        pause();
+}
+
+static void aio_master_cycle(void)
+{
+    if (aio_engine.startup_failed &&
+        __sync_bool_compare_and_swap(aio_engine.startup_failed, 1, 2)) {
+        uwsgi.status.dying_for_need_app = 1; /* makes the master exit non-zero */
+        kill_them_all(0);
+    }
+}
+
+AIO_API struct uwsgi_plugin aio_plugin = {
+    .name = "aio",
+    .modifier1 = 0,
+    .options = aio_options,
+    .on_load = aio_on_load,
+    .init = aio_plugin_init,
+    .post_fork = aio_post_fork,
+    .request = aio_handle_request,
+    .after_request = aio_after_request,
+    .master_cycle = aio_master_cycle,
+};

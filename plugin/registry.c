@@ -1,0 +1,448 @@
+/* registry.c - view modules, routes and views (SPEC §4). Built once per
+ * worker by the modules' aio_main() and read-only afterwards, so executor
+ * threads may read it freely. */
+#include "registry.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "http.h"
+
+static int set_error(struct aio_registry *reg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int set_error(struct aio_registry *reg, const char *fmt, ...)
+{
+    if (reg->error[0] == '\0') { /* keep the first error: later ones often follow from it */
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(reg->error, sizeof(reg->error), fmt, ap);
+        va_end(ap);
+    }
+    return AIO_EINVAL;
+}
+
+/* Makes room in *array (holding `count` elements) for one more. The
+ * capacity is implicit: it doubles whenever count reaches a power of two. */
+static int grow(void **array, size_t count, size_t elem_size)
+{
+    if (count & (count - 1))
+        return AIO_OK;
+    void *bigger = realloc(*array, (count ? count * 2 : 1) * elem_size);
+    if (!bigger)
+        return AIO_ENOMEM;
+    *array = bigger;
+    return AIO_OK;
+}
+
+void aio_registry_init(struct aio_registry *reg)
+{
+    memset(reg, 0, sizeof(*reg));
+}
+
+static void free_module(struct aio_module *module)
+{
+    for (size_t i = 0; i < module->ntemplates; i++) {
+        free(module->templates[i].name);
+        aio_template_free(&module->templates[i].tpl);
+    }
+    free(module->templates);
+    free(module->path);
+    free(module->name);
+    free(module->asset_dir);
+    /* The handle stays open: code of the module may still be referenced
+     * (atexit handlers, threads it started); the process is ending anyway. */
+    free(module);
+}
+
+void aio_registry_free(struct aio_registry *reg)
+{
+    for (size_t i = 0; i < reg->nviews; i++) {
+        free(reg->views[i]->route_name);
+        free(reg->views[i]);
+    }
+    for (size_t i = 0; i < reg->nroutes; i++) {
+        aio_pattern_free(&reg->routes[i]->pattern);
+        free(reg->routes[i]->name);
+        free(reg->routes[i]->views);
+        free(reg->routes[i]);
+    }
+    for (size_t i = 0; i < reg->nmodules; i++)
+        free_module(reg->modules[i]);
+    for (size_t i = 0; i < reg->nsettings; i++) {
+        free(reg->settings[i].key);
+        free(reg->settings[i].value);
+    }
+    free(reg->views);
+    free(reg->routes);
+    free(reg->modules);
+    free(reg->settings);
+    memset(reg, 0, sizeof(*reg));
+}
+
+/* ---- settings ----------------------------------------------------- */
+
+int aio_registry_add_setting(struct aio_registry *reg, const char *key, const char *value)
+{
+    char *v = strdup(value);
+    if (!v)
+        return AIO_ENOMEM;
+    for (size_t i = 0; i < reg->nsettings; i++) {
+        if (strcmp(reg->settings[i].key, key) == 0) {
+            free(reg->settings[i].value);
+            reg->settings[i].value = v;
+            return AIO_OK;
+        }
+    }
+    char *k = strdup(key);
+    if (!k || grow((void **)&reg->settings, reg->nsettings, sizeof(*reg->settings))) {
+        free(k);
+        free(v);
+        return AIO_ENOMEM;
+    }
+    reg->settings[reg->nsettings++] = (struct aio_setting){k, v};
+    return AIO_OK;
+}
+
+const char *aio_registry_setting(const struct aio_registry *reg, const char *key)
+{
+    for (size_t i = 0; i < reg->nsettings; i++)
+        if (strcmp(reg->settings[i].key, key) == 0)
+            return reg->settings[i].value;
+    return NULL;
+}
+
+/* ---- modules ------------------------------------------------------ */
+
+static struct aio_module *new_module(struct aio_registry *reg, const char *path,
+                                     const char *name, const char *asset_dir)
+{
+    struct aio_module *module = calloc(1, sizeof(*module));
+    if (!module)
+        return NULL;
+    module->path = strdup(path);
+    module->name = strdup(name);
+    module->asset_dir = strdup(asset_dir);
+    if (!module->path || !module->name || !module->asset_dir ||
+        grow((void **)&reg->modules, reg->nmodules, sizeof(*reg->modules))) {
+        free_module(module);
+        return NULL;
+    }
+    reg->modules[reg->nmodules++] = module;
+    return module;
+}
+
+int aio_registry_add_module(struct aio_registry *reg, const char *name, const char *asset_dir,
+                            int (*main_fn)(aio_config *))
+{
+    struct aio_module *module = new_module(reg, name, name, asset_dir);
+    if (!module)
+        return AIO_ENOMEM;
+    module->main = main_fn;
+    return AIO_OK;
+}
+
+int aio_registry_open_module(struct aio_registry *reg, const char *path)
+{
+    /* dlopen() searches the library path for bare names: make them
+     * relative to the working directory, as a user would expect. */
+    struct aio_buf file = AIO_BUF_INIT;
+    if (aio_buf_printf(&file, "%s%s", strchr(path, '/') ? "" : "./", path))
+        return AIO_ENOMEM;
+    const char *base = strrchr(file.data, '/') + 1;
+    size_t name_len = strlen(base);
+    if (name_len > 3 && strcmp(base + name_len - 3, ".so") == 0)
+        name_len -= 3;
+    struct aio_buf asset_dir = AIO_BUF_INIT;
+    int rc = aio_buf_printf(&asset_dir, "%.*s%.*s", (int)(base - file.data), file.data,
+                            (int)name_len, base);
+    struct aio_module *module = NULL;
+    if (rc == AIO_OK) {
+        char *name = strndup(base, name_len);
+        module = name ? new_module(reg, path, name, asset_dir.data) : NULL;
+        free(name);
+        rc = module ? AIO_OK : AIO_ENOMEM;
+    }
+    if (rc == AIO_OK) {
+        struct stat st;
+        if (stat(file.data, &st) != 0) {
+            rc = set_error(reg, "view module '%s': %s", path, strerror(errno));
+        } else if (!(module->handle = dlopen(file.data, RTLD_NOW | RTLD_LOCAL))) {
+            rc = set_error(reg, "view module '%s' cannot be loaded: %s", path, dlerror());
+        } else if (!(*(void **)&module->main = dlsym(module->handle, "aio_main"))) {
+            rc = set_error(reg, "view module '%s' has no aio_main() function", path);
+        }
+    }
+    aio_buf_free(&file);
+    aio_buf_free(&asset_dir);
+    return rc;
+}
+
+/* ---- templates ---------------------------------------------------- */
+
+static int read_file(const char *path, struct aio_buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return AIO_ERROR;
+    char chunk[4096];
+    size_t n;
+    int rc = AIO_OK;
+    while (rc == AIO_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = aio_buf_append(out, chunk, n);
+    if (ferror(f))
+        rc = AIO_ERROR;
+    fclose(f);
+    return rc;
+}
+
+static int add_template(struct aio_registry *reg, struct aio_module *module, const char *file,
+                        const char *name)
+{
+    struct aio_buf text = AIO_BUF_INIT;
+    if (read_file(file, &text) != AIO_OK) {
+        aio_buf_free(&text);
+        return set_error(reg, "view module '%s': cannot read template %s: %s", module->path,
+                         file, strerror(errno));
+    }
+    struct aio_template tpl;
+    char why[256] = "";
+    int rc = aio_template_compile(&tpl, text.data ? text.data : "", text.len, why, sizeof(why));
+    aio_buf_free(&text);
+    if (rc == AIO_EINVAL)
+        return set_error(reg, "view module '%s': template %s: %s", module->path, name, why);
+    if (rc != AIO_OK)
+        return rc;
+    char *copy = strdup(name);
+    if (!copy || grow((void **)&module->templates, module->ntemplates, sizeof(*module->templates))) {
+        free(copy);
+        aio_template_free(&tpl);
+        return AIO_ENOMEM;
+    }
+    module->templates[module->ntemplates++] = (struct aio_template_entry){copy, tpl};
+    return AIO_OK;
+}
+
+/* Compiles every file below <asset_dir>/<rel>, recursively. */
+static int load_templates(struct aio_registry *reg, struct aio_module *module, const char *rel)
+{
+    struct aio_buf dir_path = AIO_BUF_INIT;
+    if (aio_buf_printf(&dir_path, "%s/%s", module->asset_dir, rel))
+        return AIO_ENOMEM;
+    DIR *dir = opendir(dir_path.data);
+    aio_buf_free(&dir_path);
+    if (!dir)
+        return AIO_OK; /* no templates: fine */
+    int rc = AIO_OK;
+    struct dirent *entry;
+    while (rc == AIO_OK && (entry = readdir(dir)) != NULL) {
+        if (entry->d_name[0] == '.')
+            continue;
+        struct aio_buf name = AIO_BUF_INIT, file = AIO_BUF_INIT;
+        struct stat st;
+        rc = aio_buf_printf(&name, "%s/%s", rel, entry->d_name) ||
+                     aio_buf_printf(&file, "%s/%s", module->asset_dir, name.data)
+                 ? AIO_ENOMEM
+                 : AIO_OK;
+        if (rc == AIO_OK && stat(file.data, &st) == 0)
+            rc = S_ISDIR(st.st_mode) ? load_templates(reg, module, name.data)
+                                     : add_template(reg, module, file.data, name.data);
+        aio_buf_free(&name);
+        aio_buf_free(&file);
+    }
+    closedir(dir);
+    return rc;
+}
+
+const struct aio_template *aio_module_template(const struct aio_module *module, const char *name)
+{
+    for (size_t i = 0; module && i < module->ntemplates; i++)
+        if (strcmp(module->templates[i].name, name) == 0)
+            return &module->templates[i].tpl;
+    return NULL;
+}
+
+/* ---- the configuration API of aio.h ------------------------------- */
+
+static struct aio_route *find_route(const struct aio_registry *reg, const char *name)
+{
+    for (size_t i = 0; i < reg->nroutes; i++)
+        if (strcmp(reg->routes[i]->name, name) == 0)
+            return reg->routes[i];
+    return NULL;
+}
+
+int aio_add_route(aio_config *cfg, const char *name, const char *pattern)
+{
+    struct aio_registry *reg = cfg->registry;
+    const char *mod = cfg->module->path;
+    if (!name || !*name)
+        return set_error(reg, "view module '%s': aio_add_route() needs a route name", mod);
+    if (!pattern)
+        return set_error(reg, "view module '%s': route '%s' has no pattern", mod, name);
+    if (find_route(reg, name))
+        return set_error(reg, "view module '%s': duplicate route name '%s'", mod, name);
+    struct aio_route *route = calloc(1, sizeof(*route));
+    if (!route)
+        return AIO_ENOMEM;
+    char why[256] = "";
+    int rc = aio_pattern_compile(&route->pattern, pattern, why, sizeof(why));
+    if (rc == AIO_OK && !(route->name = strdup(name)))
+        rc = AIO_ENOMEM;
+    if (rc == AIO_OK && grow((void **)&reg->routes, reg->nroutes, sizeof(*reg->routes)))
+        rc = AIO_ENOMEM;
+    if (rc != AIO_OK) {
+        aio_pattern_free(&route->pattern);
+        free(route->name);
+        free(route);
+        return rc == AIO_EINVAL
+                   ? set_error(reg, "view module '%s': route '%s': %s", mod, name, why)
+                   : rc;
+    }
+    route->module = cfg->module;
+    reg->routes[reg->nroutes++] = route;
+    return AIO_OK;
+}
+
+int aio_add_view(aio_config *cfg, const char *route, aio_view_fn fn, unsigned flags)
+{
+    struct aio_registry *reg = cfg->registry;
+    const char *mod = cfg->module->path;
+    if (!route || !*route)
+        return set_error(reg, "view module '%s': aio_add_view() needs a route name", mod);
+    if (!fn)
+        return set_error(reg, "view module '%s': route '%s': the view function is NULL", mod,
+                         route);
+    if (flags & ~(AIO_METHOD_BITS | AIO_MAPPER_BITS))
+        return set_error(reg, "view module '%s': route '%s': unknown view flags 0x%x", mod, route,
+                         flags & ~(AIO_METHOD_BITS | AIO_MAPPER_BITS));
+    struct aio_view *view = calloc(1, sizeof(*view));
+    if (!view || !(view->route_name = strdup(route)) ||
+        grow((void **)&reg->views, reg->nviews, sizeof(*reg->views))) {
+        if (view)
+            free(view->route_name);
+        free(view);
+        return AIO_ENOMEM;
+    }
+    view->fn = fn;
+    view->flags = flags;
+    view->module = cfg->module;
+    reg->views[reg->nviews++] = view;
+    return AIO_OK;
+}
+
+const char *aio_config_setting(const aio_config *cfg, const char *key)
+{
+    return key ? aio_registry_setting(cfg->registry, key) : NULL;
+}
+
+const char *aio_config_asset_dir(const aio_config *cfg)
+{
+    return cfg->module->asset_dir;
+}
+
+/* ---- construction ------------------------------------------------- */
+
+static unsigned view_methods(const struct aio_view *view)
+{
+    unsigned methods = view->flags & AIO_METHOD_BITS;
+    return methods ? methods : AIO_METHOD_BITS;
+}
+
+static int attach_view(struct aio_registry *reg, struct aio_view *view)
+{
+    struct aio_route *route = find_route(reg, view->route_name);
+    if (!route)
+        return set_error(reg, "view module '%s': a view names route '%s', which does not exist",
+                         view->module->path, view->route_name);
+    for (size_t i = 0; i < route->nviews; i++) {
+        unsigned both = view_methods(route->views[i]) & view_methods(view);
+        if (both) {
+            char methods[96];
+            aio_http_format_methods(both, methods, sizeof(methods));
+            return set_error(reg, "view module '%s': route '%s' has two views for %s",
+                             view->module->path, route->name, methods);
+        }
+    }
+    if (grow((void **)&route->views, route->nviews, sizeof(*route->views)))
+        return AIO_ENOMEM;
+    route->views[route->nviews++] = view;
+    route->methods |= view_methods(view);
+    view->route = route;
+    return AIO_OK;
+}
+
+static int commit(struct aio_registry *reg)
+{
+    for (size_t i = 0; i < reg->nviews; i++) {
+        int rc = attach_view(reg, reg->views[i]);
+        if (rc != AIO_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < reg->nroutes; i++)
+        if (reg->routes[i]->nviews == 0)
+            return set_error(reg, "view module '%s': route '%s' has no view",
+                             reg->routes[i]->module->path, reg->routes[i]->name);
+    return AIO_OK;
+}
+
+int aio_registry_construct(struct aio_registry *reg)
+{
+    for (size_t i = 0; i < reg->nmodules; i++) {
+        struct aio_module *module = reg->modules[i];
+        int rc = load_templates(reg, module, "templates");
+        if (rc != AIO_OK)
+            return rc;
+        struct aio_config cfg = {reg, module};
+        int status = module->main(&cfg);
+        if (reg->error[0])
+            return AIO_EINVAL;
+        if (status != 0)
+            return set_error(reg, "view module '%s': aio_main() returned %d", module->path,
+                             status);
+    }
+    return commit(reg);
+}
+
+/* ---- dispatch ----------------------------------------------------- */
+
+static const struct aio_view *pick_view(const struct aio_route *route, unsigned method_bit)
+{
+    const struct aio_view *get_view = NULL;
+    for (size_t i = 0; i < route->nviews; i++) {
+        unsigned methods = route->views[i]->flags & AIO_METHOD_BITS;
+        if (!methods || (methods & method_bit))
+            return route->views[i];
+        if (methods & AIO_GET)
+            get_view = route->views[i];
+    }
+    return method_bit == AIO_HEAD ? get_view : NULL;
+}
+
+enum aio_dispatch aio_registry_dispatch(const struct aio_registry *reg, unsigned method_bit,
+                                        const char *path, struct aio_arena *arena,
+                                        struct aio_kvlist *match, const struct aio_view **view,
+                                        unsigned *allowed)
+{
+    for (size_t i = 0; i < reg->nroutes; i++) {
+        const struct aio_route *route = reg->routes[i];
+        int rc = aio_pattern_match(&route->pattern, path, arena, match);
+        if (rc < 0)
+            return AIO_DISPATCH_ERROR;
+        if (rc == 0)
+            continue;
+        *view = pick_view(route, method_bit);
+        if (*view)
+            return AIO_DISPATCH_FOUND;
+        *allowed = route->methods | ((route->methods & AIO_GET) ? AIO_HEAD : 0);
+        return AIO_DISPATCH_METHOD_NOT_ALLOWED;
+    }
+    return AIO_DISPATCH_NOT_FOUND;
+}

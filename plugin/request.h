@@ -1,0 +1,66 @@
+/* request.h - the aio_request object: what a view reads and writes. It
+ * knows nothing of uWSGI or the loop, so dummy requests for tests and real
+ * ones share all of this code. */
+#ifndef AIO_REQUEST_H
+#define AIO_REQUEST_H
+
+#include <stddef.h>
+
+#include "aio.h"
+#include "arena.h"
+#include "buf.h"
+#include "params.h"
+
+struct aio_core;
+struct aio_route;
+struct aio_view;
+struct aio_registry;
+
+struct aio_request {
+    struct aio_arena arena;
+    /* input */
+    const char *method;
+    unsigned method_bit;       /* AIO_GET..., 0 for other methods */
+    const char *path;          /* percent-decoded */
+    const char *query_string;  /* raw */
+    const char *remote_addr;
+    struct aio_kvlist headers; /* CGI names: HTTP_USER_AGENT, CONTENT_TYPE */
+    struct aio_kvlist params;
+    struct aio_kvlist match;
+    const char *body;
+    size_t body_len;
+    /* dispatch */
+    const struct aio_registry *registry;
+    const struct aio_route *route;
+    const struct aio_view *view;
+    /* response */
+    int status;
+    struct aio_kvlist response_headers;
+    struct aio_buf response_body;
+    int has_content_type;
+    struct aio_kvlist rendered;
+    const char *failure;
+    /* execution: the loop core running this request, NULL for dummies */
+    struct aio_core *core;
+};
+
+/* A new, empty request (method GET, path "/"), or NULL. */
+struct aio_request *aio_request_new(void);
+void aio_request_free(struct aio_request *req);
+
+/* Setters used when building a request (copies into the arena). */
+int aio_request_set_line(struct aio_request *req, const char *method, const char *path,
+                         const char *query_string);
+int aio_request_add_header_var(struct aio_request *req, const char *var, size_t var_len,
+                               const char *value, size_t value_len);
+/* Parses the query string and, for urlencoded bodies, the body into params.
+ * AIO_EINVAL with *error set on malformed input. */
+int aio_request_parse_params(struct aio_request *req, const char **error);
+
+/* Forgets the response built so far (status back to 200). */
+void aio_response_reset(struct aio_request *req);
+
+/* Form content type check: "application/x-www-form-urlencoded; charset=x" */
+int aio_is_form_content_type(const char *content_type);
+
+#endif

@@ -1,0 +1,26 @@
+# Recipe for uWSGI's plugin builder: `uwsgi --build-plugin plugin` (or
+# `python3 uwsgiconfig.py`, which wraps it) compiles these files against the
+# installed uWSGI's uwsgi.h (--dot-h) and CFLAGS (--cflags).
+import os
+
+NAME = 'aio'
+
+_here = os.environ.get('AIO_PLUGIN_DIR', 'plugin')
+
+CFLAGS = [
+    '-std=gnu11',
+    # uwsgi.h is not ours: treat it as a system header so that -Werror
+    # applies to our code only.
+    '-isystem', '.uwsgi_plugins_builder',
+    '-I%s' % _here,
+    '-I%s/include' % _here,
+    '-fvisibility=hidden',
+    '-Wall', '-Wextra', '-Werror', '-Wunused-parameter', '-Wshadow',
+    '-Wno-missing-field-initializers',
+]
+# Calls between our own exported functions must never be interposed by
+# another library's symbol of the same name.
+LDFLAGS = ['-Wl,-Bsymbolic-functions']
+LIBS = ['-luv', '-ldl', '-lm', '-lpthread']
+GCC_LIST = ['arena', 'buf', 'coro', 'handler', 'http', 'loop', 'mapper', 'options', 'params',
+            'plugin', 'registry', 'request', 'route', 'suspend', 'template']

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Builds uwsgi-aio.
+
+    python3 uwsgiconfig.py                 plugin + example view modules into build/
+    python3 uwsgiconfig.py --sanitize      the same with ASan+UBSan into build/asan/
+    python3 uwsgiconfig.py module DIR      a view module of your own: DIR/*.c -> DIR.so
+    python3 uwsgiconfig.py bench           the benchmark (see bench/README)
+
+The plugin is built by uWSGI's own plugin builder (`uwsgi --build-plugin`),
+so it is compiled against the installed uWSGI's uwsgi.h (`uwsgi --dot-h`)
+and compiler flags (`uwsgi --cflags`). View modules only need aio.h.
+"""
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+PLUGIN_DIR = os.path.join(ROOT, 'plugin')
+INCLUDE_DIR = os.path.join(PLUGIN_DIR, 'include')
+SANITIZE_FLAGS = ['-fsanitize=address,undefined', '-fno-omit-frame-pointer',
+                  '-fno-sanitize-recover=undefined']
+MODULE_CFLAGS = ['-std=c11', '-D_POSIX_C_SOURCE=200809L', '-fPIC', '-shared', '-O2', '-g',
+                 '-Wall', '-Wextra', '-Werror']
+
+
+def log(message):
+    print('uwsgiconfig: %s' % message, flush=True)
+
+
+def run(cmd, **kwargs):
+    result = subprocess.run(cmd, **kwargs)
+    if result.returncode != 0:
+        sys.exit('uwsgiconfig: failed (%d): %s' % (result.returncode, ' '.join(cmd)))
+
+
+def newest_mtime(paths):
+    return max((os.path.getmtime(p) for p in paths), default=0)
+
+
+def up_to_date(target, sources):
+    return os.path.exists(target) and os.path.getmtime(target) >= newest_mtime(sources)
+
+
+def compiler():
+    return os.environ.get('CC', 'gcc')
+
+
+def build_plugin(out_dir, sanitize):
+    target = os.path.join(out_dir, 'aio_plugin.so')
+    sources = (glob.glob(os.path.join(PLUGIN_DIR, '*.[ch]')) +
+               glob.glob(os.path.join(INCLUDE_DIR, '*.h')) +
+               [os.path.join(PLUGIN_DIR, 'uwsgiplugin.py')])
+    if up_to_date(target, sources):
+        return target
+    # uWSGI's builder writes uwsgi.h and the .so into the working directory.
+    work = os.path.join(out_dir, 'plugin-build')
+    os.makedirs(work, exist_ok=True)
+    env = dict(os.environ)
+    env['PYTHON'] = sys.executable  # `uwsgi --build-plugin` runs $PYTHON (default: python)
+    env['CC'] = compiler()
+    env['AIO_PLUGIN_DIR'] = PLUGIN_DIR
+    env['CFLAGS'] = ' '.join(SANITIZE_FLAGS if sanitize else [])
+    env['LDFLAGS'] = ' '.join(SANITIZE_FLAGS if sanitize else [])
+    log('building %s' % os.path.relpath(target, ROOT))
+    run(['uwsgi', '--build-plugin', PLUGIN_DIR], cwd=work, env=env, stdout=subprocess.DEVNULL)
+    os.replace(os.path.join(work, 'aio_plugin.so'), target)
+    return target
+
+
+def build_module(src_dir, out_so, sanitize=False):
+    """Compiles src_dir/*.c into out_so and copies src_dir/templates next to
+    it (out_so without .so + /templates), where aio_render() looks."""
+    name = os.path.basename(os.path.normpath(src_dir))
+    sources = sorted(glob.glob(os.path.join(src_dir, '*.c')))
+    if not sources:
+        sys.exit('uwsgiconfig: no .c files in %s' % src_dir)
+    headers = glob.glob(os.path.join(src_dir, '*.h')) + [os.path.join(INCLUDE_DIR, 'aio.h')]
+    os.makedirs(os.path.dirname(os.path.abspath(out_so)), exist_ok=True)
+    if not up_to_date(out_so, sources + headers):
+        log('building %s' % os.path.relpath(out_so, ROOT))
+        flags = MODULE_CFLAGS + (SANITIZE_FLAGS if sanitize else [])
+        run([compiler()] + flags + ['-I' + INCLUDE_DIR, '-o', out_so] + sources)
+    templates = os.path.join(src_dir, 'templates')
+    asset_dir = out_so[:-3] if out_so.endswith('.so') else out_so + '.assets'
+    if os.path.isdir(templates) and os.path.abspath(asset_dir) != os.path.abspath(src_dir):
+        shutil.rmtree(os.path.join(asset_dir, 'templates'), ignore_errors=True)
+        shutil.copytree(templates, os.path.join(asset_dir, 'templates'))
+    return name
+
+
+def build_all(sanitize):
+    out_dir = os.path.join(ROOT, 'build', 'asan') if sanitize else os.path.join(ROOT, 'build')
+    os.makedirs(os.path.join(out_dir, 'views'), exist_ok=True)
+    build_plugin(out_dir, sanitize)
+    for src_dir in sorted(glob.glob(os.path.join(ROOT, 'views', '*', ''))):
+        name = os.path.basename(os.path.normpath(src_dir))
+        build_module(src_dir, os.path.join(out_dir, 'views', name + '.so'), sanitize)
+    for src_dir in sorted(glob.glob(os.path.join(ROOT, 'tests', 'views', '*', ''))):
+        name = os.path.basename(os.path.normpath(src_dir))
+        build_module(src_dir, os.path.join(out_dir, 'test-views', name + '.so'), sanitize)
+    return out_dir
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--sanitize', action='store_true',
+                        help='build with AddressSanitizer and UndefinedBehaviorSanitizer')
+    sub = parser.add_subparsers(dest='command')
+    module = sub.add_parser('module', help='build a view module of your own')
+    module.add_argument('src_dir', help='directory with the module sources (*.c, templates/)')
+    module.add_argument('-o', '--output', help='output .so (default: SRC_DIR.so)')
+    bench = sub.add_parser('bench', help='run the benchmark')
+    bench.add_argument('args', nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+
+    if args.command == 'module':
+        out = args.output or os.path.normpath(args.src_dir) + '.so'
+        build_module(args.src_dir, out, args.sanitize)
+        log('built %s' % out)
+    elif args.command == 'bench':
+        build_all(False)
+        os.execv(sys.executable, [sys.executable, os.path.join(ROOT, 'bench', 'run.py')] +
+                 args.args)
+    else:
+        build_all(args.sanitize)
+
+
+if __name__ == '__main__':
+    main()
