@@ -5,7 +5,10 @@
 #include <string.h>
 
 #define ARENA_ALIGN 16u
-#define ARENA_CHUNK_MIN 4096u
+/* A request usually needs a kilobyte or two; chunks double from here, so a
+ * suspended request holds little memory. */
+#define ARENA_FIRST_CHUNK 1024u
+#define ARENA_CHUNK_MAX 65536u
 
 struct aio_arena_chunk {
     struct aio_arena_chunk *next;
@@ -26,7 +29,11 @@ static size_t align_up(size_t n)
 
 static struct aio_arena_chunk *arena_grow(struct aio_arena *arena, size_t need)
 {
-    size_t size = need > ARENA_CHUNK_MIN ? need : ARENA_CHUNK_MIN;
+    size_t size = arena->head ? arena->head->size * 2 : ARENA_FIRST_CHUNK;
+    if (size > ARENA_CHUNK_MAX)
+        size = ARENA_CHUNK_MAX;
+    if (size < need)
+        size = need;
     if (size > SIZE_MAX - sizeof(struct aio_arena_chunk))
         return NULL;
     struct aio_arena_chunk *chunk = malloc(sizeof(*chunk) + size);

@@ -119,6 +119,17 @@ static int read_body(struct aio_request *req, struct wsgi_request *w, struct aio
     return 0;
 }
 
+/* uWSGI's HTTP parser keeps the raw head (buffer-size bytes) until the
+ * request ends; everything in it has been copied out once the body is read.
+ * Freeing it now matters when thousands of requests are suspended. */
+static void release_parser_buffer(struct wsgi_request *w)
+{
+    if (w->proto_parser_buf && w->proto_parser_remains == 0) {
+        free(w->proto_parser_buf);
+        w->proto_parser_buf = NULL;
+    }
+}
+
 /* ---- dispatch --------------------------------------------------------- */
 
 static void log_failure(struct aio_request *req, int status)
@@ -190,14 +201,21 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
                aio_request_parse_params(req, &why) != AIO_OK) {
         error = 400;
     }
+    release_parser_buffer(wsgi_req);
     if (error > 0)
         respond_error(req, error, why);
     else if (error == 0)
         serve(req, core);
-    if (core->cancelled || error < 0)
+    if (core->cancelled || error < 0) {
         wsgi_req->status = 499; /* nginx's "client closed request", for the log */
-    else
+    } else {
         send_response(req, wsgi_req);
+        if (error > 0) { /* the request may not have been read in full */
+            aio_conn_unwatch(core);
+            wsgi_req->fd_closed = 1;
+            aio_linger_close(wsgi_req->fd);
+        }
+    }
     core->req = NULL;
     aio_request_free(req);
     return UWSGI_OK;

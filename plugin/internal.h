@@ -14,6 +14,8 @@
 #include "request.h"
 
 struct wsgi_request;
+struct aio_pending;
+struct aio_linger;
 
 /* ---- async cores ---------------------------------------------------- */
 
@@ -85,6 +87,12 @@ struct aio_engine {
     int busy;                  /* cores not FREE */
     struct aio_core *current;  /* core whose coroutine runs, or NULL */
     struct aio_core *head_first, *head_last; /* head phase, oldest first */
+    struct aio_pending *pending_first, *pending_last; /* accepted, no core yet */
+    int npending;
+    int max_pending;
+    char *peek_buf; /* uwsgi.buffer_size bytes, to look at pending heads */
+    struct aio_linger *lingering; /* sockets closing after an error response */
+    uv_timer_t dispatch; /* hands freed cores to pending connections */
     uv_poll_t *listeners;
     int nlisteners;
     int listening;
@@ -100,17 +108,56 @@ struct aio_engine {
 
 extern struct aio_engine aio_engine;
 
-/* ---- loop.c --------------------------------------------------------- */
+/* ---- loop.c: the engine, cores and their coroutines ------------------ */
 
 void aio_loop_run(void);
-/* Suspends the running core's coroutine (see struct aio_wait). Returns
- * AIO_OK (timeout of a pure sleep), > 0 (ready events; core->ready_fd),
- * AIO_ETIMEDOUT, AIO_ECANCELLED or AIO_EBUSY/AIO_ERROR. */
-int aio_core_wait(struct aio_core *core, const struct aio_wait *wait);
+/* Runs a core's coroutine until it suspends or ends (then frees the core). */
+void aio_core_run(struct aio_core *core);
+/* The request head is complete: start the request's coroutine. */
+void aio_core_start(struct aio_core *core);
+/* Puts a core back in uWSGI's unused stack and hands it to a waiting
+ * connection, if any. */
+void aio_core_release(struct aio_core *core);
+/* Watches the client fd for UV_* events (0: stop); the watcher is created
+ * on first use. */
+int aio_conn_watch(struct aio_core *core, int events);
+/* Forgets the client fd (must run before the fd is closed). */
+void aio_conn_unwatch(struct aio_core *core);
+void aio_listeners_start(void);
+void aio_listeners_stop(void);
+void aio_free_handle(uv_handle_t *handle);
 /* The core whose coroutine is running on this thread, or NULL. */
 struct aio_core *aio_running_core(void);
-/* Ask the worker to stop gracefully (signal-safe parts are in loop.c). */
+/* Ask the worker to stop gracefully. */
 void aio_engine_request_stop(int exit_code);
+
+/* ---- accept.c: connections until their request head is complete ------ */
+
+void aio_on_listener(uv_poll_t *poll, int status, int events);
+/* More client data (or EOF) for a core in the HEAD state. */
+void aio_head_feed(struct aio_core *core);
+/* Gives free cores to accepted connections waiting for one. */
+void aio_pending_dispatch(void);
+/* Periodic: expires slow heads, frees cores for complete ones. */
+void aio_accept_tick(void);
+int aio_pending_count(void);
+void aio_pending_close_all(void);
+/* Half-closes fd after an error response and closes it once the client
+ * has hung up or a short delay passed (see accept.c). */
+void aio_linger_close(int fd);
+void aio_linger_close_all(void);
+
+/* ---- suspend.c: suspending coroutines, uWSGI's wait hooks ------------ */
+
+/* Suspends the running core's coroutine (see struct aio_wait). Returns
+ * AIO_OK (timeout of a pure sleep), > 0 (ready events; core->ready_fd),
+ * AIO_ETIMEDOUT, AIO_ECANCELLED or AIO_EBUSY/AIO_EINVAL/AIO_ERROR. */
+int aio_core_wait(struct aio_core *core, const struct aio_wait *wait);
+/* Client fd events for a WAITING core. */
+void aio_core_conn_event(struct aio_core *core, int status, int events);
+/* Marks the request cancelled and wakes it if it waits. */
+void aio_core_cancel(struct aio_core *core, const char *why);
+void aio_install_wait_hooks(void);
 
 /* ---- mapper.c ------------------------------------------------------- */
 

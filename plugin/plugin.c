@@ -169,20 +169,27 @@ void aio_worker_construct_app(void)
     /* Every worker fails the same way: only the first one says so. */
     if (__sync_bool_compare_and_swap(aio_engine.startup_failed, 0, 1))
         uwsgi_log("aio: configuration error: %s\n", what);
-    if (!uwsgi.master_process)
-        exit(1);
-    /* The master's cycle hook sees the flag and ends the instance. */
-    for (;;)
-        pause();
+    exit(uwsgi.master_process ? UWSGI_FAILED_APP_CODE : 1);
 }
 
+/* A worker found a configuration error: end the instance. The workers are
+ * not signalled: they all run the same aio_main() and exit by themselves,
+ * and a signal during their start-up could catch them inside dlopen() or
+ * malloc(). One still alive after a few seconds is killed. */
 static void aio_master_cycle(void)
 {
-    if (aio_engine.startup_failed &&
-        __sync_bool_compare_and_swap(aio_engine.startup_failed, 1, 2)) {
-        uwsgi.status.dying_for_need_app = 1; /* makes the master exit non-zero */
-        kill_them_all(0);
+    if (!aio_engine.startup_failed || !*aio_engine.startup_failed ||
+        uwsgi.status.dying_for_need_app)
+        return;
+    uwsgi.status.dying_for_need_app = 1;  /* exit with uWSGI's "failed app" status */
+    uwsgi.status.brutally_destroying = 1; /* respawn no worker */
+    for (int i = 1; i <= uwsgi.numproc; i++) {
+        if (uwsgi.workers[i].pid > 0) {
+            uwsgi.workers[i].cursed_at = uwsgi_now();
+            uwsgi.workers[i].no_mercy_at = uwsgi.workers[i].cursed_at + 5;
+        }
     }
+    uwsgi_destroy_processes(); /* mules, spoolers, daemons */
 }
 
 AIO_API struct uwsgi_plugin aio_plugin = {

@@ -22,5 +22,5 @@ CFLAGS = [
 # another library's symbol of the same name.
 LDFLAGS = ['-Wl,-Bsymbolic-functions']
 LIBS = ['-luv', '-ldl', '-lm', '-lpthread']
-GCC_LIST = ['arena', 'buf', 'coro', 'handler', 'http', 'loop', 'mapper', 'options', 'params',
+GCC_LIST = ['accept', 'arena', 'buf', 'coro', 'handler', 'http', 'loop', 'mapper', 'options', 'params',
             'plugin', 'registry', 'request', 'route', 'suspend', 'template']

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""uwsgi-aio benchmarks: `make bench` or `python3 uwsgiconfig.py bench`.
+
+Every figure is measured side by side with its baseline in the same run and
+printed as a ratio, because these machines are shared and noisy. Servers run
+one at a time (never two loads at once), on loopback, and every load is
+bounded in requests and time.
+
+  hello    /hello requests/s through uwsgi-aio vs a bare uWSGI C request
+           plugin (bench/bare) on the same uWSGI, http-socket, one process
+           each, load from wrk.                           target: >= 0.9x
+  sleep    10,000 concurrent /?sleep=5 on one worker: all must succeed,
+           wall < 7 s, worker peak RSS < 256 MiB.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, 'build')
+BENCH_BUILD = os.path.join(BUILD, 'bench')
+
+
+def log(message):
+    print(message, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def build_bare_plugin():
+    """The baseline plugin, built by uWSGI's plugin builder like ours."""
+    target = os.path.join(BENCH_BUILD, 'bare_plugin.so')
+    source = os.path.join(ROOT, 'bench', 'bare', 'bare.c')
+    if os.path.exists(target) and os.path.getmtime(target) >= os.path.getmtime(source):
+        return target
+    work = os.path.join(BENCH_BUILD, 'bare-build')
+    os.makedirs(work, exist_ok=True)
+    env = dict(os.environ, PYTHON=sys.executable, CC=os.environ.get('CC', 'gcc'))
+    subprocess.run(['uwsgi', '--build-plugin', os.path.join(ROOT, 'bench', 'bare')], cwd=work,
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    os.replace(os.path.join(work, 'bare_plugin.so'), target)
+    return target
+
+
+class Server:
+    def __init__(self, options):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix='aio-bench-')
+        ini = os.path.join(self.dir, 'bench.ini')
+        with open(ini, 'w') as f:
+            f.write('[uwsgi]\n')
+            for key, value in options + [('http-socket', '127.0.0.1:%d' % self.port),
+                                         ('master', 'false'), ('processes', '1'),
+                                         ('disable-logging', 'true'), ('listen', '4096')]:
+                f.write('%s = %s\n' % (key, value))
+        self.log = open(os.path.join(self.dir, 'uwsgi.log'), 'wb')
+        self.proc = subprocess.Popen(['uwsgi', '--ini', ini], stdout=self.log,
+                                     stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit('server failed to start, see %s' % self.log.name)
+            try:
+                with socket.create_connection(('127.0.0.1', self.port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        time.sleep(0.3)
+
+    def rss_kib(self, field='VmRSS'):
+        with open('/proc/%d/status' % self.proc.pid) as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wrk(port, path, seconds, connections):
+    out = subprocess.run(['wrk', '-t1', '-c%d' % connections, '-d%ds' % seconds,
+                          'http://127.0.0.1:%d%s' % (port, path)],
+                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    rps = errors = 0.0
+    for line in out.splitlines():
+        if line.startswith('Requests/sec:'):
+            rps = float(line.split()[1])
+        if 'Non-2xx' in line or 'Socket errors' in line:
+            errors = 1
+    if errors:
+        log('    wrk reported errors:\n' + out)
+    return rps
+
+
+def bench_hello(args):
+    if not shutil.which('wrk'):
+        raise SystemExit('wrk is not installed (apt-get install wrk)')
+    bare = build_bare_plugin()
+    plugin = os.path.join(BUILD, 'aio_plugin.so')
+    tutorial = os.path.join(BUILD, 'views', 'tutorial.so')
+    configs = {
+        'bare C plugin': [('plugin', bare)],
+        'uwsgi-aio': [('plugin', plugin), ('aio', '100'), ('aio-views', tutorial)],
+    }
+    results = {name: [] for name in configs}
+    log('hello: wrk -t1 -c%d -d%ds /hello, %d alternating rounds'
+        % (args.connections, args.seconds, args.rounds))
+    for round_no in range(args.rounds):
+        for name, options in configs.items():
+            server = Server(options)
+            try:
+                wrk(server.port, '/hello', 1, args.connections)  # warm-up
+                rps = wrk(server.port, '/hello', args.seconds, args.connections)
+            finally:
+                server.stop()
+            results[name].append(rps)
+            log('  round %d  %-14s %9.0f req/s' % (round_no + 1, name, rps))
+    base = statistics.median(results['bare C plugin'])
+    ours = statistics.median(results['uwsgi-aio'])
+    ratio = ours / base if base else 0
+    log('hello: median %.0f req/s (uwsgi-aio) vs %.0f req/s (bare C plugin): ratio %.2fx '
+        '(target >= 0.90) %s' % (ours, base, ratio, 'PASS' if ratio >= 0.9 else 'FAIL'))
+    return ratio >= 0.9
+
+
+def build_sleepers():
+    """The load generator of the sleep benchmark (bench/sleepers.c)."""
+    target = os.path.join(BENCH_BUILD, 'sleepers')
+    source = os.path.join(ROOT, 'bench', 'sleepers.c')
+    if not os.path.exists(target) or os.path.getmtime(target) < os.path.getmtime(source):
+        subprocess.run([os.environ.get('CC', 'gcc'), '-O2', '-Wall', '-Wextra', '-Werror',
+                        '-o', target, source], check=True)
+    return target
+
+
+def bench_sleep(args):
+    n, sleep = args.concurrency, args.sleep
+    sleepers = build_sleepers()
+    plugin = os.path.join(BUILD, 'aio_plugin.so')
+    tutorial = os.path.join(BUILD, 'views', 'tutorial.so')
+    server = Server([('plugin', plugin), ('aio', str(n)), ('aio-views', tutorial),
+                     ('socket-timeout', '30')])
+    try:
+        idle_rss = server.rss_kib()
+        log('sleep: %d concurrent GET /?sleep=%g on one worker (aio = %d), load from '
+            'bench/sleepers' % (n, sleep, n))
+        load = subprocess.Popen([sleepers, str(server.port), '/?sleep=%g' % sleep, str(n),
+                                 str(sleep + 30)], stdout=subprocess.PIPE, text=True)
+        peak = 0
+        while load.poll() is None:
+            peak = max(peak, server.rss_kib())
+            time.sleep(0.25)
+        peak = max(peak, server.rss_kib('VmHWM'))
+        result = dict(kv.split('=') for kv in load.stdout.read().split())
+    finally:
+        server.stop()
+    ok, wall = int(result['ok']), float(result['wall'])
+    log('  %d/%d succeeded in %.2f s (all connected after %s s, half done after %s s); '
+        'worker RSS idle %.1f MiB, peak %.1f MiB'
+        % (ok, n, wall, result['connect_max'], result['done_p50'], idle_rss / 1024, peak / 1024))
+    passed = ok == n and wall < sleep + 2 and peak < 256 * 1024
+    log('sleep: all succeed %s, wall %.2f s / %.0f s budget (%.2fx the %g s sleep), '
+        'peak RSS %.0f MiB / 256 MiB: %s'
+        % ('yes' if ok == n else 'NO', wall, sleep + 2, wall / sleep, sleep, peak / 1024,
+           'PASS' if passed else 'FAIL'))
+    return passed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('only', nargs='*', choices=['hello', 'sleep'], default=[],
+                        help='benchmarks to run (default: all)')
+    parser.add_argument('--seconds', type=int, default=8, help='wrk duration per round')
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--connections', type=int, default=32)
+    parser.add_argument('--concurrency', type=int, default=10000)
+    parser.add_argument('--sleep', type=float, default=5.0)
+    args = parser.parse_args()
+    os.makedirs(BENCH_BUILD, exist_ok=True)
+    chosen = args.only or ['hello', 'sleep']
+    verdicts = []
+    if 'hello' in chosen:
+        verdicts.append(bench_hello(args))
+    if 'sleep' in chosen:
+        verdicts.append(bench_sleep(args))
+    sys.exit(0 if all(verdicts) else 1)
+
+
+if __name__ == '__main__':
+    main()

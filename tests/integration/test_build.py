@@ -1,0 +1,65 @@
+"""Users build their own view modules against aio.h with uwsgiconfig.py."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from tests.integration.harness import ROOT, SANITIZE, Uwsgi, get
+
+MODULE = r'''
+#include <aio.h>
+
+static int page(aio_request *req)
+{
+    const char *who = aio_param(req, "who");
+    return aio_render(req, "templates/page.html", "who", who ? who : "world", NULL);
+}
+
+int aio_main(aio_config *cfg)
+{
+    aio_add_route(cfg, "page", "/greet");
+    return aio_add_view(cfg, "page", page, AIO_COROUTINE | AIO_GET);
+}
+'''
+
+
+class OwnModuleTest(unittest.TestCase):
+
+    def test_build_and_serve_a_module(self):
+        work = tempfile.mkdtemp(prefix='aio-module-')
+        try:
+            src = os.path.join(work, 'greeter')
+            os.makedirs(os.path.join(src, 'templates'))
+            with open(os.path.join(src, 'greeter.c'), 'w') as f:
+                f.write(MODULE)
+            with open(os.path.join(src, 'templates', 'page.html'), 'w') as f:
+                f.write('<p>Hello {{who}}!</p>\n')
+            cmd = [sys.executable, os.path.join(ROOT, 'uwsgiconfig.py')]
+            cmd += ['--sanitize'] if SANITIZE else []
+            cmd += ['module', src]
+            subprocess.run(cmd, check=True, cwd=work, capture_output=True)
+            module = src + '.so'
+            self.assertTrue(os.path.exists(module))
+            with Uwsgi(modules=(module,)) as server:
+                r = get(server.port, '/greet?who=%3Cyou%3E')
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.text, '<p>Hello &lt;you&gt;!</p>\n')
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def test_compile_errors_are_reported(self):
+        work = tempfile.mkdtemp(prefix='aio-module-')
+        try:
+            src = os.path.join(work, 'broken')
+            os.makedirs(src)
+            with open(os.path.join(src, 'broken.c'), 'w') as f:
+                f.write('#include <aio.h>\nint aio_main(aio_config *cfg) { return cfg; }\n')
+            result = subprocess.run([sys.executable, os.path.join(ROOT, 'uwsgiconfig.py'),
+                                     'module', src], cwd=work, capture_output=True, text=True)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn('broken.c', result.stderr)
+            self.assertFalse(os.path.exists(src + '.so'))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,207 @@
+"""Bad input gets a clear 4xx and nothing crashes; clients that vanish are
+noticed and their requests freed; the uwsgi protocol (nginx) works too."""
+import socket
+import time
+import unittest
+
+from tests.integration.harness import (PROBE, SLOWDOWN, TUTORIAL, ServerTestCase, Uwsgi,
+                                       concurrent_gets, get, raw_request, request, uwsgi_packet)
+
+
+class BadInputTest(ServerTestCase):
+    server_kwargs = {'modules': (PROBE, TUTORIAL),
+                     'extra': [('limit-post', '1000'), ('buffer-size', '4096')]}
+
+    def assert_alive(self):
+        self.assertEqual(get(self.port, '/hello').status, 200)
+
+    def test_malformed_request_lines(self):
+        cases = [b'GARBAGE\r\n\r\n', b'GET\r\n\r\n', b'GET /hello\r\n\r\n',
+                 b'GET /hello FTP/1.0\r\n\r\n', b'G(T /hello HTTP/1.1\r\n\r\n',
+                 b'GET relative HTTP/1.1\r\n\r\n', b'\r\n\r\n']
+        for case in cases:
+            with self.subTest(case=case):
+                r = raw_request(self.port, case)
+                self.assertEqual(r.status, 400, r.raw)
+        self.assert_alive()
+
+    def test_malformed_header(self):
+        r = raw_request(self.port, b'GET /hello HTTP/1.1\r\nNoColonHere\r\n\r\n')
+        self.assertEqual(r.status, 400, r.raw)
+        self.assert_alive()
+
+    def test_headers_over_buffer_size(self):
+        big = b'X-Big: ' + b'a' * 5000 + b'\r\n'
+        r = raw_request(self.port, b'GET /hello HTTP/1.1\r\n' + big + b'\r\n')
+        self.assertEqual(r.status, 431, r.raw)
+        many = b''.join(b'X-H%d: %d\r\n' % (i, i) for i in range(150))
+        r = raw_request(self.port, b'GET /hello HTTP/1.1\r\n' + many + b'\r\n')
+        self.assertEqual(r.status, 431, r.raw)
+        self.assert_alive()
+
+    def test_body_over_limit_post(self):
+        r = request(self.port, 'POST', '/probe/body', body=b'x' * 1001)
+        self.assertEqual(r.status, 413)
+        r = request(self.port, 'POST', '/probe/body', body=b'x' * 1000)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b'x' * 1000)
+        self.assert_alive()
+
+    def test_bad_percent_escapes(self):
+        for path in ('/probe/request?a=%zz', '/probe/request?a=%4', '/probe/request?%00=x',
+                     '/probe/match/%zz/x', '/probe/match/a%00b/x', '/probe/match/%ff/x'):
+            with self.subTest(path=path):
+                r = get(self.port, path)
+                self.assertEqual(r.status, 400, r.raw)
+                self.assertIn('400 Bad Request', r.text)
+        r = request(self.port, 'POST', '/probe/request',
+                    headers={'Content-Type': 'application/x-www-form-urlencoded'},
+                    body=b'a=%G0')
+        self.assertEqual(r.status, 400)
+        self.assertIn('percent-escape', r.text)
+        self.assert_alive()
+
+    def test_chunked_body_is_refused_not_lost(self):
+        r = raw_request(self.port, b'POST /probe/body HTTP/1.1\r\nHost: x\r\n'
+                                   b'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n')
+        self.assertEqual(r.status, 411)
+        self.assert_alive()
+
+    def test_body_shorter_than_content_length(self):
+        with socket.create_connection(('127.0.0.1', self.port)) as s:
+            s.sendall(b'POST /probe/body HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly this')
+            s.shutdown(socket.SHUT_WR)  # done sending, still listening
+            s.settimeout(10)
+            data = s.recv(4096)
+        self.assertTrue(data.startswith(b'HTTP/1.1 400 Bad Request'), data)
+        self.assert_alive()
+
+    def test_garbage_bytes(self):
+        import random
+        rng = random.Random(1234)
+        for _ in range(50):
+            blob = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 600)))
+            try:
+                raw_request(self.port, blob + b'\r\n\r\n', timeout=5)
+            except OSError:
+                pass
+        self.assert_alive()
+
+
+class DisconnectTest(unittest.TestCase):
+
+    def test_client_leaving_during_sleep_cancels_the_request(self):
+        with Uwsgi(modules=(PROBE, TUTORIAL), aio=64) as server:
+            clients = []
+            for _ in range(20):
+                s = socket.create_connection(('127.0.0.1', server.port))
+                s.sendall(b'GET /probe/sleep?s=30 HTTP/1.1\r\nHost: x\r\n\r\n')
+                clients.append(s)
+            time.sleep(0.5)
+            left = time.monotonic()
+            for s in clients:
+                s.close()
+            deadline = left + 2 * SLOWDOWN
+            while time.monotonic() < deadline:
+                if server.read_log().count('probe: sleep(30) returned -3') == 20:
+                    break
+                time.sleep(0.05)
+            log = server.read_log()
+            self.assertEqual(log.count('probe: sleep(30) returned -3'), 20, log[-3000:])
+            self.assertEqual(log.count('client went away after'), 20)
+            self.assertEqual(log.count('GET /probe/sleep?s=30 => generated 0 bytes'), 20)
+            self.assertIn('(HTTP/1.1 499)', log)
+            # the worker serves on, and every core came back: 64 more sleeps fit at once
+            responses, elapsed = concurrent_gets(server.port, ['/probe/sleep?s=0.5'] * 64)
+            self.assertEqual([r.status for r, _ in responses], [200] * 64)
+            self.assertLess(elapsed, 0.5 + 1.0 * SLOWDOWN)
+            # nothing still sleeps: a graceful stop is immediate, not 30 s
+            start = time.monotonic()
+            server.stop()
+            self.assertLess(time.monotonic() - start, 3 * SLOWDOWN)
+            self.assertIn('done: 84 request(s), 20 cancelled', server.read_log())
+
+    def test_second_sighup_cancels_sleepers(self):
+        import signal
+        with Uwsgi(modules=(PROBE,)) as server:
+            s = socket.create_connection(('127.0.0.1', server.port))
+            s.sendall(b'GET /probe/sleep?s=60 HTTP/1.1\r\nHost: x\r\n\r\n')
+            time.sleep(0.3)
+            server.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.3)
+            self.assertIsNone(server.proc.poll())  # graceful: still waiting for the sleeper
+            server.proc.send_signal(signal.SIGHUP)
+            self.assertIsNotNone(server.wait_exit(5))
+            s.close()
+            self.assertIn('worker stopping after', server.read_log())
+
+
+class UwsgiProtocolTest(ServerTestCase):
+    """`socket =` speaks the uwsgi protocol, as nginx's uwsgi_pass does."""
+    server_kwargs = {'modules': (PROBE, TUTORIAL), 'http': False}
+
+    def vars(self, path, query='', method='GET', extra=None):
+        v = {'REQUEST_METHOD': method, 'REQUEST_URI': path + ('?' + query if query else ''),
+             'PATH_INFO': path, 'QUERY_STRING': query, 'SERVER_PROTOCOL': 'HTTP/1.1',
+             'REMOTE_ADDR': '10.1.2.3', 'SERVER_NAME': 'localhost', 'SERVER_PORT': '80',
+             'HTTP_HOST': 'example.com'}
+        v.update(extra or {})
+        return v
+
+    def test_hello(self):
+        r = raw_request(self.port, uwsgi_packet(self.vars('/hello')))
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b'Hello World\n')
+        self.assertNotIn('connection', r.headers)  # only http-socket closes per response
+
+    def test_request_and_body(self):
+        body = b'a=1&msg=x+y'
+        r = raw_request(self.port, uwsgi_packet(self.vars(
+            '/probe/request', 'a=0', 'POST',
+            {'CONTENT_LENGTH': str(len(body)), 'CONTENT_TYPE': 'application/x-www-form-urlencoded',
+             'HTTP_X_TEST': 'via nginx'}), body))
+        self.assertEqual(r.status, 200)
+        self.assertIn('remote=10.1.2.3\n', r.text)
+        self.assertIn('param a=0\nparam a=1\n', r.text)
+        self.assertIn('param msg=x y\n', r.text)
+        self.assertIn('x-test=via nginx\n', r.text)
+
+    def test_sleep(self):
+        start = time.monotonic()
+        r = raw_request(self.port, uwsgi_packet(self.vars('/', 'sleep=0.3')))
+        self.assertEqual(r.status, 200)
+        self.assertGreaterEqual(time.monotonic() - start, 0.3)
+        self.assertIn('aiotutorial websocket test', r.text)
+
+    def test_broken_packet(self):
+        with socket.create_connection(('127.0.0.1', self.port)) as s:
+            s.sendall(b'\x00\x10\x00\x00' + b'\x05\x00ab')  # claims 16 bytes, sends a mess
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(10)
+            self.assertEqual(s.recv(100), b'')
+        self.assertEqual(raw_request(self.port, uwsgi_packet(self.vars('/hello'))).status, 200)
+
+
+class MultiProcessTest(unittest.TestCase):
+
+    def test_two_workers_with_master(self):
+        with Uwsgi(modules=(TUTORIAL,), aio=100,
+                   extra=[('master', 'true'), ('processes', '2')]) as server:
+            responses, elapsed = concurrent_gets(server.port, ['/?sleep=0.5'] * 150)
+            self.assertEqual([r.status for r, _ in responses], [200] * 150)
+            self.assertLess(elapsed, 0.5 + 2.0 * SLOWDOWN)
+            log = server.read_log()
+            pids = set()
+            import re
+            for match in re.finditer(r'\[pid: (\d+)\|app: -1\|req: -1/\d+\] .* GET /\?sleep', log):
+                pids.add(match.group(1))
+            self.assertEqual(len(pids), 2)  # both workers served
+
+    def test_max_requests_recycles_the_worker_gracefully(self):
+        with Uwsgi(modules=(TUTORIAL,), extra=[('master', 'true'), ('max-requests', '5'), ('min-worker-lifetime', '0')]) as server:
+            for _ in range(12):
+                self.assertEqual(get(server.port, '/hello').status, 200)
+            deadline = time.monotonic() + 5
+            while server.read_log().count('is done, stopping gracefully') < 2:
+                self.assertLess(time.monotonic(), deadline, server.read_log()[-2000:])
+                time.sleep(0.1)

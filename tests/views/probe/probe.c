@@ -1,0 +1,172 @@
+/* A view module for the integration tests: each view exposes one piece of
+ * the API over HTTP so the tests can check it on a real uwsgi. */
+#include <aio.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Results of calls made from aio_main(), outside any coroutine. */
+static int main_sleep_rc = 1, main_wait_rc = 1, main_in_coroutine = -1;
+/* A pipe nobody writes to: a shared fd two requests can try to wait on. */
+static int idle_pipe[2] = {-1, -1};
+
+/* GET/POST /probe/request: what the request looked like to the view. */
+static int request_view(aio_request *req)
+{
+    aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+    aio_printf(req, "method=%s\npath=%s\nquery=%s\nremote=%s\nroute=%s\n", aio_method(req),
+               aio_path(req), aio_query_string(req), aio_remote_addr(req), aio_route_name(req));
+    const char *x = aio_header(req, "X-Test");
+    aio_printf(req, "x-test=%s\n", x ? x : "(none)");
+    const char *names[] = {"a", "b", "msg", "sleep"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *values[8];
+        size_t n = aio_params(req, names[i], values, 8);
+        for (size_t k = 0; k < n && k < 8; k++)
+            aio_printf(req, "param %s=%s\n", names[i], values[k]);
+    }
+    size_t len;
+    aio_body(req, &len);
+    aio_printf(req, "body-length=%zu\n", len);
+    return AIO_OK;
+}
+
+/* /probe/match/{id}/{rest:.*} */
+static int match_view(aio_request *req)
+{
+    return aio_printf(req, "id=%s rest=%s", aio_match(req, "id"), aio_match(req, "rest"));
+}
+
+/* POST /probe/body: the body, back. */
+static int body_view(aio_request *req)
+{
+    size_t len;
+    const char *body = aio_body(req, &len);
+    aio_add_header(req, "Content-Type", "application/octet-stream");
+    return aio_write_body(req, body, len);
+}
+
+static int fail_view(aio_request *req)
+{
+    aio_printf(req, "this partial output must not be sent");
+    return aio_fail(req, "deliberate failure for the tests");
+}
+
+static int bare_error_view(aio_request *req)
+{
+    (void)req;
+    return AIO_EINVAL;
+}
+
+/* /probe/scope: ScopeError outside coroutines, none inside. */
+static int scope_view(aio_request *req)
+{
+    aio_request *other = aio_alloc(req, 1); /* not a request: wrong scope */
+    (void)other;
+    return aio_printf(req, "main: sleep=%d wait=%d in_coroutine=%d\nview: in_coroutine=%d "
+                           "sleep_null=%d sleep_nan=%d sleep_negative=%d\n",
+                      main_sleep_rc, main_wait_rc, main_in_coroutine, aio_in_coroutine(),
+                      aio_sleep(NULL, 0.01), aio_sleep(req, 0.0 / 0.0), aio_sleep(req, -1));
+}
+
+/* /probe/sleep?s=seconds: reports what aio_sleep returned, on stderr too
+ * (the log), because a cancelled request sends nothing. */
+static int sleep_view(aio_request *req)
+{
+    double s = aio_param_double(req, "s", 1.0);
+    int rc = aio_sleep(req, s);
+    fprintf(stderr, "probe: sleep(%g) returned %d (%s)\n", s, rc, aio_strerror(rc));
+    if (rc == AIO_ECANCELLED)
+        return rc;
+    return aio_printf(req, "slept rc=%d\n", rc);
+}
+
+/* /probe/wait?mode=ready|timeout|shared&ms=N */
+static int wait_view(aio_request *req)
+{
+    const char *mode = aio_param(req, "mode");
+    long ms = aio_param_long(req, "ms", 100);
+    int rc;
+    if (mode && strcmp(mode, "shared") == 0) {
+        rc = aio_wait_fd(req, idle_pipe[0], AIO_READ, (int)ms);
+    } else {
+        int fds[2];
+        if (pipe(fds) != 0)
+            return aio_fail(req, "pipe: %s", strerror(errno));
+        if (mode && strcmp(mode, "ready") == 0 && write(fds[1], "x", 1) != 1)
+            rc = AIO_ERROR;
+        else
+            rc = aio_wait_fd(req, fds[0], AIO_READ, (int)ms);
+        close(fds[0]);
+        close(fds[1]);
+    }
+    return aio_printf(req, "wait rc=%d (%s)\n", rc, rc > 0 ? "ready" : aio_strerror(rc));
+}
+
+/* /probe/big?n=bytes: a large response, to make the writes suspend. */
+static int big_view(aio_request *req)
+{
+    long n = aio_param_long(req, "n", 1 << 20);
+    if (n < 0 || n > (64L << 20))
+        return aio_respond_text(req, 400, "n out of range\n");
+    char chunk[4096];
+    memset(chunk, 'z', sizeof(chunk));
+    for (long done = 0; done < n; done += (long)sizeof(chunk)) {
+        size_t len = (size_t)(n - done < (long)sizeof(chunk) ? n - done : (long)sizeof(chunk));
+        if (aio_write_body(req, chunk, len) != AIO_OK)
+            return AIO_ENOMEM;
+    }
+    return AIO_OK;
+}
+
+static int setting_view(aio_request *req)
+{
+    const char *key = aio_param(req, "key");
+    const char *value = key ? aio_setting(req, key) : NULL;
+    return aio_printf(req, "%s=%s\n", key ? key : "", value ? value : "(unset)");
+}
+
+static int only_post(aio_request *req)
+{
+    return aio_respond_text(req, 200, "posted\n");
+}
+
+int aio_main(aio_config *cfg)
+{
+    main_sleep_rc = aio_sleep(NULL, 0.01);
+    main_wait_rc = aio_wait_fd(NULL, 0, AIO_READ, 10);
+    main_in_coroutine = aio_in_coroutine();
+    if (pipe(idle_pipe) != 0)
+        return 1;
+    const char *greeting = aio_config_setting(cfg, "probe.greeting");
+    if (greeting && strcmp(greeting, "fail") == 0)
+        return 7; /* lets a test make aio_main() fail */
+
+    aio_add_route(cfg, "request", "/probe/request");
+    aio_add_route(cfg, "match", "/probe/match/{id}/{rest:.*}");
+    aio_add_route(cfg, "body", "/probe/body");
+    aio_add_route(cfg, "fail", "/probe/fail");
+    aio_add_route(cfg, "bare_error", "/probe/bare-error");
+    aio_add_route(cfg, "scope", "/probe/scope");
+    aio_add_route(cfg, "sleep", "/probe/sleep");
+    aio_add_route(cfg, "wait", "/probe/wait");
+    aio_add_route(cfg, "big", "/probe/big");
+    aio_add_route(cfg, "setting", "/probe/setting");
+    aio_add_route(cfg, "only_post", "/probe/only-post");
+
+    aio_add_view(cfg, "request", request_view, AIO_COROUTINE);
+    aio_add_view(cfg, "match", match_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "body", body_view, AIO_COROUTINE | AIO_POST | AIO_PUT);
+    aio_add_view(cfg, "fail", fail_view, AIO_COROUTINE);
+    aio_add_view(cfg, "bare_error", bare_error_view, AIO_COROUTINE);
+    aio_add_view(cfg, "scope", scope_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "sleep", sleep_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "wait", wait_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "big", big_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "setting", setting_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "only_post", only_post, AIO_COROUTINE | AIO_POST);
+    return 0;
+}
