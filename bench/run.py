@@ -188,7 +188,7 @@ def bench_sleep(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('only', nargs='*', choices=['hello', 'sleep'], default=[],
+    parser.add_argument('only', nargs='*', metavar='hello|sleep',
                         help='benchmarks to run (default: all)')
     parser.add_argument('--seconds', type=int, default=8, help='wrk duration per round')
     parser.add_argument('--rounds', type=int, default=3)
@@ -198,6 +198,9 @@ def main():
     args = parser.parse_args()
     os.makedirs(BENCH_BUILD, exist_ok=True)
     chosen = args.only or ['hello', 'sleep']
+    unknown = set(chosen) - {'hello', 'sleep'}
+    if unknown:
+        parser.error('unknown benchmark(s): %s' % ', '.join(sorted(unknown)))
     verdicts = []
     if 'hello' in chosen:
         verdicts.append(bench_hello(args))

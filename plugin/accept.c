@@ -414,6 +414,19 @@ static int pending_make_room(void)
     return 0;
 }
 
+/* accept() failed. Out of descriptors or memory, the listening socket would
+ * stay readable and the loop would spin: stop accepting until a core frees
+ * up or the next tick. */
+static void accept_failed(void)
+{
+    if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM)
+        return; /* EAGAIN: another worker took it; others are per connection */
+    if (!aio_engine.accept_error_logged) /* once until an accept succeeds again */
+        aio_log("accept(): %s; pausing accepts", strerror(errno));
+    aio_engine.accept_error_logged = 1;
+    aio_listeners_stop();
+}
+
 /* Accepts one connection into the parking lot. Returns 0 when there is
  * nothing (more) to accept. */
 static int accept_pending(struct uwsgi_socket *sock)
@@ -424,12 +437,17 @@ static int accept_pending(struct uwsgi_socket *sock)
     p->addr_len = sizeof(p->addr);
     p->fd = accept4(sock->fd, (struct sockaddr *)&p->addr, &p->addr_len,
                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (p->fd < 0 || uv_poll_init(&aio_engine.loop, &p->poll, p->fd) != 0) {
-        if (p->fd >= 0)
-            close(p->fd);
+    if (p->fd < 0) {
+        free(p);
+        accept_failed();
+        return 0;
+    }
+    if (uv_poll_init(&aio_engine.loop, &p->poll, p->fd) != 0) {
+        close(p->fd);
         free(p);
         return 0;
     }
+    aio_engine.accept_error_logged = 0;
     p->poll.data = p;
     p->sock = sock;
     p->accepted = now_ms();
@@ -452,11 +470,14 @@ static int accept_into_core(struct uwsgi_socket *sock, struct wsgi_request *wsgi
     uint64_t accepted = now_ms();
     wsgi_req_setup(wsgi_req, wsgi_req->async_id, sock);
     if (wsgi_req_simple_accept(wsgi_req, sock->fd)) {
-        /* EAGAIN (another worker was faster) or an accept error */
+        int error = errno;
         uwsgi.async_queue_unused_ptr++;
         uwsgi.async_queue_unused[uwsgi.async_queue_unused_ptr] = wsgi_req;
+        errno = error;
+        accept_failed();
         return 0;
     }
+    aio_engine.accept_error_logged = 0;
     core_begin(&aio_engine.cores[wsgi_req->async_id], accepted);
     return 1;
 }
@@ -508,6 +529,10 @@ void aio_accept_tick(void)
         }
     }
     evict_for_ready();
+    /* resume accepting if a pause (full worker, accept errors) is over */
+    if (!aio_engine.listening && !aio_engine.stopping && aio_engine.npending == 0 &&
+        uwsgi.async_queue_unused_ptr >= 0)
+        aio_listeners_start();
     uint64_t evicted = aio_engine.stats.evicted - aio_engine.stats.evicted_reported;
     if (evicted) {
         aio_log("worker full: dropped %llu connection(s) still sending their request head",

@@ -96,6 +96,7 @@ struct aio_engine {
     uv_poll_t *listeners;
     int nlisteners;
     int listening;
+    int accept_error_logged;
     uv_poll_t signal_polls[2];
     int nsignal_polls;
     uv_timer_t tick;

@@ -4,7 +4,7 @@ import socket
 import time
 import unittest
 
-from tests.integration.harness import (PROBE, SLOWDOWN, TUTORIAL, ServerTestCase, Uwsgi,
+from tests.integration.harness import (PROBE, SANITIZE, SLOWDOWN, TUTORIAL, ServerTestCase, Uwsgi,
                                        concurrent_gets, get, raw_request, request, uwsgi_packet)
 
 
@@ -134,6 +134,63 @@ class DisconnectTest(unittest.TestCase):
             self.assertIsNotNone(server.wait_exit(5))
             s.close()
             self.assertIn('worker stopping after', server.read_log())
+
+
+class StackTest(unittest.TestCase):
+
+    def test_stack_size_is_configurable(self):
+        with Uwsgi(modules=(PROBE,), extra=[('aio-stack-size', '2m')]) as server:
+            r = get(server.port, '/probe/deep?kb=1500')
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.text, 'deep 1500\n')
+
+    @unittest.skipIf(SANITIZE, 'ASan reports the overflow itself, before the guard page')
+    def test_overflow_hits_the_guard_page(self):
+        """A view that overflows its stack kills the worker with SIGSEGV (the
+        guard page) instead of corrupting memory; the master respawns it."""
+        with Uwsgi(modules=(PROBE,), extra=[('aio-stack-size', '64k'), ('master', 'true')]) as server:
+            with self.assertRaises((ConnectionError, OSError, AssertionError)):
+                r = get(server.port, '/probe/deep?kb=200')
+                if r.status == 0:
+                    raise ConnectionError('no response')
+            deadline = time.monotonic() + 10
+            while 'Respawned uWSGI worker' not in server.read_log():
+                self.assertLess(time.monotonic(), deadline, server.read_log()[-2000:])
+                time.sleep(0.1)
+            server.wait_ready()
+            self.assertEqual(get(server.port, '/probe/deep?kb=10').status, 200)
+            self.assertRegex(server.read_log(), r'killed by signal 11|signal 11|SIGSEGV|segmentation')
+
+
+class ResourceExhaustionTest(unittest.TestCase):
+
+    def test_out_of_file_descriptors(self):
+        """accept() failing with EMFILE must not make the loop spin, and the
+        worker must recover once connections close."""
+        import os
+        with Uwsgi(modules=(TUTORIAL,), aio=200, extra=[('max-fd', '60')]) as server:
+            clients = []
+            for _ in range(120):
+                c = socket.create_connection(('127.0.0.1', server.port))
+                c.sendall(b'GET /')  # a partial head: accepted, holds an fd
+                clients.append(c)
+            time.sleep(1)
+
+            def cpu_ticks():
+                with open('/proc/%d/stat' % server.proc.pid) as f:
+                    fields = f.read().split()
+                return int(fields[13]) + int(fields[14])
+            before = cpu_ticks()
+            time.sleep(1)
+            self.assertLess(cpu_ticks() - before, 20 * SLOWDOWN)  # < 20% of a core
+            self.assertEqual(len(os.listdir('/proc/%d/fd' % server.proc.pid)), 60)
+            for c in clients:
+                c.close()
+            time.sleep(0.5)
+            self.assertEqual(get(server.port, '/hello').status, 200)
+            log = server.read_log()
+            self.assertIn('accept(): Too many open files; pausing accepts', log)
+            self.assertLessEqual(log.count('pausing accepts'), 3)
 
 
 class UwsgiProtocolTest(ServerTestCase):

@@ -122,6 +122,21 @@ static int big_view(aio_request *req)
     return AIO_OK;
 }
 
+/* Uses about `kb` KiB of stack: how deep a view may go is aio-stack-size. */
+static int burn_stack(long kb)
+{
+    volatile char frame[1024];
+    frame[0] = (char)kb;
+    frame[sizeof(frame) - 1] = 1;
+    return kb <= 1 ? frame[0] : burn_stack(kb - 1) + frame[sizeof(frame) - 1];
+}
+
+static int deep_view(aio_request *req)
+{
+    long kb = aio_param_long(req, "kb", 10);
+    return aio_printf(req, "deep %d\n", burn_stack(kb));
+}
+
 static int setting_view(aio_request *req)
 {
     const char *key = aio_param(req, "key");
@@ -156,6 +171,7 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "big", "/probe/big");
     aio_add_route(cfg, "setting", "/probe/setting");
     aio_add_route(cfg, "only_post", "/probe/only-post");
+    aio_add_route(cfg, "deep", "/probe/deep");
 
     aio_add_view(cfg, "request", request_view, AIO_COROUTINE);
     aio_add_view(cfg, "match", match_view, AIO_COROUTINE | AIO_GET);
@@ -168,5 +184,6 @@ int aio_main(aio_config *cfg)
     aio_add_view(cfg, "big", big_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "setting", setting_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "only_post", only_post, AIO_COROUTINE | AIO_POST);
+    aio_add_view(cfg, "deep", deep_view, AIO_COROUTINE | AIO_GET);
     return 0;
 }
