@@ -37,7 +37,7 @@ enum pending_state {
 };
 
 struct aio_pending {
-    struct aio_pending *prev, *next;
+    struct aio_list node;
     uv_poll_t poll;
     struct uwsgi_socket *sock;
     int fd;
@@ -78,7 +78,7 @@ static void send_error(int fd, int status, const char *reason)
  * the socket is half-closed and its input discarded until the client hangs
  * up or LINGER_MS pass, as nginx's lingering_close does. */
 struct aio_linger {
-    struct aio_linger *prev, *next;
+    struct aio_list node;
     uv_poll_t poll;
     uv_timer_t timer;
     int fd;
@@ -94,12 +94,7 @@ static void linger_closed(uv_handle_t *handle)
 
 static void linger_finish(struct aio_linger *l)
 {
-    if (l->prev)
-        l->prev->next = l->next;
-    else
-        aio_engine.lingering = l->next;
-    if (l->next)
-        l->next->prev = l->prev;
+    aio_list_remove(&l->node);
     uv_close((uv_handle_t *)&l->poll, linger_closed); /* unwatches the fd now */
     uv_close((uv_handle_t *)&l->timer, linger_closed);
     close(l->fd);
@@ -138,18 +133,16 @@ void aio_linger_close(int fd)
     l->poll.data = l->timer.data = l;
     l->fd = fd;
     l->open_handles = 2;
-    l->next = aio_engine.lingering;
-    if (l->next)
-        l->next->prev = l;
-    aio_engine.lingering = l;
+    aio_list_append(&aio_engine.lingering, &l->node);
     uv_poll_start(&l->poll, UV_READABLE, on_linger_input);
     uv_timer_start(&l->timer, on_linger_timeout, LINGER_MS, 0);
 }
 
 void aio_linger_close_all(void)
 {
-    while (aio_engine.lingering)
-        linger_finish(aio_engine.lingering);
+    struct aio_list *node;
+    while ((node = aio_list_first(&aio_engine.lingering)) != NULL)
+        linger_finish(aio_list_entry(node, struct aio_linger, node));
 }
 
 /* ---- cores in the HEAD state (oldest first) -------------------------- */
@@ -157,26 +150,18 @@ void aio_linger_close_all(void)
 static void head_push(struct aio_core *core)
 {
     core->head_started = now_ms();
-    core->head_next = NULL;
-    core->head_prev = aio_engine.head_last;
-    if (aio_engine.head_last)
-        aio_engine.head_last->head_next = core;
-    else
-        aio_engine.head_first = core;
-    aio_engine.head_last = core;
+    aio_list_append(&aio_engine.heads, &core->head_node);
 }
 
 static void head_remove(struct aio_core *core)
 {
-    if (core->head_prev)
-        core->head_prev->head_next = core->head_next;
-    else
-        aio_engine.head_first = core->head_next;
-    if (core->head_next)
-        core->head_next->head_prev = core->head_prev;
-    else
-        aio_engine.head_last = core->head_prev;
-    core->head_prev = core->head_next = NULL;
+    aio_list_remove(&core->head_node);
+}
+
+static struct aio_core *oldest_head(void)
+{
+    struct aio_list *node = aio_list_first(&aio_engine.heads);
+    return node ? aio_list_entry(node, struct aio_core, head_node) : NULL;
 }
 
 /* Ends a connection whose request never reached the request hook. */
@@ -274,19 +259,6 @@ static void core_begin(struct aio_core *core, uint64_t accepted)
 
 /* ---- parked connections -------------------------------------------------- */
 
-static void pending_unlink(struct aio_pending *p)
-{
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        aio_engine.pending_first = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    else
-        aio_engine.pending_last = p->prev;
-    aio_engine.npending--;
-}
-
 static void pending_free(uv_handle_t *handle)
 {
     free(handle->data);
@@ -296,7 +268,8 @@ static void pending_free(uv_handle_t *handle)
 static int pending_detach(struct aio_pending *p)
 {
     int fd = p->fd;
-    pending_unlink(p);
+    aio_list_remove(&p->node);
+    aio_engine.npending--;
     uv_close((uv_handle_t *)&p->poll, pending_free); /* unwatches the fd now */
     return fd;
 }
@@ -340,18 +313,21 @@ static int pending_examine(struct aio_pending *p)
     return 0;
 }
 
+#define pending_of(n) aio_list_entry((n), struct aio_pending, node)
+
 static struct aio_pending *oldest_pending(int ready_only)
 {
-    for (struct aio_pending *p = aio_engine.pending_first; p; p = p->next)
-        if (!ready_only || p->state == PENDING_READY)
-            return p;
+    for (struct aio_list *n = aio_list_first(&aio_engine.pending); n;
+         n = aio_list_next(&aio_engine.pending, n))
+        if (!ready_only || pending_of(n)->state == PENDING_READY)
+            return pending_of(n);
     return NULL;
 }
 
 /* Drops the oldest slow head if a complete request is waiting for a core. */
 static void evict_for_ready(void)
 {
-    struct aio_core *oldest = aio_engine.head_first;
+    struct aio_core *oldest = oldest_head();
     if (!oldest || !oldest_pending(1) || now_ms() - oldest->head_started < EVICT_AFTER_MS)
         return;
     aio_engine.stats.evicted++;
@@ -388,11 +364,9 @@ static void pending_assign(struct aio_pending *p, struct wsgi_request *wsgi_req)
 
 void aio_pending_dispatch(void)
 {
-    while (aio_engine.pending_first && uwsgi.async_queue_unused_ptr >= 0) {
+    while (aio_engine.npending && uwsgi.async_queue_unused_ptr >= 0) {
         struct aio_pending *p = oldest_pending(1);
-        if (!p)
-            p = aio_engine.pending_first;
-        pending_assign(p, find_first_available_wsgi_req());
+        pending_assign(p ? p : oldest_pending(0), find_first_available_wsgi_req());
     }
     if (!aio_engine.listening && !aio_engine.stopping &&
         aio_engine.npending < aio_engine.max_pending)
@@ -404,7 +378,9 @@ static int pending_make_room(void)
 {
     if (aio_engine.npending < aio_engine.max_pending)
         return 1;
-    for (struct aio_pending *p = aio_engine.pending_first; p; p = p->next) {
+    for (struct aio_list *n = aio_list_first(&aio_engine.pending); n;
+         n = aio_list_next(&aio_engine.pending, n)) {
+        struct aio_pending *p = pending_of(n);
         if (p->state != PENDING_READY) {
             aio_engine.stats.evicted++;
             pending_drop(p, p->state == PENDING_PARTIAL ? 408 : 0, "Request Timeout");
@@ -452,12 +428,7 @@ static int accept_pending(struct uwsgi_socket *sock)
     p->sock = sock;
     p->accepted = now_ms();
     p->state = PENDING_NO_DATA;
-    p->prev = aio_engine.pending_last;
-    if (aio_engine.pending_last)
-        aio_engine.pending_last->next = p;
-    else
-        aio_engine.pending_first = p;
-    aio_engine.pending_last = p;
+    aio_list_append(&aio_engine.pending, &p->node);
     aio_engine.npending++;
     uv_poll_start(&p->poll, UV_READABLE, on_pending_event);
     return 1;
@@ -514,9 +485,10 @@ void aio_accept_tick(void)
 {
     uint64_t now = now_ms();
     uint64_t deadline = (uint64_t)uwsgi.socket_timeout * 1000;
-    struct aio_pending *next;
-    for (struct aio_pending *p = aio_engine.pending_first; p; p = next) {
-        next = p->next;
+    struct aio_list *next;
+    for (struct aio_list *n = aio_list_first(&aio_engine.pending); n; n = next) {
+        next = aio_list_next(&aio_engine.pending, n);
+        struct aio_pending *p = pending_of(n);
         if (p->state == PENDING_READY)
             continue;
         if (pending_examine(p) < 0) {
@@ -548,6 +520,6 @@ int aio_pending_count(void)
 
 void aio_pending_close_all(void)
 {
-    while (aio_engine.pending_first)
-        pending_drop(aio_engine.pending_first, 503, "Service Unavailable");
+    while (aio_engine.npending)
+        pending_drop(oldest_pending(0), 503, "Service Unavailable");
 }

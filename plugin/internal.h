@@ -10,12 +10,11 @@
 #include <uv.h>
 
 #include "coro.h"
+#include "list.h"
 #include "registry.h"
 #include "request.h"
 
 struct wsgi_request;
-struct aio_pending;
-struct aio_linger;
 
 /* ---- async cores ---------------------------------------------------- */
 
@@ -49,7 +48,7 @@ struct aio_core {
     unsigned cancelled : 1; /* the client went away: every wait now fails */
     unsigned timed_out : 1; /* a uWSGI read/write timed out */
     uint64_t head_started;  /* loop time (ms) when the head phase began */
-    struct aio_core *head_prev, *head_next;
+    struct aio_list head_node; /* in aio_engine.heads while HEAD */
     struct aio_request *req; /* the aio request being served, if any */
 };
 
@@ -86,12 +85,12 @@ struct aio_engine {
     int ncores;
     int busy;                  /* cores not FREE */
     struct aio_core *current;  /* core whose coroutine runs, or NULL */
-    struct aio_core *head_first, *head_last; /* head phase, oldest first */
-    struct aio_pending *pending_first, *pending_last; /* accepted, no core yet */
+    struct aio_list heads;   /* cores in the HEAD state, oldest first */
+    struct aio_list pending; /* connections accepted without a core, oldest first */
     int npending;
     int max_pending;
     char *peek_buf; /* uwsgi.buffer_size bytes, to look at pending heads */
-    struct aio_linger *lingering; /* sockets closing after an error response */
+    struct aio_list lingering; /* sockets closing after an error response */
     uv_timer_t dispatch; /* hands freed cores to pending connections */
     uv_poll_t *listeners;
     int nlisteners;

@@ -355,6 +355,9 @@ void aio_loop_run(void)
         exit(1);
     }
     aio_engine.loop_thread = pthread_self();
+    aio_list_init(&aio_engine.heads);
+    aio_list_init(&aio_engine.pending);
+    aio_list_init(&aio_engine.lingering);
     aio_worker_construct_app(); /* exits on configuration errors */
     if (init_cores() != AIO_OK || init_listeners() != AIO_OK)
         exit(1);
