@@ -169,7 +169,7 @@ static void head_abort(struct aio_core *core, int status, const char *reason)
 {
     struct wsgi_request *wsgi_req = core->wsgi_req;
     head_remove(core);
-    uv_timer_stop(&core->timer);
+    uv_timer_stop(&core->task.timer);
     aio_conn_unwatch(core);
     int fd = wsgi_req->fd;
     int answer = status && is_plain_http(wsgi_req->socket);
@@ -221,7 +221,7 @@ void aio_head_feed(struct aio_core *core)
         return;
     }
     head_remove(core);
-    uv_timer_stop(&core->timer);
+    uv_timer_stop(&core->task.timer);
     if (aio_conn_watch(core, 0) != AIO_OK) {
         head_abort(core, 503, "Service Unavailable");
         return;
@@ -231,7 +231,7 @@ void aio_head_feed(struct aio_core *core)
 
 static void on_head_timeout(uv_timer_t *timer)
 {
-    struct aio_core *core = timer->data;
+    struct aio_core *core = ((struct aio_task *)timer->data)->core;
     /* A connection that never sent a byte is closed quietly: browsers open
      * spare connections they may never use. */
     int started = core->wsgi_req->proto_parser_pos > 0;
@@ -253,7 +253,7 @@ static void core_begin(struct aio_core *core, uint64_t accepted)
     head_push(core);
     uint64_t deadline = (uint64_t)uwsgi.socket_timeout * 1000;
     uint64_t waited = now_ms() - accepted;
-    uv_timer_start(&core->timer, on_head_timeout, deadline > waited ? deadline - waited : 0, 0);
+    uv_timer_start(&core->task.timer, on_head_timeout, deadline > waited ? deadline - waited : 0, 0);
     aio_head_feed(core); /* optimistic: the head often arrives with the connection */
 }
 

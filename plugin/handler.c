@@ -101,7 +101,7 @@ static const char *build_request(struct aio_request *req, struct wsgi_request *w
 
 /* Reads the whole body. Returns 0, or the HTTP status to answer with
  * (-1: the client is gone, answer nothing). */
-static int read_body(struct aio_request *req, struct wsgi_request *w, struct aio_core *core)
+static int read_body(struct aio_request *req, struct wsgi_request *w, struct aio_task *task)
 {
     uint64_t limit = uwsgi.limit_post ? uwsgi.limit_post : AIO_DEFAULT_BODY_LIMIT;
     if (aio_header(req, "Transfer-Encoding") && !aio_header(req, "Content-Length"))
@@ -113,7 +113,7 @@ static int read_body(struct aio_request *req, struct wsgi_request *w, struct aio
     ssize_t rlen = 0;
     char *body = uwsgi_request_body_read(w, 0, &rlen);
     if (!body || rlen != (ssize_t)w->post_cl)
-        return core->cancelled ? -1 : core->timed_out ? 408 : 400;
+        return task->cancelled ? -1 : task->timed_out ? 408 : 400;
     req->body = body;
     req->body_len = (size_t)rlen;
     return 0;
@@ -138,7 +138,7 @@ static void log_failure(struct aio_request *req, int status)
             req->failure ? req->failure : aio_strerror(status));
 }
 
-static void serve(struct aio_request *req, struct aio_core *core)
+static void serve(struct aio_request *req, struct aio_task *task)
 {
     const struct aio_view *view = NULL;
     unsigned allowed = 0;
@@ -163,9 +163,14 @@ static void serve(struct aio_request *req, struct aio_core *core)
     req->view = view;
     req->route = view->route;
     int status = aio_mapper_run(req, view);
-    if (core->cancelled)
+    if (task->cancelled)
         return;
-    if (status != AIO_OK) {
+    if (req->unavailable) {
+        aio_log("executor queue full (aio-executor-queue), answering 503 to %s %s", req->method,
+                req->path);
+        respond_error(req, 503, "The server is busy; try again later.");
+        aio_add_header(req, "Retry-After", "1");
+    } else if (status != AIO_OK) {
         log_failure(req, status);
         respond_error(req, 500, NULL);
     }
@@ -173,7 +178,8 @@ static void serve(struct aio_request *req, struct aio_core *core)
 
 int aio_handle_request(struct wsgi_request *wsgi_req)
 {
-    struct aio_core *core = aio_running_core();
+    struct aio_task *task = aio_running_task();
+    struct aio_core *core = task ? task->core : NULL;
     if (!core) {
         aio_log("request outside the aio loop engine: add `aio = N` to the configuration");
         return -1;
@@ -185,9 +191,9 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
     struct aio_request *req = aio_request_new();
     if (!req)
         return -1;
-    req->core = core;
+    req->task = task;
     req->registry = &aio_engine.registry;
-    core->req = req;
+    task->req = req;
     int error = 0;
     const char *why = NULL;
     if (uwsgi_parse_vars(wsgi_req)) {
@@ -197,7 +203,7 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
             error = wsgi_req->var_cnt >= uwsgi.vec_size - 5 ? 431 : 400;
     } else if ((why = build_request(req, wsgi_req)) != NULL) {
         error = 400;
-    } else if ((error = read_body(req, wsgi_req, core)) == 0 &&
+    } else if ((error = read_body(req, wsgi_req, task)) == 0 &&
                aio_request_parse_params(req, &why) != AIO_OK) {
         error = 400;
     }
@@ -205,8 +211,8 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
     if (error > 0)
         respond_error(req, error, why);
     else if (error == 0)
-        serve(req, core);
-    if (core->cancelled || error < 0) {
+        serve(req, task);
+    if (task->cancelled || error < 0) {
         wsgi_req->status = 499; /* nginx's "client closed request", for the log */
     } else {
         send_response(req, wsgi_req);
@@ -216,7 +222,7 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
             aio_linger_close(wsgi_req->fd);
         }
     }
-    core->req = NULL;
+    task->req = NULL;
     aio_request_free(req);
     return UWSGI_OK;
 }

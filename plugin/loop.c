@@ -8,9 +8,10 @@
  *
  * Life of a core:
  *   FREE -> HEAD (connection accepted, head arriving; accept.c)
- *        -> ACTIVE (its coroutine runs uWSGI's request hook: handler.c)
- *        <-> WAITING (coroutine suspended in aio_core_wait: suspend.c)
+ *        -> RUNNING (its task's coroutine runs uWSGI's request hook:
+ *                    handler.c; the task suspends and resumes: suspend.c)
  *        -> FREE (request closed, core back in uWSGI's unused stack)
+ * Tasks started with aio_spawn() (task.c) are coroutines without a core.
  *
  * The client fd is only registered with epoll when needed: a request whose
  * head arrives with the connection and whose view never suspends costs no
@@ -44,8 +45,8 @@ static void on_conn_event(uv_poll_t *poll, int status, int events)
         core->conn_events = 0; /* libuv stopped the watcher */
     if (core->state == AIO_CORE_HEAD)
         aio_head_feed(core); /* the parser's read reports EOF and errors itself */
-    else if (core->state == AIO_CORE_WAITING)
-        aio_core_conn_event(core, status, events);
+    else if (core->task.state == AIO_TASK_WAITING)
+        aio_task_conn_event(&core->task, status, events);
     else
         aio_conn_watch(core, 0);
 }
@@ -107,12 +108,18 @@ void aio_listeners_stop(void)
     aio_engine.listening = 0;
 }
 
-/* ---- cores and their coroutines ------------------------------------------ */
+/* ---- cores, tasks and their coroutines ----------------------------------- */
 
 static void stop_if_idle(void)
 {
-    if (aio_engine.stopping && aio_engine.busy == 0 && aio_engine.npending == 0)
+    if (aio_engine.stopping && aio_engine.busy == 0 && aio_engine.npending == 0 &&
+        aio_engine.ntasks == 0 && !aio_executor_busy())
         uv_stop(&aio_engine.loop);
+}
+
+void aio_engine_check_stop(void)
+{
+    stop_if_idle();
 }
 
 static void on_dispatch(uv_timer_t *timer)
@@ -125,9 +132,10 @@ static void on_dispatch(uv_timer_t *timer)
 void aio_core_release(struct aio_core *core)
 {
     core->state = AIO_CORE_FREE;
-    core->cancelled = 0;
-    core->timed_out = 0;
-    core->req = NULL;
+    core->task.state = AIO_TASK_IDLE;
+    core->task.cancelled = 0;
+    core->task.timed_out = 0;
+    core->task.req = NULL;
     uwsgi.async_queue_unused_ptr++;
     uwsgi.async_queue_unused[uwsgi.async_queue_unused_ptr] = core->wsgi_req;
     aio_engine.busy--;
@@ -138,15 +146,21 @@ void aio_core_release(struct aio_core *core)
     stop_if_idle();
 }
 
-void aio_core_run(struct aio_core *core)
+void aio_task_run(struct aio_task *task)
 {
-    aio_engine.current = core;
-    uwsgi.wsgi_req = core->wsgi_req;
-    core->state = AIO_CORE_ACTIVE;
-    aio_coro_resume(&core->coro);
+    aio_engine.current = task;
+    if (task->core)
+        uwsgi.wsgi_req = task->core->wsgi_req;
+    task->state = AIO_TASK_ACTIVE;
+    aio_coro_resume(&task->coro);
     aio_engine.current = NULL;
-    if (aio_coro_finished(&core->coro))
-        aio_core_release(core);
+    if (!aio_coro_finished(&task->coro))
+        return;
+    task->state = AIO_TASK_IDLE;
+    if (task->core)
+        aio_core_release(task->core);
+    else
+        aio_spawned_task_finished(task);
 }
 
 /* The body of every request coroutine: uWSGI's internal routing and the
@@ -166,8 +180,8 @@ static void core_main(void *arg)
                 break;
             /* another plugin asked to be called again: yield one turn */
             wsgi_req->switches++;
-            struct aio_wait turn = {0, -1, 0, 0};
-            aio_core_wait(core, &turn);
+            struct aio_wait turn = {.fd = -1, .timeout_ms = 0};
+            aio_task_wait(&core->task, &turn);
         }
     }
     aio_conn_unwatch(core);
@@ -178,11 +192,12 @@ static void core_main(void *arg)
 void aio_core_start(struct aio_core *core)
 {
     aio_engine.stats.requests++;
-    aio_coro_prepare(&core->coro, core_main, core);
-    aio_core_run(core);
+    core->state = AIO_CORE_RUNNING;
+    aio_coro_prepare(&core->task.coro, core_main, core);
+    aio_task_run(&core->task);
 }
 
-struct aio_core *aio_running_core(void)
+struct aio_task *aio_running_task(void)
 {
     if (!aio_engine.running || !pthread_equal(pthread_self(), aio_engine.loop_thread))
         return NULL;
@@ -199,8 +214,10 @@ static void begin_stop(int exit_code)
     aio_engine.exit_code = exit_code;
     uwsgi.workers[uwsgi.mywid].manage_next_request = 0;
     aio_listeners_stop();
-    aio_log("worker %d (pid %d) stopping gracefully, %d request(s) in flight", uwsgi.mywid,
-            (int)getpid(), aio_engine.busy + aio_engine.npending);
+    aio_log("worker %d (pid %d) stopping gracefully, %d request(s) in flight, %d task(s) "
+            "cancelled",
+            uwsgi.mywid, (int)getpid(), aio_engine.busy + aio_engine.npending, aio_engine.ntasks);
+    aio_tasks_cancel_all();
     stop_if_idle();
 }
 
@@ -215,8 +232,8 @@ static void on_sighup(int signum)
 static void cancel_all_waiting(void)
 {
     for (int i = 0; i < aio_engine.ncores; i++)
-        if (aio_engine.cores[i].state == AIO_CORE_WAITING)
-            aio_core_cancel(&aio_engine.cores[i], "worker stopping");
+        if (aio_engine.cores[i].task.state == AIO_TASK_WAITING)
+            aio_task_cancel(&aio_engine.cores[i].task, "worker stopping");
 }
 
 static void on_wakeup(uv_async_t *async)
@@ -266,10 +283,9 @@ static int init_cores(void)
         struct aio_core *core = &aio_engine.cores[i];
         core->id = i;
         core->wsgi_req = &uwsgi.workers[uwsgi.mywid].cores[i].req;
-        core->wait.fd = -1;
-        uv_timer_init(&aio_engine.loop, &core->timer);
-        core->timer.data = core;
-        if (aio_coro_init(&core->coro, aio_engine.opts.stack_size) != AIO_OK) {
+        core->task.core = core;
+        aio_task_init(&core->task);
+        if (aio_coro_init(&core->task.coro, aio_engine.opts.stack_size) != AIO_OK) {
             aio_log("cannot allocate the stack of async core %d (%zu bytes): %s; lower 'aio' "
                     "or 'aio-stack-size', or raise vm.max_map_count",
                     i, aio_engine.opts.stack_size, strerror(errno));
@@ -321,13 +337,15 @@ static void close_all_handles(void)
     aio_pending_close_all();
     aio_linger_close_all();
     for (int i = 0; i < aio_engine.ncores; i++)
-        uv_close((uv_handle_t *)&aio_engine.cores[i].timer, NULL);
+        uv_close((uv_handle_t *)&aio_engine.cores[i].task.timer, NULL);
+    aio_tasks_free_all();
     for (int i = 0; i < aio_engine.nlisteners; i++)
         uv_close((uv_handle_t *)&aio_engine.listeners[i], NULL);
     for (int i = 0; i < aio_engine.nsignal_polls; i++)
         uv_close((uv_handle_t *)&aio_engine.signal_polls[i], NULL);
     uv_close((uv_handle_t *)&aio_engine.tick, NULL);
     uv_close((uv_handle_t *)&aio_engine.dispatch, NULL);
+    uv_close((uv_handle_t *)&aio_engine.start_tasks, NULL);
     uv_close((uv_handle_t *)&aio_engine.wakeup, NULL);
     uv_run(&aio_engine.loop, UV_RUN_DEFAULT); /* runs the close callbacks */
     if (uv_loop_close(&aio_engine.loop))
@@ -336,9 +354,10 @@ static void close_all_handles(void)
 
 static void teardown(void)
 {
+    aio_executor_stop();
     close_all_handles();
     for (int i = 0; i < aio_engine.ncores; i++)
-        aio_coro_destroy(&aio_engine.cores[i].coro);
+        aio_coro_destroy(&aio_engine.cores[i].task.coro);
     free(aio_engine.cores);
     free(aio_engine.listeners);
     free(aio_engine.peek_buf);
@@ -358,6 +377,12 @@ void aio_loop_run(void)
     aio_list_init(&aio_engine.heads);
     aio_list_init(&aio_engine.pending);
     aio_list_init(&aio_engine.lingering);
+    aio_list_init(&aio_engine.tasks);
+    aio_list_init(&aio_engine.starting);
+    aio_list_init(&aio_engine.spare_tasks);
+    uv_timer_init(&aio_engine.loop, &aio_engine.start_tasks);
+    aio_executor_init();
+    aio_engine.loop_ready = 1; /* aio_main() may spawn tasks: they start with the loop */
     aio_worker_construct_app(); /* exits on configuration errors */
     if (init_cores() != AIO_OK || init_listeners() != AIO_OK)
         exit(1);
@@ -369,17 +394,19 @@ void aio_loop_run(void)
     aio_install_wait_hooks();
     uwsgi_unix_signal(SIGHUP, on_sighup);
     aio_engine.running = 1;
+    aio_tasks_start_pending();
     aio_listeners_start();
 
     uv_run(&aio_engine.loop, UV_RUN_DEFAULT);
 
     aio_engine.running = 0;
     aio_log("worker %d (pid %d) done: %llu request(s), %llu cancelled, %llu slow "
-            "connection(s) dropped, %llu rejected",
+            "connection(s) dropped, %llu rejected, %llu task(s) spawned, %llu executor job(s)",
             uwsgi.mywid, (int)getpid(), (unsigned long long)aio_engine.stats.requests,
             (unsigned long long)aio_engine.stats.cancelled,
             (unsigned long long)aio_engine.stats.evicted,
-            (unsigned long long)aio_engine.stats.rejected);
+            (unsigned long long)aio_engine.stats.rejected,
+            (unsigned long long)aio_engine.stats.spawned, (unsigned long long)aio_engine.stats.jobs);
     teardown();
     exit(aio_engine.exit_code);
 }

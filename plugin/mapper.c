@@ -1,10 +1,30 @@
-/* mapper.c - how a view runs (SPEC §5). The coroutine mapper calls the view
- * right here, in the request's coroutine on the loop: the view may suspend
- * anywhere (aio_sleep, aio_wait_fd, uWSGI's own reads and writes) and the
- * loop serves other requests meanwhile. */
+/* mapper.c - how a view runs (SPEC §5).
+ *
+ *   coroutine (AIO_COROUTINE): the view runs right here, in the request's
+ *     coroutine on the loop; it may suspend anywhere and the loop serves
+ *     other requests meanwhile.
+ *   executor (AIO_EXECUTOR, and the default for views not declared
+ *     coroutines): the whole view runs in an executor thread while the
+ *     request's coroutine is suspended. The view reads the request and
+ *     builds the response through the same API; the loop sends the buffered
+ *     response once the view has returned, so the thread never touches the
+ *     loop.
+ */
 #include "internal.h"
+
+static int run_view_in_thread(void *arg)
+{
+    struct aio_request *req = arg;
+    return req->view->fn(req);
+}
 
 int aio_mapper_run(struct aio_request *req, const struct aio_view *view)
 {
-    return view->fn(req);
+    if (view->flags & AIO_COROUTINE)
+        return view->fn(req);
+    int result = AIO_ERROR;
+    int rc = aio_executor_call(req->task, run_view_in_thread, req, &result);
+    if (rc == AIO_EBUSY)
+        req->unavailable = 1;
+    return rc == AIO_OK ? result : rc;
 }

@@ -10,6 +10,9 @@
 extern struct uwsgi_server uwsgi;
 
 #define AIO_DEFAULT_STACK_SIZE (256u * 1024u)
+#define AIO_DEFAULT_EXECUTOR_THREADS 16
+#define AIO_DEFAULT_EXECUTOR_QUEUE 1024
+#define AIO_DEFAULT_MAX_TASKS 1024
 
 void aio_log(const char *fmt, ...)
 {
@@ -81,6 +84,48 @@ static void opt_stack_size(char *opt, char *value, void *unused)
         fatal(error);
 }
 
+static void opt_executor_threads(char *opt, char *value, void *unused)
+{
+    (void)unused;
+    char error[256];
+    if (aio_option_int(opt, value, 1, 1024, &aio_engine.opts.executor_threads, error,
+                       sizeof(error)))
+        fatal(error);
+}
+
+static void opt_executor_queue(char *opt, char *value, void *unused)
+{
+    (void)unused;
+    char error[256];
+    if (aio_option_int(opt, value, 1, 1000000, &aio_engine.opts.executor_queue, error,
+                       sizeof(error)))
+        fatal(error);
+}
+
+static void opt_when_full(char *opt, char *value, void *unused)
+{
+    (void)unused;
+    if (value && strcmp(value, "reject") == 0) {
+        aio_engine.opts.when_full = AIO_FULL_REJECT;
+    } else if (value && strcmp(value, "wait") == 0) {
+        aio_engine.opts.when_full = AIO_FULL_WAIT;
+    } else {
+        char error[256];
+        snprintf(error, sizeof(error), "option '%s' must be 'reject' or 'wait' (got '%s')", opt,
+                 value ? value : "");
+        fatal(error);
+    }
+}
+
+static void opt_max_tasks(char *opt, char *value, void *unused)
+{
+    (void)unused;
+    char error[256];
+    if (aio_option_int(opt, value, 1, 1000000, &aio_engine.opts.max_tasks, error,
+                       sizeof(error)))
+        fatal(error);
+}
+
 static struct uwsgi_option aio_options[] = {
     {"aio", required_argument, 0,
      "run the uwsgi-aio loop engine with N async cores (concurrent requests per worker)",
@@ -92,8 +137,22 @@ static struct uwsgi_option aio_options[] = {
      "application setting key=value passed to the view modules (repeatable)", opt_setting, NULL,
      0},
     {"aio-stack-size", required_argument, 0,
-     "coroutine stack size of each async core, e.g. 256k (default 256k)", opt_stack_size, NULL,
-     0},
+     "coroutine stack size of each async core and task, e.g. 256k (default 256k)",
+     opt_stack_size, NULL, 0},
+    {"aio-executor-threads", required_argument, 0,
+     "threads of each worker's executor, for blocking views and aio_run_in_executor() "
+     "(1-1024, default 16)",
+     opt_executor_threads, NULL, 0},
+    {"aio-executor-queue", required_argument, 0,
+     "executor jobs that may wait for a thread before the executor counts as full "
+     "(default 1024)",
+     opt_executor_queue, NULL, 0},
+    {"aio-executor-when-full", required_argument, 0,
+     "when the executor queue is full: reject (503 / AIO_EBUSY, the default) or wait",
+     opt_when_full, NULL, 0},
+    {"aio-max-tasks", required_argument, 0,
+     "tasks started with aio_spawn() that may run at once per worker (default 1024)",
+     opt_max_tasks, NULL, 0},
     {0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -126,8 +185,15 @@ static int aio_plugin_init(void)
     if (uwsgi.threads > 1)
         fatal("'threads' cannot be combined with 'aio': requests already run concurrently");
     check_sockets();
-    if (!aio_engine.opts.stack_size)
-        aio_engine.opts.stack_size = AIO_DEFAULT_STACK_SIZE;
+    struct aio_options *o = &aio_engine.opts;
+    if (!o->stack_size)
+        o->stack_size = AIO_DEFAULT_STACK_SIZE;
+    if (!o->executor_threads)
+        o->executor_threads = AIO_DEFAULT_EXECUTOR_THREADS;
+    if (!o->executor_queue)
+        o->executor_queue = AIO_DEFAULT_EXECUTOR_QUEUE;
+    if (!o->max_tasks)
+        o->max_tasks = AIO_DEFAULT_MAX_TASKS;
     /* Opening the modules here (once, before fork) reports a missing file or
      * a broken module in one line; aio_main() itself runs in each worker. */
     for (size_t i = 0; i < aio_engine.opts.nviews; i++)

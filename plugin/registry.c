@@ -323,6 +323,11 @@ int aio_add_view(aio_config *cfg, const char *route, aio_view_fn fn, unsigned fl
     if (flags & ~(AIO_METHOD_BITS | AIO_MAPPER_BITS))
         return set_error(reg, "view module '%s': route '%s': unknown view flags 0x%x", mod, route,
                          flags & ~(AIO_METHOD_BITS | AIO_MAPPER_BITS));
+    if ((flags & AIO_MAPPER_BITS) == AIO_MAPPER_BITS)
+        return set_error(reg,
+                         "view module '%s': route '%s': a view is either a coroutine "
+                         "(AIO_COROUTINE) or runs in the executor (AIO_EXECUTOR), not both",
+                         mod, route);
     struct aio_view *view = calloc(1, sizeof(*view));
     if (!view || !(view->route_name = strdup(route)) ||
         grow((void **)&reg->views, reg->nviews, sizeof(*reg->views))) {

@@ -67,7 +67,7 @@ struct aio_config {
 
 #define AIO_METHOD_BITS                                                                        \
     (AIO_GET | AIO_HEAD | AIO_POST | AIO_PUT | AIO_DELETE | AIO_PATCH | AIO_OPTIONS)
-#define AIO_MAPPER_BITS (AIO_COROUTINE)
+#define AIO_MAPPER_BITS (AIO_COROUTINE | AIO_EXECUTOR)
 
 void aio_registry_init(struct aio_registry *reg);
 void aio_registry_free(struct aio_registry *reg);

@@ -11,7 +11,7 @@
 #include "buf.h"
 #include "params.h"
 
-struct aio_core;
+struct aio_task;
 struct aio_route;
 struct aio_view;
 struct aio_registry;
@@ -40,8 +40,9 @@ struct aio_request {
     int has_content_type;
     struct aio_kvlist rendered;
     const char *failure;
-    /* execution: the loop core running this request, NULL for dummies */
-    struct aio_core *core;
+    /* execution: the task running this request, NULL for dummies */
+    struct aio_task *task;
+    int unavailable; /* the executor was full: answer 503 */
 };
 
 /* A new, empty request (method GET, path "/"), or NULL. */

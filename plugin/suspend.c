@@ -1,11 +1,14 @@
-/* suspend.c - the suspend engine (SPEC §3): a coroutine waits for fds,
- * timers or its client's disconnect, and the loop resumes it. This is where
- * views suspend (aio_sleep, aio_wait_fd) and where uWSGI's own blocking
- * reads and writes do (its wait hooks point here).
+/* suspend.c - the suspend engine (SPEC §3): a task's coroutine waits for
+ * fds, timers, an executor job, another task or its client's disconnect,
+ * and the loop resumes it. This is where views and tasks suspend
+ * (aio_sleep, aio_wait_fd, aio_join) and where uWSGI's own blocking reads
+ * and writes do (its wait hooks point here).
  *
  * While a request waits, its client connection is watched for a hang-up
  * (EPOLLRDHUP): a client that goes away cancels the request at once, its
- * wait returns AIO_ECANCELLED and every later wait fails the same way. */
+ * wait returns AIO_ECANCELLED and every later wait fails the same way. An
+ * executor job is the exception: the thread may still use the request, so
+ * the task only resumes when the job has returned. */
 #include <uwsgi.h>
 
 #include <math.h>
@@ -26,59 +29,73 @@ static int from_uv_events(int uv_events)
            ((uv_events & UV_WRITABLE) ? AIO_WRITE : 0);
 }
 
-static void wake(struct aio_core *core, int result)
+void aio_task_init(struct aio_task *task)
 {
-    if (core->state != AIO_CORE_WAITING)
+    uv_timer_init(&aio_engine.loop, &task->timer);
+    task->timer.data = task;
+    task->wait.fd = -1;
+    aio_list_init(&task->node);
+    aio_list_init(&task->queue_node);
+}
+
+void aio_task_wake(struct aio_task *task, int result)
+{
+    if (task->state != AIO_TASK_WAITING)
         return;
-    core->wait_result = result;
-    aio_core_run(core);
+    task->wait_result = result;
+    aio_task_run(task);
 }
 
-void aio_core_cancel(struct aio_core *core, const char *why)
+void aio_task_cancel(struct aio_task *task, const char *why)
 {
-    if (!core->cancelled) {
-        core->cancelled = 1;
-        aio_engine.stats.cancelled++;
-        struct wsgi_request *w = core->wsgi_req;
-        aio_log("%.*s %.*s: %s after %.3f s, request cancelled", (int)w->method_len, w->method,
-                (int)w->uri_len, w->uri, why, (double)(uwsgi_micros() - w->start_of_request) / 1e6);
+    if (!task->cancelled) {
+        task->cancelled = 1;
+        if (task->core) {
+            aio_engine.stats.cancelled++;
+            struct wsgi_request *w = task->core->wsgi_req;
+            aio_log("%.*s %.*s: %s after %.3f s, request cancelled", (int)w->method_len,
+                    w->method, (int)w->uri_len, w->uri, why,
+                    (double)(uwsgi_micros() - w->start_of_request) / 1e6);
+        }
     }
-    aio_conn_watch(core, 0); /* a hang-up stays readable forever */
-    wake(core, AIO_ECANCELLED);
+    if (task->core)
+        aio_conn_watch(task->core, 0); /* a hang-up stays readable forever */
+    if (task->state == AIO_TASK_WAITING && !task->wait.job)
+        aio_task_wake(task, AIO_ECANCELLED);
 }
 
-void aio_core_conn_event(struct aio_core *core, int status, int events)
+void aio_task_conn_event(struct aio_task *task, int status, int events)
 {
-    int ready = (status < 0 ? core->wait.client_events : from_uv_events(events)) &
-                core->wait.client_events;
+    int ready = (status < 0 ? task->wait.client_events : from_uv_events(events)) &
+                task->wait.client_events;
     if (ready) {
-        core->ready_fd = core->wsgi_req->fd;
-        wake(core, ready);
+        task->ready_fd = task->core->wsgi_req->fd;
+        aio_task_wake(task, ready);
     } else if (status < 0 || (events & UV_DISCONNECT)) {
-        aio_core_cancel(core, "client went away");
+        aio_task_cancel(task, "client went away");
     }
 }
 
 static void on_wait_fd(uv_poll_t *poll, int status, int events)
 {
-    struct aio_core *core = poll->data;
+    struct aio_task *task = poll->data;
     /* On an error the fd is reported ready, as poll(2) does: the caller's
      * next read or write returns the error. */
-    int ready = (status < 0 ? core->wait.fd_events : from_uv_events(events)) & core->wait.fd_events;
+    int ready = (status < 0 ? task->wait.fd_events : from_uv_events(events)) & task->wait.fd_events;
     if (!ready)
         return;
-    core->ready_fd = core->wait.fd;
-    wake(core, ready);
+    task->ready_fd = task->wait.fd;
+    aio_task_wake(task, ready);
 }
 
 static void on_wait_timeout(uv_timer_t *timer)
 {
-    struct aio_core *core = timer->data;
-    int is_sleep = core->wait.fd < 0 && !core->wait.client_events;
-    wake(core, is_sleep ? AIO_OK : AIO_ETIMEDOUT);
+    struct aio_task *task = timer->data;
+    int is_sleep = task->wait.fd < 0 && !task->wait.client_events;
+    aio_task_wake(task, is_sleep ? AIO_OK : AIO_ETIMEDOUT);
 }
 
-static int watch_other_fd(struct aio_core *core, int fd, int events)
+static int watch_other_fd(struct aio_task *task, int fd, int events)
 {
     uv_poll_t *poll = malloc(sizeof(*poll));
     if (!poll)
@@ -91,24 +108,28 @@ static int watch_other_fd(struct aio_core *core, int fd, int events)
         aio_log("cannot wait on fd %d: %s", fd, uv_strerror(rc));
         return AIO_EINVAL;
     }
-    poll->data = core;
+    poll->data = task;
     rc = uv_poll_start(poll, to_uv_events(events), on_wait_fd);
     if (rc) {
         aio_log("cannot wait on fd %d: %s", fd, uv_strerror(rc));
         uv_close((uv_handle_t *)poll, aio_free_handle);
         return AIO_ERROR;
     }
-    core->wait_poll = poll;
+    task->wait_poll = poll;
     return AIO_OK;
 }
 
-int aio_core_wait(struct aio_core *core, const struct aio_wait *wait)
+int aio_task_wait(struct aio_task *task, const struct aio_wait *wait)
 {
-    if (core->cancelled)
+    /* A submitted job uses memory of this coroutine: wait for it even when
+     * cancelled. */
+    if (task->cancelled && !wait->job)
         return AIO_ECANCELLED;
-    int rc = aio_conn_watch(core, to_uv_events(wait->client_events) | UV_DISCONNECT);
+    int rc = AIO_OK;
+    if (task->core && !task->cancelled)
+        rc = aio_conn_watch(task->core, to_uv_events(wait->client_events) | UV_DISCONNECT);
     if (rc == AIO_OK && wait->fd >= 0)
-        rc = watch_other_fd(core, wait->fd, wait->fd_events);
+        rc = watch_other_fd(task, wait->fd, wait->fd_events);
     if (rc != AIO_OK)
         return rc;
     if (wait->timeout_ms >= 0) {
@@ -116,79 +137,96 @@ int aio_core_wait(struct aio_core *core, const struct aio_wait *wait)
          * and round up, so that a wait lasts at least timeout_ms. */
         uv_update_time(&aio_engine.loop);
         uint64_t timeout = (uint64_t)wait->timeout_ms + (wait->timeout_ms > 0);
-        uv_timer_start(&core->timer, on_wait_timeout, timeout, 0);
+        uv_timer_start(&task->timer, on_wait_timeout, timeout, 0);
     }
-    core->wait = *wait;
-    core->wait_result = AIO_ERROR;
-    core->ready_fd = -1;
-    core->state = AIO_CORE_WAITING;
-    aio_coro_yield(&core->coro);
-    /* resumed by wake() */
-    uv_timer_stop(&core->timer);
-    if (core->wait_poll) {
-        uv_close((uv_handle_t *)core->wait_poll, aio_free_handle);
-        core->wait_poll = NULL;
+    task->wait = *wait;
+    task->wait_result = AIO_ERROR;
+    task->ready_fd = -1;
+    task->state = AIO_TASK_WAITING;
+    aio_coro_yield(&task->coro);
+    /* resumed by aio_task_wake() */
+    uv_timer_stop(&task->timer);
+    if (task->wait_poll) {
+        uv_close((uv_handle_t *)task->wait_poll, aio_free_handle);
+        task->wait_poll = NULL;
     }
     /* Keep only the hang-up watch between waits: re-arming it would cost
      * two epoll_ctl calls per wait. */
-    if (wait->client_events && !core->cancelled)
-        aio_conn_watch(core, UV_DISCONNECT);
-    core->wait.fd = -1;
-    return core->wait_result;
+    if (task->core && wait->client_events && !task->cancelled)
+        aio_conn_watch(task->core, UV_DISCONNECT);
+    task->wait = (struct aio_wait){.fd = -1};
+    return task->wait_result;
 }
 
-/* ---- the API views call ------------------------------------------------- */
+/* ---- the API views and tasks call ------------------------------------- */
 
-/* The core of `req` if `req` is the request of the running coroutine. */
-static struct aio_core *scope_check(aio_request *req)
+/* The task of `req` if `req` belongs to the running coroutine. */
+static struct aio_task *scope_check(const aio_request *req)
 {
-    struct aio_core *core = aio_running_core();
-    if (!core || !req || req->core != core)
+    struct aio_task *task = aio_running_task();
+    if (!task || !req || req->task != task)
         return NULL;
-    return core;
+    return task;
 }
 
 int aio_in_coroutine(void)
 {
-    return aio_running_core() != NULL;
+    return aio_running_task() != NULL;
+}
+
+int aio_is_cancelled(const aio_request *req)
+{
+    return req && req->task && req->task->cancelled;
 }
 
 int aio_sleep(aio_request *req, double seconds)
 {
-    struct aio_core *core = scope_check(req);
-    if (!core)
+    struct aio_task *task = scope_check(req);
+    if (!task)
         return AIO_ESCOPE;
     if (!(seconds >= 0.0) || seconds > AIO_SLEEP_MAX) /* also rejects NaN */
         return AIO_EINVAL;
-    struct aio_wait wait = {0, -1, 0, (int)ceil(seconds * 1000.0)};
-    return aio_core_wait(core, &wait);
+    struct aio_wait wait = {.fd = -1, .timeout_ms = (int)ceil(seconds * 1000.0)};
+    return aio_task_wait(task, &wait);
 }
 
 int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms)
 {
-    struct aio_core *core = scope_check(req);
-    if (!core)
+    struct aio_task *task = scope_check(req);
+    if (!task)
         return AIO_ESCOPE;
     if (fd < 0 || !events || (events & ~(AIO_READ | AIO_WRITE)))
         return AIO_EINVAL;
-    struct aio_wait wait = {0, -1, 0, timeout_ms < 0 ? -1 : timeout_ms};
-    if (fd == core->wsgi_req->fd) {
+    struct aio_wait wait = {.fd = -1, .timeout_ms = timeout_ms < 0 ? -1 : timeout_ms};
+    if (task->core && fd == task->core->wsgi_req->fd) {
         wait.client_events = events;
     } else {
         wait.fd = fd;
         wait.fd_events = events;
     }
-    return aio_core_wait(core, &wait);
+    return aio_task_wait(task, &wait);
+}
+
+int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg)
+{
+    struct aio_task *task = scope_check(req);
+    if (!task)
+        return AIO_ESCOPE;
+    if (!fn)
+        return AIO_EINVAL;
+    int result = AIO_ERROR;
+    int rc = aio_executor_call(task, fn, arg, &result);
+    return rc == AIO_OK ? result : rc;
 }
 
 /* ---- uWSGI's wait hooks: uWSGI's own reads and writes suspend too ------ */
 
-static int hook_result(struct aio_core *core, int rc)
+static int hook_result(struct aio_task *task, int rc)
 {
     if (rc > 0)
         return 1;
     if (rc == AIO_ETIMEDOUT) {
-        core->timed_out = 1;
+        task->timed_out = 1;
         return 0;
     }
     return -1;
@@ -199,20 +237,25 @@ static int hook_timeout_ms(int timeout_s)
     return timeout_s > 0 ? timeout_s * 1000 : -1;
 }
 
+static int is_client_fd(const struct aio_task *task, int fd)
+{
+    return task->core && fd == task->core->wsgi_req->fd;
+}
+
 static int hook_wait_fd(int fd, int timeout_s, int events)
 {
-    struct aio_core *core = aio_running_core();
-    if (!core) /* not in a coroutine: a plain blocking poll */
+    struct aio_task *task = aio_running_task();
+    if (!task) /* not in a coroutine: a plain blocking poll */
         return events == AIO_READ ? uwsgi_simple_wait_read_hook(fd, timeout_s)
                                   : uwsgi_simple_wait_write_hook(fd, timeout_s);
-    struct aio_wait wait = {0, -1, 0, hook_timeout_ms(timeout_s)};
-    if (fd == core->wsgi_req->fd) {
+    struct aio_wait wait = {.fd = -1, .timeout_ms = hook_timeout_ms(timeout_s)};
+    if (is_client_fd(task, fd)) {
         wait.client_events = events;
     } else {
         wait.fd = fd;
         wait.fd_events = events;
     }
-    return hook_result(core, aio_core_wait(core, &wait));
+    return hook_result(task, aio_task_wait(task, &wait));
 }
 
 static int hook_wait_read(int fd, int timeout_s)
@@ -227,39 +270,40 @@ static int hook_wait_write(int fd, int timeout_s)
 
 static int hook_wait_read2(int fd0, int fd1, int timeout_s, int *fd)
 {
-    struct aio_core *core = aio_running_core();
-    if (!core)
+    struct aio_task *task = aio_running_task();
+    if (!task)
         return uwsgi_simple_wait_read2_hook(fd0, fd1, timeout_s, fd);
-    int client = core->wsgi_req->fd;
-    if (fd0 != client && fd1 != client) {
+    if (!is_client_fd(task, fd0) && !is_client_fd(task, fd1)) {
         aio_log("waiting on two fds needs one of them to be the client connection");
         return -1;
     }
-    struct aio_wait wait = {AIO_READ, fd0 == client ? fd1 : fd0, AIO_READ,
-                            hook_timeout_ms(timeout_s)};
-    int rc = hook_result(core, aio_core_wait(core, &wait));
+    struct aio_wait wait = {.client_events = AIO_READ,
+                            .fd = is_client_fd(task, fd0) ? fd1 : fd0,
+                            .fd_events = AIO_READ,
+                            .timeout_ms = hook_timeout_ms(timeout_s)};
+    int rc = hook_result(task, aio_task_wait(task, &wait));
     if (rc > 0)
-        *fd = core->ready_fd;
+        *fd = task->ready_fd;
     return rc;
 }
 
 static int hook_wait_milliseconds(int ms)
 {
-    struct aio_core *core = aio_running_core();
-    if (!core)
+    struct aio_task *task = aio_running_task();
+    if (!task)
         return uwsgi_simple_wait_milliseconds_hook(ms);
-    struct aio_wait wait = {0, -1, 0, ms > 0 ? ms : 0};
-    return aio_core_wait(core, &wait) == AIO_OK ? 0 : -1;
+    struct aio_wait wait = {.fd = -1, .timeout_ms = ms > 0 ? ms : 0};
+    return aio_task_wait(task, &wait) == AIO_OK ? 0 : -1;
 }
 
 /* uWSGI's "give the other cores a turn" (e.g. uwsgi.suspend()). */
 static void hook_schedule_to_main(struct wsgi_request *wsgi_req)
 {
-    struct aio_core *core = aio_running_core();
-    if (!core || core->wsgi_req != wsgi_req)
+    struct aio_task *task = aio_running_task();
+    if (!task || !task->core || task->core->wsgi_req != wsgi_req)
         return;
-    struct aio_wait turn = {0, -1, 0, 0};
-    aio_core_wait(core, &turn);
+    struct aio_wait turn = {.fd = -1, .timeout_ms = 0};
+    aio_task_wait(task, &turn);
 }
 
 void aio_install_wait_hooks(void)

@@ -22,5 +22,6 @@ CFLAGS = [
 # another library's symbol of the same name.
 LDFLAGS = ['-Wl,-Bsymbolic-functions']
 LIBS = ['-luv', '-ldl', '-lm', '-lpthread']
-GCC_LIST = ['accept', 'arena', 'buf', 'coro', 'handler', 'http', 'loop', 'mapper', 'options', 'params',
-            'plugin', 'registry', 'request', 'route', 'suspend', 'template']
+GCC_LIST = ['accept', 'arena', 'buf', 'coro', 'executor', 'handler', 'http', 'loop', 'mapper',
+            'options', 'params', 'plugin', 'registry', 'request', 'route', 'suspend', 'task',
+            'template']

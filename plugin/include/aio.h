@@ -41,6 +41,7 @@ extern "C" {
 
 typedef struct aio_request aio_request;
 typedef struct aio_config aio_config;
+typedef struct aio_task aio_task;
 
 /* ------------------------------------------------------------------ */
 /* Status codes                                                        */
@@ -76,8 +77,21 @@ int aio_main(aio_config *cfg);
  * status (see aio_fail) to answer 500 and log the failure. */
 typedef int (*aio_view_fn)(aio_request *req);
 
-/* View flags: how the view runs (its mapper) ... */
-#define AIO_COROUTINE 0x01u /* runs on the loop in the request's coroutine */
+/*
+ * View flags: how the view runs (its mapper) ...
+ *   AIO_COROUTINE  declared a coroutine: runs on the loop, in the request's
+ *                  coroutine, and may suspend.
+ *   AIO_EXECUTOR   runs in an executor thread, whatever it is.
+ *   neither        the default, coroutine-or-executor mapper: a view not
+ *                  declared a coroutine is treated as blocking code and runs
+ *                  in an executor thread (so it never stalls the loop).
+ * In an executor thread a view uses the same request/response API (the
+ * response is buffered and sent by the loop when the view returns), but it
+ * must not suspend (aio_sleep & co. return AIO_ESCOPE there: block instead)
+ * and must not touch memory other requests use without its own locking.
+ */
+#define AIO_COROUTINE 0x01u
+#define AIO_EXECUTOR 0x02u
 
 /* ... and which request methods it answers (none given: every method).
  * A view that answers GET also answers HEAD (the body is not sent). */
@@ -202,6 +216,59 @@ AIO_API int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms);
 
 /* 1 when called from a coroutine of this worker's loop, else 0. */
 AIO_API int aio_in_coroutine(void);
+
+/* 1 once the request is cancelled: its client went away (or, for a task,
+ * the worker is stopping). Its waits then return AIO_ECANCELLED. */
+AIO_API int aio_is_cancelled(const aio_request *req);
+
+/* ------------------------------------------------------------------ */
+/* The executor: blocking code without blocking the loop              */
+/* ------------------------------------------------------------------ */
+
+/* Blocking work: runs in an executor thread. Its return value (>= 0 for
+ * success, negative for failure, by your own convention) comes back. */
+typedef int (*aio_blocking_fn)(void *arg);
+
+/*
+ * From a coroutine: runs fn(arg) in an executor thread and suspends until
+ * it returns (aiopyramid's run_in_executor / use_executor). Returns fn's
+ * return value, or AIO_EBUSY (the executor queue is full and
+ * aio-executor-when-full is reject), AIO_ECANCELLED (cancelled before fn
+ * started), AIO_ESCOPE or AIO_ERROR. If the client goes away while fn runs,
+ * the request ends once fn has returned (fn itself is never interrupted).
+ * fn runs in another thread: it must only use memory it owns (arg) or
+ * memory protected by its own locks, and may not call the aio_ API except
+ * on the request's own response/accessor functions of an executor view.
+ */
+AIO_API int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Tasks: background coroutines on the loop                           */
+/* ------------------------------------------------------------------ */
+
+/* A task's body. `ctx` is the task's own context: an aio_request with no
+ * HTTP request behind it, to pass to aio_sleep, aio_wait_fd,
+ * aio_run_in_executor, aio_join, aio_alloc and aio_setting. Return a
+ * negative status (aio_fail(ctx, ...) records why) and it is logged. */
+typedef int (*aio_task_fn)(aio_request *ctx, void *arg);
+
+/*
+ * Starts fn(ctx, arg) as a task on the loop (aiopyramid's spawn_greenlet):
+ * it may suspend like a coroutine view. Call it from the loop (a coroutine
+ * view, a task, or aio_main(); tasks spawned there start with the loop).
+ * With handle == NULL the task is fire-and-forget; otherwise *handle must
+ * be passed to aio_join() exactly once. `name` labels its log lines.
+ * Returns AIO_OK, AIO_EBUSY (aio-max-tasks tasks are running),
+ * AIO_ECANCELLED (the worker is stopping), AIO_ESCOPE (not on the loop
+ * thread) or AIO_EINVAL/AIO_ENOMEM. When the worker stops gracefully,
+ * running tasks are cancelled: their waits return AIO_ECANCELLED.
+ */
+AIO_API int aio_spawn(const char *name, aio_task_fn fn, void *arg, aio_task **handle);
+
+/* Suspends until `task` ends and stores its return value in *result.
+ * Consumes the handle. AIO_OK, AIO_ECANCELLED (the caller was cancelled;
+ * the task goes on, detached), AIO_ESCOPE or AIO_EINVAL. */
+AIO_API int aio_join(aio_request *req, aio_task *task, int *result);
 
 #ifdef __cplusplus
 }

@@ -54,6 +54,8 @@ static int app(aio_config *cfg)
     aio_add_view(cfg, "user", view_a, AIO_GET);
     aio_add_view(cfg, "user", view_b, AIO_POST | AIO_DELETE);
     aio_add_view(cfg, "any", view_b, AIO_COROUTINE);
+    aio_add_route(cfg, "blocking", "/blocking");
+    aio_add_view(cfg, "blocking", view_b, AIO_EXECUTOR | AIO_GET);
     return 0;
 }
 
@@ -95,6 +97,11 @@ static void routing(void **state)
     /* a method we have no bit for (PROPFIND) is only answered by any-method views */
     assert_int_equal(dispatch(0, "/", &view, &allowed, &match), AIO_DISPATCH_METHOD_NOT_ALLOWED);
     assert_int_equal(dispatch(0, "/any", &view, &allowed, &match), AIO_DISPATCH_FOUND);
+    /* the mapper is kept on the view */
+    assert_int_equal(dispatch(AIO_GET, "/blocking", &view, &allowed, &match), AIO_DISPATCH_FOUND);
+    assert_int_equal(view->flags & (AIO_COROUTINE | AIO_EXECUTOR), AIO_EXECUTOR);
+    assert_int_equal(dispatch(AIO_GET, "/", &view, &allowed, &match), AIO_DISPATCH_FOUND);
+    assert_int_equal(view->flags & (AIO_COROUTINE | AIO_EXECUTOR), AIO_COROUTINE);
 }
 
 static int app_order(aio_config *cfg)
@@ -139,6 +146,8 @@ BAD_APP(app_any_conflict, aio_add_route(cfg, "r", "/r"); aio_add_view(cfg, "r", 
         aio_add_view(cfg, "r", view_b, AIO_POST))
 BAD_APP(app_bad_flags, aio_add_route(cfg, "r", "/r"); aio_add_view(cfg, "r", view_a, 0x80000000u))
 BAD_APP(app_null_view, aio_add_route(cfg, "r", "/r"); aio_add_view(cfg, "r", NULL, 0))
+BAD_APP(app_two_mappers, aio_add_route(cfg, "r", "/r");
+        aio_add_view(cfg, "r", view_a, AIO_COROUTINE | AIO_EXECUTOR))
 
 static int app_fails(aio_config *cfg)
 {
@@ -167,6 +176,7 @@ static void configuration_errors(void **state)
     expect_error(app_any_conflict, "two views", "POST");
     expect_error(app_bad_flags, "unknown view flags", "'r'");
     expect_error(app_null_view, "NULL", "'r'");
+    expect_error(app_two_mappers, "not both", "AIO_EXECUTOR");
     expect_error(app_fails, "aio_main() returned 3", "");
 }
 

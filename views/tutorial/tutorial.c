@@ -1,8 +1,10 @@
 /* The aiopyramid tutorial, in C: a home page whose view sleeps (without
  * blocking the worker) before rendering a template, and a plain-text
  * hello world for benchmarks. */
+#define _DEFAULT_SOURCE /* usleep() */
 #include <aio.h>
 #include <stdio.h>
+#include <unistd.h>
 
 /* GET /?sleep=seconds: waits (0.1 s by default), then renders the page. */
 static int home(aio_request *req)
@@ -19,6 +21,17 @@ static int home(aio_request *req)
                       "wait_time", wait_text, NULL);
 }
 
+/* GET /blocking?ms=N: legacy blocking code. Not declared a coroutine, so the
+ * default mapper runs it in an executor thread: the loop stays free. */
+static int blocking(aio_request *req)
+{
+    long ms = aio_param_long(req, "ms", 100);
+    if (ms < 0 || ms > 60000)
+        return aio_respond_text(req, 400, "ms must be from 0 to 60000\n");
+    usleep((useconds_t)ms * 1000);
+    return aio_printf(req, "blocked %ld ms in an executor thread\n", ms);
+}
+
 /* GET /hello: the smallest useful response. */
 static int hello(aio_request *req)
 {
@@ -29,7 +42,9 @@ int aio_main(aio_config *cfg)
 {
     aio_add_route(cfg, "home", "/");
     aio_add_route(cfg, "hello", "/hello");
+    aio_add_route(cfg, "blocking", "/blocking");
     aio_add_view(cfg, "home", home, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "hello", hello, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "blocking", blocking, AIO_GET);
     return 0;
 }

@@ -1,12 +1,20 @@
 /* A view module for the integration tests: each view exposes one piece of
  * the API over HTTP so the tests can check it on a real uwsgi. */
+#define _DEFAULT_SOURCE /* usleep() */
 #include <aio.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The loop thread (aio_main runs on it): executor views must not. */
+static pthread_t loop_thread;
+/* Only ever touched on the loop thread (coroutine views and tasks). */
+static long background_done, heartbeats;
 
 /* Results of calls made from aio_main(), outside any coroutine. */
 static int main_sleep_rc = 1, main_wait_rc = 1, main_in_coroutine = -1;
@@ -137,6 +145,113 @@ static int deep_view(aio_request *req)
     return aio_printf(req, "deep %d\n", burn_stack(kb));
 }
 
+/* ---- executor ---------------------------------------------------------- */
+
+/* An executor view: blocks, and uses the request API from its thread. */
+static int executor_view(aio_request *req)
+{
+    long ms = aio_param_long(req, "ms", 10);
+    usleep((useconds_t)ms * 1000);
+    int on_loop = pthread_equal(pthread_self(), loop_thread);
+    aio_add_header(req, "X-Thread", on_loop ? "loop" : "executor");
+    return aio_printf(req, "executor view: in_coroutine=%d sleep=%d who=%s\n", aio_in_coroutine(),
+                      aio_sleep(req, 0.01), aio_param(req, "who") ? aio_param(req, "who") : "");
+}
+
+struct blocking_call {
+    long ms;
+    int fail;
+    int on_loop;
+};
+
+static int blocking_work(void *arg)
+{
+    struct blocking_call *call = arg;
+    usleep((useconds_t)call->ms * 1000);
+    call->on_loop = pthread_equal(pthread_self(), loop_thread);
+    return call->fail ? -42 : (int)call->ms * 2;
+}
+
+/* /probe/run?ms=N&fail=1: a coroutine view with one blocking call. */
+static int run_view(aio_request *req)
+{
+    struct blocking_call call = {aio_param_long(req, "ms", 10), aio_param_long(req, "fail", 0) != 0,
+                                 -1};
+    int rc = aio_run_in_executor(req, blocking_work, &call);
+    if (rc == AIO_ECANCELLED || aio_is_cancelled(req))
+        fprintf(stderr, "probe: run_in_executor(%ld) came back to a cancelled request\n", call.ms);
+    return aio_printf(req, "result=%d on_loop=%d\n", rc, call.on_loop);
+}
+
+/* ---- tasks ------------------------------------------------------------- */
+
+static int background(aio_request *ctx, void *arg)
+{
+    long ms = (long)(intptr_t)arg;
+    int rc = aio_sleep(ctx, ms / 1000.0);
+    if (rc != AIO_OK)
+        return rc;
+    background_done++;
+    fprintf(stderr, "probe: background task done (count=%ld)\n", background_done);
+    return AIO_OK;
+}
+
+/* /probe/spawn?ms=N: starts a task and answers at once. */
+static int spawn_view(aio_request *req)
+{
+    long ms = aio_param_long(req, "ms", 100);
+    int rc = aio_spawn("background", background, (void *)(intptr_t)ms, NULL);
+    return aio_printf(req, "spawned rc=%d count=%ld\n", rc, background_done);
+}
+
+static int counter_view(aio_request *req)
+{
+    return aio_printf(req, "count=%ld heartbeats=%ld\n", background_done, heartbeats);
+}
+
+static int joined_task(aio_request *ctx, void *arg)
+{
+    struct blocking_call *call = arg;
+    if (aio_sleep(ctx, 0.05) != AIO_OK)
+        return AIO_ECANCELLED;
+    return aio_run_in_executor(ctx, blocking_work, call); /* a task may use the executor */
+}
+
+/* /probe/join?ms=N: a task that sleeps then blocks in the executor, joined. */
+static int join_view(aio_request *req)
+{
+    struct blocking_call call = {aio_param_long(req, "ms", 10), 0, -1};
+    aio_task *task;
+    int rc = aio_spawn("joined", joined_task, &call, &task);
+    if (rc != AIO_OK)
+        return aio_fail(req, "spawn: %s", aio_strerror(rc));
+    int result = 0;
+    rc = aio_join(req, task, &result);
+    return aio_printf(req, "join rc=%d result=%d\n", rc, result);
+}
+
+static int failing_task(aio_request *ctx, void *arg)
+{
+    (void)arg;
+    aio_sleep(ctx, 0.01);
+    return aio_fail(ctx, "the background work went wrong");
+}
+
+static int spawn_fail_view(aio_request *req)
+{
+    return aio_printf(req, "spawned rc=%d\n", aio_spawn("failing", failing_task, NULL, NULL));
+}
+
+/* Started by aio_main(): runs until the worker stops (which cancels it). */
+static int heartbeat(aio_request *ctx, void *arg)
+{
+    (void)arg;
+    while (aio_sleep(ctx, 0.1) == AIO_OK)
+        heartbeats++;
+    fprintf(stderr, "probe: heartbeat stopped (cancelled=%d)\n", aio_is_cancelled(ctx));
+    return AIO_OK;
+}
+
 static int setting_view(aio_request *req)
 {
     const char *key = aio_param(req, "key");
@@ -151,6 +266,7 @@ static int only_post(aio_request *req)
 
 int aio_main(aio_config *cfg)
 {
+    loop_thread = pthread_self();
     main_sleep_rc = aio_sleep(NULL, 0.01);
     main_wait_rc = aio_wait_fd(NULL, 0, AIO_READ, 10);
     main_in_coroutine = aio_in_coroutine();
@@ -172,6 +288,13 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "setting", "/probe/setting");
     aio_add_route(cfg, "only_post", "/probe/only-post");
     aio_add_route(cfg, "deep", "/probe/deep");
+    aio_add_route(cfg, "executor", "/probe/executor");
+    aio_add_route(cfg, "default_mapper", "/probe/default-mapper");
+    aio_add_route(cfg, "run", "/probe/run");
+    aio_add_route(cfg, "spawn", "/probe/spawn");
+    aio_add_route(cfg, "counter", "/probe/counter");
+    aio_add_route(cfg, "join", "/probe/join");
+    aio_add_route(cfg, "spawn_fail", "/probe/spawn-fail");
 
     aio_add_view(cfg, "request", request_view, AIO_COROUTINE);
     aio_add_view(cfg, "match", match_view, AIO_COROUTINE | AIO_GET);
@@ -185,5 +308,15 @@ int aio_main(aio_config *cfg)
     aio_add_view(cfg, "setting", setting_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "only_post", only_post, AIO_COROUTINE | AIO_POST);
     aio_add_view(cfg, "deep", deep_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "executor", executor_view, AIO_EXECUTOR | AIO_GET);
+    aio_add_view(cfg, "default_mapper", executor_view, AIO_GET); /* not a coroutine */
+    aio_add_view(cfg, "run", run_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "spawn", spawn_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "counter", counter_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "join", join_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "spawn_fail", spawn_fail_view, AIO_COROUTINE | AIO_GET);
+    int rc = aio_spawn("heartbeat", heartbeat, NULL, NULL);
+    if (rc != AIO_OK)
+        return 10 - rc;
     return 0;
 }
