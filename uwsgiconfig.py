@@ -70,6 +70,24 @@ def build_plugin(out_dir, sanitize):
     return target
 
 
+def pkg_config_flags(src_dir):
+    """Flags for the libraries a module names in its `pkgconfig` file (one
+    pkg-config package per line, e.g. libpq)."""
+    path = os.path.join(src_dir, 'pkgconfig')
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        packages = [line.strip() for line in f if line.strip() and not line.startswith('#')]
+    if not packages:
+        return []
+    result = subprocess.run(['pkg-config', '--cflags', '--libs'] + packages,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit('uwsgiconfig: %s needs %s: %s' % (src_dir, ', '.join(packages),
+                                                   result.stderr.strip()))
+    return result.stdout.split()
+
+
 def build_module(src_dir, out_so, sanitize=False):
     """Compiles src_dir/*.c into out_so and copies src_dir/templates next to
     it (out_so without .so + /templates), where aio_render() looks."""
@@ -77,12 +95,14 @@ def build_module(src_dir, out_so, sanitize=False):
     sources = sorted(glob.glob(os.path.join(src_dir, '*.c')))
     if not sources:
         sys.exit('uwsgiconfig: no .c files in %s' % src_dir)
-    headers = glob.glob(os.path.join(src_dir, '*.h')) + [os.path.join(INCLUDE_DIR, 'aio.h')]
+    headers = (glob.glob(os.path.join(src_dir, '*.h')) + [os.path.join(INCLUDE_DIR, 'aio.h')] +
+               glob.glob(os.path.join(src_dir, 'pkgconfig')))
     os.makedirs(os.path.dirname(os.path.abspath(out_so)), exist_ok=True)
     if not up_to_date(out_so, sources + headers):
         log('building %s' % os.path.relpath(out_so, ROOT))
         flags = MODULE_CFLAGS + (SANITIZE_FLAGS if sanitize else [])
-        run([compiler()] + flags + ['-I' + INCLUDE_DIR, '-o', out_so] + sources)
+        run([compiler()] + flags + ['-I' + INCLUDE_DIR, '-o', out_so] + sources +
+            pkg_config_flags(src_dir))
     templates = os.path.join(src_dir, 'templates')
     asset_dir = out_so[:-3] if out_so.endswith('.so') else out_so + '.assets'
     if os.path.isdir(templates) and os.path.abspath(asset_dir) != os.path.abspath(src_dir):

@@ -11,6 +11,9 @@ bounded in requests and time.
            each, load from wrk.                           target: >= 0.9x
   sleep    10,000 concurrent /?sleep=5 on one worker: all must succeed,
            wall < 7 s, worker peak RSS < 256 MiB.
+  executor /hello latency while the executor is saturated with blocking
+           views, vs the same with an idle executor: p99 < 10 ms. Then the
+           throughput of 1 ms blocking views against the executor's size.
 """
 import argparse
 import os
@@ -185,10 +188,72 @@ def bench_sleep(args):
     return passed
 
 
+def hello_latencies(port, count, pause):
+    """Sequential GET /hello; seconds per request (connect to last byte)."""
+    latencies = []
+    for _ in range(count):
+        start = time.perf_counter()
+        with socket.create_connection(('127.0.0.1', port), timeout=10) as s:
+            s.sendall(b'GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n')
+            while s.recv(65536):
+                pass
+        latencies.append(time.perf_counter() - start)
+        time.sleep(pause)
+    return latencies
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def bench_executor(args):
+    if not shutil.which('wrk'):
+        raise SystemExit('wrk is not installed (apt-get install wrk)')
+    plugin = os.path.join(BUILD, 'aio_plugin.so')
+    tutorial = os.path.join(BUILD, 'views', 'tutorial.so')
+    threads = 16
+    server = Server([('plugin', plugin), ('aio', '1000'), ('aio-views', tutorial),
+                     ('aio-executor-threads', str(threads)), ('aio-executor-queue', '4096')])
+    try:
+        idle = hello_latencies(server.port, 300, 0.005)
+        # 64 clients keep 16 threads busy with 100 ms jobs (48 always queued)
+        load = subprocess.Popen(['wrk', '-t1', '-c64', '-d%ds' % (args.seconds + 4),
+                                 'http://127.0.0.1:%d/blocking?ms=100' % server.port],
+                                stdout=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        busy = hello_latencies(server.port, 300, 0.005)
+        out = load.communicate(timeout=args.seconds + 60)[0]
+        blocking_rps = next((float(l.split()[1]) for l in out.splitlines()
+                             if l.startswith('Requests/sec:')), 0.0)
+    finally:
+        server.stop()
+    p99_idle, p99_busy = percentile(idle, 0.99), percentile(busy, 0.99)
+    log('executor: /hello latency, %d requests each: idle executor p50 %.2f ms p99 %.2f ms; '
+        'saturated (%d threads, %.0f blocking req/s) p50 %.2f ms p99 %.2f ms (%.2fx)'
+        % (len(idle), percentile(idle, 0.5) * 1e3, p99_idle * 1e3, threads, blocking_rps,
+           percentile(busy, 0.5) * 1e3, p99_busy * 1e3, p99_busy / p99_idle))
+    passed = p99_busy < 0.010
+    log('executor: p99 while saturated %.2f ms / 10 ms: %s' % (p99_busy * 1e3,
+                                                                  'PASS' if passed else 'FAIL'))
+    log('executor: throughput of /blocking?ms=1 (wrk -t1 -c64 -d%ds) by pool size' % args.seconds)
+    for size in (1, 4, 16, 64):
+        server = Server([('plugin', plugin), ('aio', '1000'), ('aio-views', tutorial),
+                         ('aio-executor-threads', str(size)), ('aio-executor-queue', '4096')])
+        try:
+            rps = wrk(server.port, '/blocking?ms=1', args.seconds, 64)
+        finally:
+            server.stop()
+        ideal = size * 1000.0
+        log('  %3d thread(s): %7.0f req/s (%.2fx of %d threads x 1000 jobs/s)'
+            % (size, rps, rps / ideal, size))
+    return passed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('only', nargs='*', metavar='hello|sleep',
+    parser.add_argument('only', nargs='*', metavar='hello|sleep|executor',
                         help='benchmarks to run (default: all)')
     parser.add_argument('--seconds', type=int, default=8, help='wrk duration per round')
     parser.add_argument('--rounds', type=int, default=3)
@@ -197,8 +262,8 @@ def main():
     parser.add_argument('--sleep', type=float, default=5.0)
     args = parser.parse_args()
     os.makedirs(BENCH_BUILD, exist_ok=True)
-    chosen = args.only or ['hello', 'sleep']
-    unknown = set(chosen) - {'hello', 'sleep'}
+    chosen = args.only or ['hello', 'sleep', 'executor']
+    unknown = set(chosen) - {'hello', 'sleep', 'executor'}
     if unknown:
         parser.error('unknown benchmark(s): %s' % ', '.join(sorted(unknown)))
     verdicts = []
@@ -206,6 +271,8 @@ def main():
         verdicts.append(bench_hello(args))
     if 'sleep' in chosen:
         verdicts.append(bench_sleep(args))
+    if 'executor' in chosen:
+        verdicts.append(bench_executor(args))
     sys.exit(0 if all(verdicts) else 1)
 
 

@@ -353,6 +353,16 @@ const char *aio_config_asset_dir(const aio_config *cfg)
     return cfg->module->asset_dir;
 }
 
+int aio_config_fail(aio_config *cfg, const char *fmt, ...)
+{
+    char message[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    return set_error(cfg->registry, "view module '%s': %s", cfg->module->path, message);
+}
+
 /* ---- construction ------------------------------------------------- */
 
 static unsigned view_methods(const struct aio_view *view)

@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential python3 uwsgi-core uwsgi-src uwsgi-dev libuv1-dev libcmocka-dev)
+PACKAGES=(build-essential pkg-config python3 uwsgi-core uwsgi-src uwsgi-dev libuv1-dev libcmocka-dev
+          libpq-dev postgresql)
 
 install_missing() {
     local missing=() pkg sudo=""

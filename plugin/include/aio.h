@@ -122,6 +122,11 @@ AIO_API const char *aio_config_setting(const aio_config *cfg, const char *key);
 /* The module's asset directory (where its templates/ live). */
 AIO_API const char *aio_config_asset_dir(const aio_config *cfg);
 
+/* Reports a configuration error of the module: start-up stops with this
+ * message (naming the module). Returns AIO_EINVAL, for
+ *     return aio_config_fail(cfg, "setting db.url is missing");          */
+AIO_API int aio_config_fail(aio_config *cfg, const char *fmt, ...) AIO_PRINTF(2, 3);
+
 /* ------------------------------------------------------------------ */
 /* Request                                                             */
 /* ------------------------------------------------------------------ */
@@ -236,9 +241,8 @@ typedef int (*aio_blocking_fn)(void *arg);
  * aio-executor-when-full is reject), AIO_ECANCELLED (cancelled before fn
  * started), AIO_ESCOPE or AIO_ERROR. If the client goes away while fn runs,
  * the request ends once fn has returned (fn itself is never interrupted).
- * fn runs in another thread: it must only use memory it owns (arg) or
- * memory protected by its own locks, and may not call the aio_ API except
- * on the request's own response/accessor functions of an executor view.
+ * fn runs in another thread: it should use only what `arg` gives it (or
+ * data protected by its own locks) and no aio_ function.
  */
 AIO_API int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg);
 

@@ -149,6 +149,11 @@ BAD_APP(app_null_view, aio_add_route(cfg, "r", "/r"); aio_add_view(cfg, "r", NUL
 BAD_APP(app_two_mappers, aio_add_route(cfg, "r", "/r");
         aio_add_view(cfg, "r", view_a, AIO_COROUTINE | AIO_EXECUTOR))
 
+static int app_reports(aio_config *cfg)
+{
+    return aio_config_fail(cfg, "setting '%s' is missing", "db.url");
+}
+
 static int app_fails(aio_config *cfg)
 {
     (void)cfg;
@@ -178,6 +183,7 @@ static void configuration_errors(void **state)
     expect_error(app_null_view, "NULL", "'r'");
     expect_error(app_two_mappers, "not both", "AIO_EXECUTOR");
     expect_error(app_fails, "aio_main() returned 3", "");
+    expect_error(app_reports, "setting 'db.url' is missing", "");
 }
 
 static void missing_module(void **state)

@@ -1,0 +1,59 @@
+"""A throwaway PostgreSQL server for the tests: initdb + pg_ctl in a temp
+directory, listening on a free loopback port (and a socket in that
+directory). Runs as the `postgres` user when the tests run as root, since
+PostgreSQL refuses to run as root."""
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+
+from tests.integration.harness import free_port
+
+
+def _bin_dir():
+    dirs = sorted(glob.glob('/usr/lib/postgresql/*/bin'),
+                  key=lambda d: int(d.split('/')[-2].split('.')[0]))
+    if not dirs:
+        raise RuntimeError('PostgreSQL is not installed (apt-get install postgresql)')
+    return dirs[-1]
+
+
+class Postgres:
+    def __init__(self):
+        self.bin = _bin_dir()
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix='aio-pg-')
+        self.data = os.path.join(self.dir, 'data')
+        self.conninfo = 'host=127.0.0.1 port=%d user=postgres dbname=postgres' % self.port
+
+    def _run(self, *cmd, **kwargs):
+        if os.geteuid() == 0:
+            cmd = ('runuser', '-u', 'postgres', '--') + cmd
+        return subprocess.run(cmd, check=True, capture_output=True, text=True, **kwargs)
+
+    def start(self):
+        os.chmod(self.dir, 0o755)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam('postgres')
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self._run(os.path.join(self.bin, 'initdb'), '-D', self.data, '-A', 'trust',
+                  '-U', 'postgres', '-E', 'UTF8', '--no-sync')
+        options = ('-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off '
+                   '-c max_connections=200' % (self.port, self.dir))
+        self._run(os.path.join(self.bin, 'pg_ctl'), '-D', self.data, '-l',
+                  os.path.join(self.dir, 'postgres.log'), '-o', options, '-w', 'start')
+        return self
+
+    def sql(self, statement):
+        return self._run(os.path.join(self.bin, 'psql'), '-h', '127.0.0.1', '-p',
+                         str(self.port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAt',
+                         '-c', statement).stdout
+
+    def stop(self):
+        try:
+            self._run(os.path.join(self.bin, 'pg_ctl'), '-D', self.data, '-m', 'immediate',
+                      '-w', 'stop')
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
