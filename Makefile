@@ -11,15 +11,15 @@
 CC ?= gcc
 PYTHON ?= python3
 BUILD := build
-PURE := arena buf coro http options params registry request route template
+PURE := arena buf coro http options params registry request route template utf8 wsframe
 PURE_SRC := $(PURE:%=plugin/%.c)
 HEADERS := $(wildcard plugin/*.h plugin/include/*.h)
-UNIT := http params route template options registry request coro coro_ucontext
+UNIT := http utf8 wsframe params route template options registry request coro coro_ucontext
 CFLAGS_UNIT := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iplugin -Iplugin/include
 LIBS_UNIT := -lcmocka -ldl -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all build unit integration sanitize unit-asan integration-asan check test bench clean
+.PHONY: all build unit integration sanitize unit-asan integration-asan check test bench clean fuzz
 
 all: build
 
@@ -64,10 +64,25 @@ sanitize: unit-asan integration-asan
 
 test: unit integration
 
-check: test sanitize
+check: test sanitize fuzz
 
 bench: build
 	$(PYTHON) bench/run.py
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- fuzzing (clang's libFuzzer) -----------------------------------------
+
+FUZZ_SECONDS ?= 20
+
+$(BUILD)/fuzz/fuzz_wsframe: tests/fuzz/fuzz_wsframe.c plugin/wsframe.c plugin/utf8.c plugin/buf.c $(HEADERS)
+	@mkdir -p $(@D)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -Iplugin -Iplugin/include -o $@ $< plugin/wsframe.c plugin/utf8.c plugin/buf.c
+
+# A bounded run from the seed corpus; new inputs it finds stay in build/.
+fuzz: $(BUILD)/fuzz/fuzz_wsframe
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_wsframe -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	    $(BUILD)/fuzz/corpus tests/fuzz/corpus

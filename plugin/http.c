@@ -6,6 +6,7 @@
 #include "aio.h"
 #include "arena.h"
 #include "params.h"
+#include "utf8.h"
 
 const char *aio_http_reason(int status)
 {
@@ -135,45 +136,6 @@ int aio_http_header_is_cgi_var(const char *name, const char *var, size_t var_len
     if (var_len < 5 || memcmp(var, "HTTP_", 5) != 0)
         return 0;
     return cgi_equal(name, var + 5, var_len - 5);
-}
-
-int aio_utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (len - i <= n)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += n + 1;
-    }
-    return 1;
 }
 
 const char *aio_http_check_request_line(const char *method, size_t method_len,

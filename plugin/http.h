@@ -39,7 +39,5 @@ struct aio_arena;
 const char *aio_http_decode_target(struct aio_arena *arena, const char *target, size_t len,
                                    const char **path);
 
-/* 1 when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
-int aio_utf8_valid(const char *s, size_t len);
 
 #endif

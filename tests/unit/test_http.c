@@ -55,22 +55,6 @@ static void cgi_names(void **state)
     assert_false(aio_http_header_is_cgi_var("Path", "PATH_INFO", 9));
 }
 
-static void utf8(void **state)
-{
-    (void)state;
-    assert_true(aio_utf8_valid("plain", 5));
-    assert_true(aio_utf8_valid("J\xc3\xb6rg", 5));
-    assert_true(aio_utf8_valid("\xe2\x82\xac", 3));         /* euro sign */
-    assert_true(aio_utf8_valid("\xf0\x9f\x98\x80", 4));     /* emoji */
-    assert_false(aio_utf8_valid("\xc3", 1));                /* truncated */
-    assert_false(aio_utf8_valid("\xc0\xaf", 2));            /* overlong '/' */
-    assert_false(aio_utf8_valid("\xe0\x80\xaf", 3));        /* overlong */
-    assert_false(aio_utf8_valid("\xed\xa0\x80", 3));        /* surrogate */
-    assert_false(aio_utf8_valid("\xf4\x90\x80\x80", 4));    /* > U+10FFFF */
-    assert_false(aio_utf8_valid("\xff", 1));
-    assert_false(aio_utf8_valid("a\x80", 2));               /* stray continuation */
-}
-
 static void request_lines(void **state)
 {
     (void)state;
@@ -124,7 +108,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tokens),   cmocka_unit_test(header_values), cmocka_unit_test(methods),
-        cmocka_unit_test(cgi_names), cmocka_unit_test(utf8),         cmocka_unit_test(request_lines),
+        cmocka_unit_test(cgi_names),         cmocka_unit_test(request_lines),
         cmocka_unit_test(targets),  cmocka_unit_test(reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
