@@ -53,10 +53,16 @@ unit-asan: $(UNIT:%=$(BUILD)/asan/unit/test_%)
 
 # ---- integration tests ------------------------------------------------
 
-integration: build
+# a websocket client in C (the tutorial's WSTest), run against live servers
+WS_CLIENT_SRC := tests/ws/wsclient.c plugin/wsframe.c plugin/utf8.c plugin/buf.c
+$(BUILD)/ws/wstest: tests/ws/wstest.c $(WS_CLIENT_SRC) tests/ws/wsclient.h $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_UNIT) -Itests/ws -o $@ $< $(WS_CLIENT_SRC) -lcmocka
+
+integration: build $(BUILD)/ws/wstest
 	$(PYTHON) -m unittest discover -s tests/integration -t . -v
 
-integration-asan:
+integration-asan: $(BUILD)/ws/wstest
 	$(PYTHON) uwsgiconfig.py --sanitize
 	AIO_SANITIZE=1 $(PYTHON) -m unittest discover -s tests/integration -t . -v
 

@@ -14,6 +14,11 @@ bounded in requests and time.
   executor /hello latency while the executor is saturated with blocking
            views, vs the same with an idle executor: p99 < 10 ms. Then the
            throughput of 1 ms blocking views against the executor's size.
+  websocket
+           echo messages/s over 1,000 concurrent connections on one worker
+           through uwsgi-aio vs an echo on uWSGI's native websocket API in
+           async mode with ugreen (bench/wsbare); load from bench/wsecho.c:
+           ratio >= 0.9, worker RSS < 128 MiB.
 """
 import argparse
 import os
@@ -41,18 +46,33 @@ def free_port():
         return s.getsockname()[1]
 
 
-def build_bare_plugin():
-    """The baseline plugin, built by uWSGI's plugin builder like ours."""
-    target = os.path.join(BENCH_BUILD, 'bare_plugin.so')
-    source = os.path.join(ROOT, 'bench', 'bare', 'bare.c')
+def build_baseline_plugin(name):
+    """A baseline plugin (bench/<name>), built by uWSGI's plugin builder like
+    ours."""
+    target = os.path.join(BENCH_BUILD, '%s_plugin.so' % name)
+    source = os.path.join(ROOT, 'bench', name, '%s.c' % name)
     if os.path.exists(target) and os.path.getmtime(target) >= os.path.getmtime(source):
         return target
-    work = os.path.join(BENCH_BUILD, 'bare-build')
+    work = os.path.join(BENCH_BUILD, '%s-build' % name)
     os.makedirs(work, exist_ok=True)
     env = dict(os.environ, PYTHON=sys.executable, CC=os.environ.get('CC', 'gcc'))
-    subprocess.run(['uwsgi', '--build-plugin', os.path.join(ROOT, 'bench', 'bare')], cwd=work,
+    subprocess.run(['uwsgi', '--build-plugin', os.path.join(ROOT, 'bench', name)], cwd=work,
                    env=env, check=True, stdout=subprocess.DEVNULL)
-    os.replace(os.path.join(work, 'bare_plugin.so'), target)
+    os.replace(os.path.join(work, '%s_plugin.so' % name), target)
+    return target
+
+
+def build_tool(name, extra_sources=()):
+    """A load generator of bench/ (C, with the plugin's codec if needed)."""
+    target = os.path.join(BENCH_BUILD, name)
+    sources = [os.path.join(ROOT, 'bench', name + '.c')] + [os.path.join(ROOT, s)
+                                                            for s in extra_sources]
+    if not os.path.exists(target) or os.path.getmtime(target) < max(map(os.path.getmtime,
+                                                                         sources)):
+        subprocess.run([os.environ.get('CC', 'gcc'), '-O2', '-Wall', '-Wextra', '-Werror',
+                        '-I' + os.path.join(ROOT, 'plugin'),
+                        '-I' + os.path.join(ROOT, 'plugin', 'include'), '-o', target] + sources,
+                       check=True)
     return target
 
 
@@ -117,7 +137,7 @@ def wrk(port, path, seconds, connections):
 def bench_hello(args):
     if not shutil.which('wrk'):
         raise SystemExit('wrk is not installed (apt-get install wrk)')
-    bare = build_bare_plugin()
+    bare = build_baseline_plugin('bare')
     plugin = os.path.join(BUILD, 'aio_plugin.so')
     tutorial = os.path.join(BUILD, 'views', 'tutorial.so')
     configs = {
@@ -145,19 +165,9 @@ def bench_hello(args):
     return ratio >= 0.9
 
 
-def build_sleepers():
-    """The load generator of the sleep benchmark (bench/sleepers.c)."""
-    target = os.path.join(BENCH_BUILD, 'sleepers')
-    source = os.path.join(ROOT, 'bench', 'sleepers.c')
-    if not os.path.exists(target) or os.path.getmtime(target) < os.path.getmtime(source):
-        subprocess.run([os.environ.get('CC', 'gcc'), '-O2', '-Wall', '-Wextra', '-Werror',
-                        '-o', target, source], check=True)
-    return target
-
-
 def bench_sleep(args):
     n, sleep = args.concurrency, args.sleep
-    sleepers = build_sleepers()
+    sleepers = build_tool('sleepers')
     plugin = os.path.join(BUILD, 'aio_plugin.so')
     tutorial = os.path.join(BUILD, 'views', 'tutorial.so')
     server = Server([('plugin', plugin), ('aio', str(n)), ('aio-views', tutorial),
@@ -250,10 +260,53 @@ def bench_executor(args):
     return passed
 
 
+def bench_websocket(args):
+    n = 1000
+    wsecho = build_tool('wsecho', ['plugin/wsframe.c', 'plugin/utf8.c', 'plugin/buf.c'])
+    wsbare = build_baseline_plugin('wsbare')
+    plugin = os.path.join(BUILD, 'aio_plugin.so')
+    tutorial = os.path.join(BUILD, 'views', 'tutorial.so')
+    configs = {
+        'native (ugreen)': [('plugin', 'ugreen'), ('plugin', wsbare), ('async', str(n + 100)),
+                            ('ugreen', 'true')],
+        'uwsgi-aio': [('plugin', plugin), ('aio', str(n + 100)), ('aio-views', tutorial)],
+    }
+    results = {name: [] for name in configs}
+    peak = 0
+    log('websocket: %d connections echoing 64-byte text messages, %d s per round, '
+        '%d alternating rounds' % (n, args.seconds, args.rounds))
+    for round_no in range(args.rounds):
+        for name, options in configs.items():
+            server = Server(options + [('socket-timeout', '30')])
+            try:
+                out = subprocess.run([wsecho, str(server.port), '/echo', str(n),
+                                      str(args.seconds)], capture_output=True, text=True,
+                                     timeout=args.seconds + 60).stdout
+                if name == 'uwsgi-aio':
+                    peak = max(peak, server.rss_kib('VmHWM'))
+            finally:
+                server.stop()
+            fields = dict(kv.split('=') for kv in out.split())
+            rate = float(fields.get('msgs_per_s', 0))
+            if fields.get('connected') != str(n) or fields.get('wrong') != '0':
+                log('    incomplete run: %s' % out.strip())
+                rate = 0.0
+            results[name].append(rate)
+            log('  round %d  %-16s %9.0f msgs/s' % (round_no + 1, name, rate))
+    base = statistics.median(results['native (ugreen)'])
+    ours = statistics.median(results['uwsgi-aio'])
+    ratio = ours / base if base else 0
+    passed = ratio >= 0.9 and peak < 128 * 1024
+    log('websocket: median %.0f msgs/s (uwsgi-aio) vs %.0f msgs/s (native API, async+ugreen): '
+        'ratio %.2fx (target >= 0.90); uwsgi-aio worker peak RSS %.1f MiB / 128 MiB: %s'
+        % (ours, base, ratio, peak / 1024, 'PASS' if passed else 'FAIL'))
+    return passed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('only', nargs='*', metavar='hello|sleep|executor',
+    parser.add_argument('only', nargs='*', metavar='hello|sleep|executor|websocket',
                         help='benchmarks to run (default: all)')
     parser.add_argument('--seconds', type=int, default=8, help='wrk duration per round')
     parser.add_argument('--rounds', type=int, default=3)
@@ -262,8 +315,9 @@ def main():
     parser.add_argument('--sleep', type=float, default=5.0)
     args = parser.parse_args()
     os.makedirs(BENCH_BUILD, exist_ok=True)
-    chosen = args.only or ['hello', 'sleep', 'executor']
-    unknown = set(chosen) - {'hello', 'sleep', 'executor'}
+    everything = ['hello', 'sleep', 'executor', 'websocket']
+    chosen = args.only or everything
+    unknown = set(chosen) - set(everything)
     if unknown:
         parser.error('unknown benchmark(s): %s' % ', '.join(sorted(unknown)))
     verdicts = []
@@ -273,6 +327,8 @@ def main():
         verdicts.append(bench_sleep(args))
     if 'executor' in chosen:
         verdicts.append(bench_executor(args))
+    if 'websocket' in chosen:
+        verdicts.append(bench_websocket(args))
     sys.exit(0 if all(verdicts) else 1)
 
 

@@ -162,6 +162,17 @@ static void serve(struct aio_request *req, struct aio_task *task)
     }
     req->view = view;
     req->route = view->route;
+    if (view->flags & AIO_VIEW_WEBSOCKET) {
+        int refused = aio_websocket_session(req, view, task);
+        if (refused == 426) {
+            respond_error(req, 426, "This route speaks WebSocket (version 13).");
+            aio_add_header(req, "Upgrade", "websocket");
+            aio_add_header(req, "Sec-WebSocket-Version", "13");
+        } else if (refused) {
+            respond_error(req, refused, refused == 400 ? "Bad Sec-WebSocket-Key." : NULL);
+        }
+        return;
+    }
     int status = aio_mapper_run(req, view);
     if (task->cancelled)
         return;
@@ -212,7 +223,9 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
         respond_error(req, error, why);
     else if (error == 0)
         serve(req, task);
-    if (task->cancelled || error < 0) {
+    if (req->upgraded) {
+        /* the websocket session answered (101) and is over */
+    } else if (task->cancelled || error < 0) {
         wsgi_req->status = 499; /* nginx's "client closed request", for the log */
     } else {
         send_response(req, wsgi_req);

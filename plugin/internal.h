@@ -17,6 +17,7 @@
 
 struct wsgi_request;
 struct aio_core;
+struct aio_ws;
 
 /* ---- tasks: a coroutine and what it waits for ------------------------ */
 
@@ -48,6 +49,7 @@ struct aio_task {
     uv_poll_t *wait_poll;   /* watcher of struct aio_wait.fd */
     struct aio_wait wait;   /* valid while WAITING */
     int wait_result;        /* set by whoever wakes the task */
+    int soon_result;        /* the result of a pending aio_task_wake_soon() */
     int ready_fd;           /* the fd that became ready */
     unsigned cancelled : 1; /* client gone / worker stopping: waits now fail */
     unsigned timed_out : 1; /* a uWSGI read/write timed out */
@@ -82,6 +84,7 @@ struct aio_core {
     int conn_events;           /* UV_* events conn_poll watches now */
     uint64_t head_started;     /* loop time (ms) when the head phase began */
     struct aio_list head_node; /* in aio_engine.heads while HEAD */
+    struct aio_ws *ws;         /* after a websocket upgrade: owns conn_poll */
 };
 
 /* ---- executor jobs ----------------------------------------------------- */
@@ -126,6 +129,8 @@ struct aio_options {
     long executor_queue;     /* `aio-executor-queue` */
     enum aio_when_full when_full; /* `aio-executor-when-full` */
     long max_tasks;          /* `aio-max-tasks` */
+    int websocket_bytes;     /* `aio-websocket-bytes` */
+    int ignore_websocket_closed; /* `aio-ignore-websocket-closed` */
 };
 
 /* ---- the engine ----------------------------------------------------- */
@@ -179,6 +184,11 @@ struct aio_engine {
     uv_timer_t start_tasks;
     struct aio_list spare_tasks; /* finished spawned tasks, kept for reuse */
     struct aio_executor executor;
+    struct aio_list wake_soon;  /* tasks to resume from the loop's top level */
+    uv_check_t wake_check;
+    struct aio_list websockets; /* open websocket connections */
+    uint64_t next_ws_id;
+    char *ws_read_buf;          /* scratch buffer for websocket reads */
     struct aio_stats stats;
 };
 
@@ -235,8 +245,12 @@ int aio_task_wait(struct aio_task *task, const struct aio_wait *wait);
 void aio_task_wake(struct aio_task *task, int result);
 /* Client fd events for a core whose task waits. */
 void aio_task_conn_event(struct aio_task *task, int status, int events);
-/* Marks the task cancelled and wakes it if what it waits for allows. */
+/* Marks the task cancelled and wakes it if what it waits for allows.
+ * `why` (NULL: quietly) goes into the "request cancelled" log line. */
 void aio_task_cancel(struct aio_task *task, const char *why);
+/* Resumes a WAITING task with `result` once the current callback is over:
+ * for wakers that must not run the task's coroutine from where they are. */
+void aio_task_wake_soon(struct aio_task *task, int result);
 void aio_install_wait_hooks(void);
 /* Initialises the wait machinery (timer) of a task. */
 void aio_task_init(struct aio_task *task);
@@ -262,6 +276,18 @@ int aio_executor_call(struct aio_task *task, int (*fn)(void *), void *arg, int *
 int aio_executor_busy(void);
 void aio_executor_init(void);
 void aio_executor_stop(void);
+
+/* ---- websocket.c: upgraded connections ----------------------------------- */
+
+/* Runs a websocket view for `req` (a GET to its route). Returns 0 when the
+ * connection was upgraded and served (nothing more to send), or the HTTP
+ * status to answer a bad handshake with (headers already added to req). */
+int aio_websocket_session(struct aio_request *req, const struct aio_view *view,
+                          struct aio_task *task);
+/* Client fd events of an upgraded connection. */
+void aio_ws_conn_event(struct aio_ws *ws, int status, int events);
+/* Graceful stop: close every websocket with 1001. */
+void aio_websockets_going_away(void);
 
 /* ---- mapper.c ------------------------------------------------------- */
 

@@ -43,7 +43,9 @@ static void on_conn_event(uv_poll_t *poll, int status, int events)
     struct aio_core *core = poll->data;
     if (status < 0)
         core->conn_events = 0; /* libuv stopped the watcher */
-    if (core->state == AIO_CORE_HEAD)
+    if (core->ws)
+        aio_ws_conn_event(core->ws, status, events);
+    else if (core->state == AIO_CORE_HEAD)
         aio_head_feed(core); /* the parser's read reports EOF and errors itself */
     else if (core->task.state == AIO_TASK_WAITING)
         aio_task_conn_event(&core->task, status, events);
@@ -218,6 +220,7 @@ static void begin_stop(int exit_code)
             "cancelled",
             uwsgi.mywid, (int)getpid(), aio_engine.busy + aio_engine.npending, aio_engine.ntasks);
     aio_tasks_cancel_all();
+    aio_websockets_going_away();
     stop_if_idle();
 }
 
@@ -346,6 +349,7 @@ static void close_all_handles(void)
     uv_close((uv_handle_t *)&aio_engine.tick, NULL);
     uv_close((uv_handle_t *)&aio_engine.dispatch, NULL);
     uv_close((uv_handle_t *)&aio_engine.start_tasks, NULL);
+    uv_close((uv_handle_t *)&aio_engine.wake_check, NULL);
     uv_close((uv_handle_t *)&aio_engine.wakeup, NULL);
     uv_run(&aio_engine.loop, UV_RUN_DEFAULT); /* runs the close callbacks */
     if (uv_loop_close(&aio_engine.loop))
@@ -361,6 +365,7 @@ static void teardown(void)
     free(aio_engine.cores);
     free(aio_engine.listeners);
     free(aio_engine.peek_buf);
+    free(aio_engine.ws_read_buf);
     aio_registry_free(&aio_engine.registry);
     aio_engine.cores = NULL;
     aio_engine.listeners = NULL;
@@ -380,6 +385,9 @@ void aio_loop_run(void)
     aio_list_init(&aio_engine.tasks);
     aio_list_init(&aio_engine.starting);
     aio_list_init(&aio_engine.spare_tasks);
+    aio_list_init(&aio_engine.wake_soon);
+    aio_list_init(&aio_engine.websockets);
+    uv_check_init(&aio_engine.loop, &aio_engine.wake_check);
     uv_timer_init(&aio_engine.loop, &aio_engine.start_tasks);
     aio_executor_init();
     aio_engine.loop_ready = 1; /* aio_main() may spawn tasks: they start with the loop */

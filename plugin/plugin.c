@@ -126,6 +126,13 @@ static void opt_max_tasks(char *opt, char *value, void *unused)
         fatal(error);
 }
 
+static void opt_bool(char *opt, char *value, void *target)
+{
+    char error[256];
+    if (aio_option_bool(opt, value, target, error, sizeof(error)))
+        fatal(error);
+}
+
 static struct uwsgi_option aio_options[] = {
     {"aio", required_argument, 0,
      "run the uwsgi-aio loop engine with N async cores (concurrent requests per worker)",
@@ -150,6 +157,12 @@ static struct uwsgi_option aio_options[] = {
     {"aio-executor-when-full", required_argument, 0,
      "when the executor queue is full: reject (503 / AIO_EBUSY, the default) or wait",
      opt_when_full, NULL, 0},
+    {"aio-websocket-bytes", required_argument, 0,
+     "deliver every websocket message as bytes (like aiopyramid's use_bytes; default false)",
+     opt_bool, &aio_engine.opts.websocket_bytes, 0},
+    {"aio-ignore-websocket-closed", required_argument, 0,
+     "a websocket view ending because its socket closed ends quietly (default true)", opt_bool,
+     &aio_engine.opts.ignore_websocket_closed, 0},
     {"aio-max-tasks", required_argument, 0,
      "tasks started with aio_spawn() that may run at once per worker (default 1024)",
      opt_max_tasks, NULL, 0},
@@ -217,6 +230,7 @@ static void aio_goodbye(void)
 static void aio_on_load(void)
 {
     uwsgi_register_loop("aio", aio_loop_run);
+    aio_engine.opts.ignore_websocket_closed = 1; /* the default, until an option says */
 }
 
 static void aio_post_fork(void)

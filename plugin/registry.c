@@ -311,36 +311,96 @@ int aio_add_route(aio_config *cfg, const char *name, const char *pattern)
     return AIO_OK;
 }
 
-int aio_add_view(aio_config *cfg, const char *route, aio_view_fn fn, unsigned flags)
+/* Checks what every kind of view needs and adds a view with `flags`. */
+static struct aio_view *add_view(aio_config *cfg, const char *route, int has_fn, unsigned flags,
+                                 unsigned allowed)
 {
     struct aio_registry *reg = cfg->registry;
     const char *mod = cfg->module->path;
-    if (!route || !*route)
-        return set_error(reg, "view module '%s': aio_add_view() needs a route name", mod);
-    if (!fn)
-        return set_error(reg, "view module '%s': route '%s': the view function is NULL", mod,
-                         route);
-    if (flags & ~(AIO_METHOD_BITS | AIO_MAPPER_BITS))
-        return set_error(reg, "view module '%s': route '%s': unknown view flags 0x%x", mod, route,
-                         flags & ~(AIO_METHOD_BITS | AIO_MAPPER_BITS));
-    if ((flags & AIO_MAPPER_BITS) == AIO_MAPPER_BITS)
-        return set_error(reg,
-                         "view module '%s': route '%s': a view is either a coroutine "
-                         "(AIO_COROUTINE) or runs in the executor (AIO_EXECUTOR), not both",
-                         mod, route);
+    if (!route || !*route) {
+        set_error(reg, "view module '%s': a view needs a route name", mod);
+        return NULL;
+    }
+    if (!has_fn) {
+        set_error(reg, "view module '%s': route '%s': the view function is NULL", mod, route);
+        return NULL;
+    }
+    if (flags & ~allowed) {
+        set_error(reg, "view module '%s': route '%s': unknown view flags 0x%x", mod, route,
+                  flags & ~allowed);
+        return NULL;
+    }
     struct aio_view *view = calloc(1, sizeof(*view));
     if (!view || !(view->route_name = strdup(route)) ||
         grow((void **)&reg->views, reg->nviews, sizeof(*reg->views))) {
         if (view)
             free(view->route_name);
         free(view);
-        return AIO_ENOMEM;
+        return NULL;
     }
-    view->fn = fn;
     view->flags = flags;
     view->module = cfg->module;
     reg->views[reg->nviews++] = view;
-    return AIO_OK;
+    return view;
+}
+
+static int added(const aio_config *cfg, const struct aio_view *view)
+{
+    return view ? AIO_OK : cfg->registry->error[0] ? AIO_EINVAL : AIO_ENOMEM;
+}
+
+int aio_add_view(aio_config *cfg, const char *route, aio_view_fn fn, unsigned flags)
+{
+    if ((flags & AIO_MAPPER_BITS) == AIO_MAPPER_BITS)
+        return set_error(cfg->registry,
+                         "view module '%s': route '%s': a view is either a coroutine "
+                         "(AIO_COROUTINE) or runs in the executor (AIO_EXECUTOR), not both",
+                         cfg->module->path, route ? route : "");
+    struct aio_view *view =
+        add_view(cfg, route, fn != NULL, flags, AIO_METHOD_BITS | AIO_MAPPER_BITS);
+    if (view)
+        view->fn = fn;
+    return added(cfg, view);
+}
+
+/* A websocket view runs in its connection's coroutine: it is a GET view
+ * that may not use the executor. */
+static struct aio_view *add_ws_view(aio_config *cfg, const char *route, int has_fn,
+                                    unsigned flags)
+{
+    if (flags & AIO_EXECUTOR) {
+        set_error(cfg->registry,
+                  "view module '%s': route '%s': a websocket view runs on the loop, in its "
+                  "connection's coroutine: the executor mapper (AIO_EXECUTOR) cannot serve it",
+                  cfg->module->path, route ? route : "");
+        return NULL;
+    }
+    if (flags & AIO_METHOD_BITS & ~AIO_GET) {
+        set_error(cfg->registry,
+                  "view module '%s': route '%s': a websocket view answers GET requests only",
+                  cfg->module->path, route ? route : "");
+        return NULL;
+    }
+    return add_view(cfg, route, has_fn, flags | AIO_GET | AIO_COROUTINE | AIO_VIEW_WEBSOCKET,
+                    AIO_GET | AIO_COROUTINE | AIO_WS_BYTES | AIO_VIEW_WEBSOCKET);
+}
+
+int aio_add_websocket_view(aio_config *cfg, const char *route, aio_ws_view_fn fn,
+                           unsigned flags)
+{
+    struct aio_view *view = add_ws_view(cfg, route, fn != NULL, flags);
+    if (view)
+        view->ws_fn = fn;
+    return added(cfg, view);
+}
+
+int aio_add_websocket_callbacks(aio_config *cfg, const char *route,
+                                const struct aio_ws_callbacks *callbacks, unsigned flags)
+{
+    struct aio_view *view = add_ws_view(cfg, route, callbacks && callbacks->on_message, flags);
+    if (view)
+        view->ws_callbacks = *callbacks;
+    return added(cfg, view);
 }
 
 const char *aio_config_setting(const aio_config *cfg, const char *key)

@@ -26,8 +26,13 @@ struct aio_module {
     size_t ntemplates;
 };
 
+/* Internal view flag: a websocket view (fn is unused). */
+#define AIO_VIEW_WEBSOCKET 0x80000000u
+
 struct aio_view {
     aio_view_fn fn;
+    aio_ws_view_fn ws_fn;                /* websocket function view */
+    struct aio_ws_callbacks ws_callbacks; /* websocket callback view */
     unsigned flags;
     char *route_name;
     struct aio_route *route; /* resolved when the registry is committed */

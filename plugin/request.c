@@ -318,6 +318,7 @@ const char *aio_strerror(int status)
     case AIO_ENOMEM: return "out of memory";
     case AIO_EBUSY: return "file descriptor already waited on by another task";
     case AIO_ENOTFOUND: return "not found";
+    case AIO_ECLOSED: return "websocket closed";
     default: return "unknown status";
     }
 }

@@ -43,6 +43,7 @@ struct aio_request {
     /* execution: the task running this request, NULL for dummies */
     struct aio_task *task;
     int unavailable; /* the executor was full: answer 503 */
+    int upgraded;    /* a websocket took over the connection: answer nothing */
 };
 
 /* A new, empty request (method GET, path "/"), or NULL. */

@@ -50,7 +50,7 @@ void aio_task_cancel(struct aio_task *task, const char *why)
 {
     if (!task->cancelled) {
         task->cancelled = 1;
-        if (task->core) {
+        if (task->core && why) {
             aio_engine.stats.cancelled++;
             struct wsgi_request *w = task->core->wsgi_req;
             aio_log("%.*s %.*s: %s after %.3f s, request cancelled", (int)w->method_len,
@@ -58,10 +58,35 @@ void aio_task_cancel(struct aio_task *task, const char *why)
                     (double)(uwsgi_micros() - w->start_of_request) / 1e6);
         }
     }
-    if (task->core)
+    if (task->core && !task->core->ws)
         aio_conn_watch(task->core, 0); /* a hang-up stays readable forever */
     if (task->state == AIO_TASK_WAITING && !task->wait.job)
         aio_task_wake(task, AIO_ECANCELLED);
+}
+
+static void on_wake_check(uv_check_t *check)
+{
+    struct aio_list *node;
+    while ((node = aio_list_first(&aio_engine.wake_soon)) != NULL) {
+        aio_list_remove(node);
+        struct aio_task *task = aio_list_entry(node, struct aio_task, queue_node);
+        aio_task_wake(task, task->soon_result);
+    }
+    uv_check_stop(check);
+}
+
+void aio_task_wake_soon(struct aio_task *task, int result)
+{
+    if (task->state != AIO_TASK_WAITING || task->wait.job)
+        return; /* not waiting, or a job's end only may resume it */
+    if (task->queue_node.next != &task->queue_node) { /* already queued */
+        if (result == AIO_ECANCELLED)
+            task->soon_result = result; /* cancellation wins */
+        return;
+    }
+    task->soon_result = result;
+    aio_list_append(&aio_engine.wake_soon, &task->queue_node);
+    uv_check_start(&aio_engine.wake_check, on_wake_check);
 }
 
 void aio_task_conn_event(struct aio_task *task, int status, int events)
@@ -126,7 +151,8 @@ int aio_task_wait(struct aio_task *task, const struct aio_wait *wait)
     if (task->cancelled && !wait->job)
         return AIO_ECANCELLED;
     int rc = AIO_OK;
-    if (task->core && !task->cancelled)
+    /* (an upgraded connection's watcher belongs to the websocket layer) */
+    if (task->core && !task->core->ws && !task->cancelled)
         rc = aio_conn_watch(task->core, to_uv_events(wait->client_events) | UV_DISCONNECT);
     if (rc == AIO_OK && wait->fd >= 0)
         rc = watch_other_fd(task, wait->fd, wait->fd_events);
@@ -146,13 +172,14 @@ int aio_task_wait(struct aio_task *task, const struct aio_wait *wait)
     aio_coro_yield(&task->coro);
     /* resumed by aio_task_wake() */
     uv_timer_stop(&task->timer);
+    aio_list_remove(&task->queue_node); /* woken otherwise while queued to wake soon */
     if (task->wait_poll) {
         uv_close((uv_handle_t *)task->wait_poll, aio_free_handle);
         task->wait_poll = NULL;
     }
     /* Keep only the hang-up watch between waits: re-arming it would cost
      * two epoll_ctl calls per wait. */
-    if (task->core && wait->client_events && !task->cancelled)
+    if (task->core && !task->core->ws && wait->client_events && !task->cancelled)
         aio_conn_watch(task->core, UV_DISCONNECT);
     task->wait = (struct aio_wait){.fd = -1};
     return task->wait_result;

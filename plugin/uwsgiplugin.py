@@ -24,4 +24,4 @@ LDFLAGS = ['-Wl,-Bsymbolic-functions']
 LIBS = ['-luv', '-ldl', '-lm', '-lpthread']
 GCC_LIST = ['accept', 'arena', 'buf', 'coro', 'executor', 'handler', 'http', 'loop', 'mapper',
             'options', 'params', 'plugin', 'registry', 'request', 'route', 'suspend', 'task',
-            'template']
+            'template', 'utf8', 'websocket', 'wsframe']

@@ -33,7 +33,13 @@ example)
     exec uwsgi --ini example.ini
     ;;
 test)
-    install_missing "${PACKAGES[@]}"
+    install_missing "${PACKAGES[@]}" chromium
+    # Node.js may come from elsewhere than Debian (with npm inside): only
+    # install Debian's when the commands are missing.
+    command -v node >/dev/null || install_missing nodejs
+    command -v npm >/dev/null || install_missing npm
+    [ -d tests/browser/node_modules/playwright-core ] ||
+        npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
     # thousands of sockets in the concurrency tests
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     make check

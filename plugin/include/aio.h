@@ -39,9 +39,13 @@ extern "C" {
 
 #define AIO_API_VERSION 1
 
+#include <stdint.h>
+
 typedef struct aio_request aio_request;
 typedef struct aio_config aio_config;
 typedef struct aio_task aio_task;
+typedef struct aio_ws aio_ws;
+typedef struct aio_msg aio_msg;
 
 /* ------------------------------------------------------------------ */
 /* Status codes                                                        */
@@ -57,6 +61,7 @@ enum aio_status {
     AIO_ENOMEM = -6,     /* out of memory                                   */
     AIO_EBUSY = -7,      /* the fd is already being waited on by a task     */
     AIO_ENOTFOUND = -8,  /* no such template / route / item                 */
+    AIO_ECLOSED = -9,    /* the websocket is closed                         */
 };
 
 /* A short English description of a status code. Never NULL. */
@@ -225,6 +230,89 @@ AIO_API int aio_in_coroutine(void);
 /* 1 once the request is cancelled: its client went away (or, for a task,
  * the worker is stopping). Its waits then return AIO_ECANCELLED. */
 AIO_API int aio_is_cancelled(const aio_request *req);
+
+/* ------------------------------------------------------------------ */
+/* WebSockets                                                         */
+/* ------------------------------------------------------------------ */
+
+/* A websocket view: runs on the loop, in the connection's coroutine, once
+ * the handshake is done. The connection closes (1000) when it returns. */
+typedef int (*aio_ws_view_fn)(aio_ws *ws);
+
+/* A flag for websocket views: deliver every message as bytes
+ * (AIO_MSG_BINARY), like aiopyramid's use_bytes; by default text frames
+ * arrive as text (AIO_MSG_TEXT, valid UTF-8) and binary ones as bytes. */
+#define AIO_WS_BYTES 0x10u
+
+/* Attaches a websocket view to a route; it answers GET requests that ask
+ * for an upgrade (others get 426). Flags: AIO_WS_BYTES (AIO_COROUTINE is
+ * implied; AIO_EXECUTOR is a configuration error). */
+AIO_API int aio_add_websocket_view(aio_config *cfg, const char *route, aio_ws_view_fn view,
+                                   unsigned flags);
+
+/* Callback views (aiopyramid's WebsocketConnectionView): on_open once,
+ * on_message for every message (freed after it returns), on_close once the
+ * connection has closed, with its close code. on_open and on_close may be
+ * NULL. A negative return from on_open/on_message closes with 1011. */
+struct aio_ws_callbacks {
+    int (*on_open)(aio_ws *ws);
+    int (*on_message)(aio_ws *ws, const aio_msg *msg);
+    void (*on_close)(aio_ws *ws, int code);
+};
+AIO_API int aio_add_websocket_callbacks(aio_config *cfg, const char *route,
+                                        const struct aio_ws_callbacks *callbacks, unsigned flags);
+
+#define AIO_MSG_TEXT 1
+#define AIO_MSG_BINARY 2
+
+/* The next message; suspends until one arrives. NULL once the connection
+ * is closed or closing (or when called outside the connection's own
+ * coroutine). Free it with aio_msg_free(). */
+AIO_API aio_msg *aio_ws_recv(aio_ws *ws);
+AIO_API int aio_msg_type(const aio_msg *msg); /* AIO_MSG_TEXT or AIO_MSG_BINARY */
+/* The payload (NUL-terminated too) and its length. */
+AIO_API const char *aio_msg_data(const aio_msg *msg, size_t *len);
+AIO_API void aio_msg_free(aio_msg *msg);
+
+/*
+ * Sends a message. Any coroutine or task of the worker may send to any
+ * open websocket (broadcast). Returns AIO_OK, AIO_ECLOSED (closed or
+ * closing), AIO_EINVAL (text that is not UTF-8) or AIO_ESCOPE (not on the
+ * loop thread). The connection's own coroutine is suspended while a lot is
+ * waiting to be written (backpressure); others never are, and a connection
+ * too slow to read what others send it is dropped.
+ */
+AIO_API int aio_ws_send(aio_ws *ws, const aio_msg *msg); /* keeps the type */
+AIO_API int aio_ws_send_text(aio_ws *ws, const char *text);
+AIO_API int aio_ws_send_binary(aio_ws *ws, const void *data, size_t len);
+/* Sends `data` to every open websocket of `route` (NULL: all); returns how
+ * many, or AIO_EINVAL/AIO_ESCOPE. */
+AIO_API int aio_ws_broadcast(const char *route, int type, const void *data, size_t len);
+
+/* Starts the closing handshake (code 1000-1003, 1007-1014, 3000-4999;
+ * reason at most 123 bytes of UTF-8); from the connection's coroutine it
+ * waits (briefly) for the peer's answer. AIO_OK or AIO_EINVAL. */
+AIO_API int aio_ws_close(aio_ws *ws, int code, const char *reason);
+AIO_API int aio_ws_is_open(const aio_ws *ws);
+/* The code the connection closed with (AIO_WS_... 1005: none given,
+ * 1006: dropped), 0 while open. */
+AIO_API int aio_ws_close_code(const aio_ws *ws);
+
+/* The handshake request: headers, match dict, settings, aio_alloc... and
+ * the request to pass to aio_sleep()/aio_wait_fd() in a websocket view. */
+AIO_API aio_request *aio_ws_request(aio_ws *ws);
+AIO_API void aio_ws_set_data(aio_ws *ws, void *data);
+AIO_API void *aio_ws_data(const aio_ws *ws);
+/* A number naming the connection, and the connection it names if still
+ * open (NULL otherwise): how a task may keep a reference to one. */
+AIO_API uint64_t aio_ws_id(const aio_ws *ws);
+AIO_API aio_ws *aio_ws_find(uint64_t id);
+
+/* aiopyramid's ignore_websocket_closed: AIO_ECLOSED becomes AIO_OK, so a
+ * view ending because its socket closed ends quietly. The option
+ * aio-ignore-websocket-closed (on by default) does this for every view:
+ *     return aio_ws_ignore_closed(pump(ws));                              */
+AIO_API int aio_ws_ignore_closed(int status);
 
 /* ------------------------------------------------------------------ */
 /* The executor: blocking code without blocking the loop              */

@@ -70,7 +70,10 @@ class BadConfigTest(unittest.TestCase):
         cases = [('no-view', "route 'orphan' has no view"),
                  ('duplicate', "duplicate route name 'twice'"),
                  ('pattern', "route 'broken': bad pattern '/items/{id': unclosed '{'"),
-                 ('unknown-route', "names route 'ghost', which does not exist")]
+                 ('unknown-route', "names route 'ghost', which does not exist"),
+                 ('ws-executor', "route 'ws': a websocket view runs on the loop"),
+                 ('ws-post', "route 'ws': a websocket view answers GET requests only"),
+                 ('ws-and-get', "route 'ws' has two views for GET")]
         for mistake, needle in cases:
             with self.subTest(mistake=mistake):
                 code, log = start_and_fail([('aio', '10'), ('aio-views', BADROUTE),

@@ -1,6 +1,7 @@
 /* The aiopyramid tutorial, in C: a home page whose view sleeps (without
- * blocking the worker) before rendering a template, and a plain-text
- * hello world for benchmarks. */
+ * blocking the worker) before rendering a template that tests the /echo
+ * websocket, the echo itself, a blocking view for the executor, and a
+ * plain-text hello world for benchmarks. */
 #define _DEFAULT_SOURCE /* usleep() */
 #include <aio.h>
 #include <stdio.h>
@@ -32,6 +33,19 @@ static int blocking(aio_request *req)
     return aio_printf(req, "blocked %ld ms in an executor thread\n", ms);
 }
 
+/* /echo (websocket): every message comes back, with its type. */
+static int echo(aio_ws *ws)
+{
+    aio_msg *msg;
+    while ((msg = aio_ws_recv(ws)) != NULL) {
+        int rc = aio_ws_send(ws, msg);
+        aio_msg_free(msg);
+        if (rc != AIO_OK)
+            return rc; /* AIO_ECLOSED: the client left, which ends the view quietly */
+    }
+    return AIO_OK;
+}
+
 /* GET /hello: the smallest useful response. */
 static int hello(aio_request *req)
 {
@@ -43,8 +57,10 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "home", "/");
     aio_add_route(cfg, "hello", "/hello");
     aio_add_route(cfg, "blocking", "/blocking");
+    aio_add_route(cfg, "echo", "/echo");
     aio_add_view(cfg, "home", home, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "hello", hello, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "blocking", blocking, AIO_GET);
+    aio_add_websocket_view(cfg, "echo", echo, 0);
     return 0;
 }

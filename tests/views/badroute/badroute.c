@@ -10,6 +10,12 @@ static int view(aio_request *req)
     return aio_respond_text(req, 200, "unreachable\n");
 }
 
+static int ws_view(aio_ws *ws)
+{
+    (void)ws;
+    return AIO_OK;
+}
+
 int aio_main(aio_config *cfg)
 {
     const char *mistake = aio_config_setting(cfg, "badroute.mistake");
@@ -26,6 +32,16 @@ int aio_main(aio_config *cfg)
         aio_add_view(cfg, "broken", view, AIO_COROUTINE);
     } else if (strcmp(mistake, "unknown-route") == 0) {
         aio_add_view(cfg, "ghost", view, AIO_COROUTINE);
+    } else if (strcmp(mistake, "ws-executor") == 0) {
+        aio_add_route(cfg, "ws", "/ws");
+        aio_add_websocket_view(cfg, "ws", ws_view, AIO_EXECUTOR);
+    } else if (strcmp(mistake, "ws-post") == 0) {
+        aio_add_route(cfg, "ws", "/ws");
+        aio_add_websocket_view(cfg, "ws", ws_view, AIO_POST);
+    } else if (strcmp(mistake, "ws-and-get") == 0) {
+        aio_add_route(cfg, "ws", "/ws");
+        aio_add_websocket_view(cfg, "ws", ws_view, 0);
+        aio_add_view(cfg, "ws", view, AIO_GET);
     }
     return 0;
 }

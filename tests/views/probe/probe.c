@@ -252,6 +252,79 @@ static int heartbeat(aio_request *ctx, void *arg)
     return AIO_OK;
 }
 
+/* ---- websockets -------------------------------------------------------- */
+
+/* /probe/ws/echo: echo, plus a few commands to exercise the API. */
+static int ws_echo(aio_ws *ws)
+{
+    aio_msg *msg;
+    while ((msg = aio_ws_recv(ws)) != NULL) {
+        size_t len;
+        const char *data = aio_msg_data(msg, &len);
+        int rc;
+        if (strcmp(data, "close-4000") == 0) {
+            aio_msg_free(msg);
+            aio_ws_close(ws, 4000, "bye now");
+            fprintf(stderr, "probe: ws closed by the view, code %d\n", aio_ws_close_code(ws));
+            return AIO_OK;
+        } else if (strcmp(data, "sleep") == 0) {
+            rc = aio_sleep(aio_ws_request(ws), 30);
+            fprintf(stderr, "probe: ws sleep returned %d\n", rc);
+        } else if (strcmp(data, "fail") == 0) {
+            aio_msg_free(msg);
+            return aio_fail(aio_ws_request(ws), "deliberate websocket failure");
+        } else if (strcmp(data, "info") == 0) {
+            char info[256];
+            const char *ua = aio_header(aio_ws_request(ws), "User-Agent");
+            snprintf(info, sizeof(info), "route=%s id=%s ua=%s open=%d",
+                     aio_route_name(aio_ws_request(ws)), aio_match(aio_ws_request(ws), "id"),
+                     ua ? ua : "", aio_ws_is_open(ws));
+            rc = aio_ws_send_text(ws, info);
+        } else if (strcmp(data, "bad-text") == 0) {
+            rc = aio_ws_send_text(ws, "\xc0\xaf");
+            aio_ws_send_text(ws, rc == AIO_EINVAL ? "refused invalid UTF-8" : "sent invalid UTF-8");
+        } else {
+            rc = aio_ws_send(ws, msg);
+        }
+        aio_msg_free(msg);
+        if (rc == AIO_ECLOSED)
+            return rc;
+    }
+    return AIO_OK;
+}
+
+/* /probe/ws/flood: sends until the socket closes, then returns AIO_ECLOSED
+ * (quiet with aio-ignore-websocket-closed). */
+static int ws_flood(aio_ws *ws)
+{
+    char chunk[1024];
+    memset(chunk, 'f', sizeof(chunk));
+    int rc;
+    while ((rc = aio_ws_send_binary(ws, chunk, sizeof(chunk))) == AIO_OK)
+        if (aio_sleep(aio_ws_request(ws), 0.001) != AIO_OK)
+            break;
+    if (rc == AIO_OK) /* the sleep was cancelled: the peer is gone */
+        rc = aio_ws_is_open(ws) ? AIO_ECANCELLED : AIO_ECLOSED;
+    fprintf(stderr, "probe: flood ended with %d\n", rc);
+    return rc;
+}
+
+static int cb_open(aio_ws *ws)
+{
+    return aio_ws_send_text(ws, "welcome");
+}
+
+static int cb_message(aio_ws *ws, const aio_msg *msg)
+{
+    return aio_ws_send(ws, msg);
+}
+
+static void cb_close(aio_ws *ws, int code)
+{
+    fprintf(stderr, "probe: callback view closed with %d (id %llu)\n", code,
+            (unsigned long long)aio_ws_id(ws));
+}
+
 static int setting_view(aio_request *req)
 {
     const char *key = aio_param(req, "key");
@@ -295,6 +368,10 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "counter", "/probe/counter");
     aio_add_route(cfg, "join", "/probe/join");
     aio_add_route(cfg, "spawn_fail", "/probe/spawn-fail");
+    aio_add_route(cfg, "ws_echo", "/probe/ws/echo/{id}");
+    aio_add_route(cfg, "ws_bytes", "/probe/ws/bytes");
+    aio_add_route(cfg, "ws_flood", "/probe/ws/flood");
+    aio_add_route(cfg, "ws_callbacks", "/probe/ws/callbacks");
 
     aio_add_view(cfg, "request", request_view, AIO_COROUTINE);
     aio_add_view(cfg, "match", match_view, AIO_COROUTINE | AIO_GET);
@@ -315,6 +392,11 @@ int aio_main(aio_config *cfg)
     aio_add_view(cfg, "counter", counter_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "join", join_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "spawn_fail", spawn_fail_view, AIO_COROUTINE | AIO_GET);
+    static const struct aio_ws_callbacks callbacks = {cb_open, cb_message, cb_close};
+    aio_add_websocket_view(cfg, "ws_echo", ws_echo, 0);
+    aio_add_websocket_view(cfg, "ws_bytes", ws_echo, AIO_WS_BYTES);
+    aio_add_websocket_view(cfg, "ws_flood", ws_flood, 0);
+    aio_add_websocket_callbacks(cfg, "ws_callbacks", &callbacks, 0);
     int rc = aio_spawn("heartbeat", heartbeat, NULL, NULL);
     if (rc != AIO_OK)
         return 10 - rc;
