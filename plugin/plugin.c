@@ -84,22 +84,27 @@ static void opt_stack_size(char *opt, char *value, void *unused)
         fatal(error);
 }
 
-static void opt_executor_threads(char *opt, char *value, void *unused)
-{
-    (void)unused;
-    char error[256];
-    if (aio_option_int(opt, value, 1, 1024, &aio_engine.opts.executor_threads, error,
-                       sizeof(error)))
-        fatal(error);
-}
+/* Integer options: their ranges, and one handler storing into `target`. */
+static const struct {
+    const char *name;
+    long min, max;
+} int_options[] = {
+    {"aio-executor-threads", 1, 1024},
+    {"aio-executor-queue", 1, 1000000},
+    {"aio-max-tasks", 1, 1000000},
+};
 
-static void opt_executor_queue(char *opt, char *value, void *unused)
+static void opt_int(char *opt, char *value, void *target)
 {
-    (void)unused;
-    char error[256];
-    if (aio_option_int(opt, value, 1, 1000000, &aio_engine.opts.executor_queue, error,
-                       sizeof(error)))
-        fatal(error);
+    for (size_t i = 0; i < sizeof(int_options) / sizeof(int_options[0]); i++) {
+        if (strcmp(opt, int_options[i].name) != 0)
+            continue;
+        char error[256];
+        if (aio_option_int(opt, value, int_options[i].min, int_options[i].max, target, error,
+                           sizeof(error)))
+            fatal(error);
+        return;
+    }
 }
 
 static void opt_when_full(char *opt, char *value, void *unused)
@@ -115,15 +120,6 @@ static void opt_when_full(char *opt, char *value, void *unused)
                  value ? value : "");
         fatal(error);
     }
-}
-
-static void opt_max_tasks(char *opt, char *value, void *unused)
-{
-    (void)unused;
-    char error[256];
-    if (aio_option_int(opt, value, 1, 1000000, &aio_engine.opts.max_tasks, error,
-                       sizeof(error)))
-        fatal(error);
 }
 
 static void opt_bool(char *opt, char *value, void *target)
@@ -149,11 +145,11 @@ static struct uwsgi_option aio_options[] = {
     {"aio-executor-threads", required_argument, 0,
      "threads of each worker's executor, for blocking views and aio_run_in_executor() "
      "(1-1024, default 16)",
-     opt_executor_threads, NULL, 0},
+     opt_int, &aio_engine.opts.executor_threads, 0},
     {"aio-executor-queue", required_argument, 0,
      "executor jobs that may wait for a thread before the executor counts as full "
      "(default 1024)",
-     opt_executor_queue, NULL, 0},
+     opt_int, &aio_engine.opts.executor_queue, 0},
     {"aio-executor-when-full", required_argument, 0,
      "when the executor queue is full: reject (503 / AIO_EBUSY, the default) or wait",
      opt_when_full, NULL, 0},
@@ -165,7 +161,7 @@ static struct uwsgi_option aio_options[] = {
      &aio_engine.opts.ignore_websocket_closed, 0},
     {"aio-max-tasks", required_argument, 0,
      "tasks started with aio_spawn() that may run at once per worker (default 1024)",
-     opt_max_tasks, NULL, 0},
+     opt_int, &aio_engine.opts.max_tasks, 0},
     {0, 0, 0, 0, 0, 0, 0},
 };
 

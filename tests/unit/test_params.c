@@ -7,21 +7,6 @@
 
 #include <stdio.h>
 
-static struct aio_arena arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    aio_arena_init(&arena);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    aio_arena_release(&arena);
-    return 0;
-}
 
 static int decode(const char *src, int plus, char *out, size_t *bad_at)
 {
@@ -111,11 +96,11 @@ static void many_pairs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(percent_decoding, setup, teardown),
-        cmocka_unit_test_setup_teardown(bad_escapes, setup, teardown),
-        cmocka_unit_test_setup_teardown(urlencoded, setup, teardown),
-        cmocka_unit_test_setup_teardown(urlencoded_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(many_pairs, setup, teardown),
+        cmocka_unit_test_setup_teardown(percent_decoding, arena_setup, arena_teardown),
+        cmocka_unit_test_setup_teardown(bad_escapes, arena_setup, arena_teardown),
+        cmocka_unit_test_setup_teardown(urlencoded, arena_setup, arena_teardown),
+        cmocka_unit_test_setup_teardown(urlencoded_errors, arena_setup, arena_teardown),
+        cmocka_unit_test_setup_teardown(many_pairs, arena_setup, arena_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

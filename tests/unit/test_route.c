@@ -7,21 +7,6 @@
 #include "http.h"
 #include "route.h"
 
-static struct aio_arena arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    aio_arena_init(&arena);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    aio_arena_release(&arena);
-    return 0;
-}
 
 static struct aio_pattern compile_ok(const char *source)
 {
@@ -147,11 +132,11 @@ static void bad_patterns(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(literal, setup, teardown),
-        cmocka_unit_test_setup_teardown(placeholders, setup, teardown),
-        cmocka_unit_test_setup_teardown(decoded_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(custom_regex, setup, teardown),
-        cmocka_unit_test_setup_teardown(star, setup, teardown),
+        cmocka_unit_test_setup_teardown(literal, arena_setup, arena_teardown),
+        cmocka_unit_test_setup_teardown(placeholders, arena_setup, arena_teardown),
+        cmocka_unit_test_setup_teardown(decoded_values, arena_setup, arena_teardown),
+        cmocka_unit_test_setup_teardown(custom_regex, arena_setup, arena_teardown),
+        cmocka_unit_test_setup_teardown(star, arena_setup, arena_teardown),
         cmocka_unit_test(bad_patterns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
