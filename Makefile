@@ -11,12 +11,12 @@
 CC ?= gcc
 PYTHON ?= python3
 BUILD := build
-PURE := arena buf coro http options params registry request route template utf8 wsframe
+PURE := acl arena auth buf coro http options params registry render request route template traversal tween utf8 wsframe
 PURE_SRC := $(PURE:%=plugin/%.c)
 HEADERS := $(wildcard plugin/*.h plugin/include/*.h)
 UNIT := http utf8 wsframe params route template options registry request coro coro_ucontext
 CFLAGS_UNIT := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iplugin -Iplugin/include
-LIBS_UNIT := -lcmocka -ldl -lm
+LIBS_UNIT := -lcmocka -ljansson -lcrypto -ldl -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all build unit integration sanitize unit-asan integration-asan check test bench clean fuzz

@@ -122,6 +122,14 @@ static void opt_when_full(char *opt, char *value, void *unused)
     }
 }
 
+static void opt_tweens(char *opt, char *value, void *unused)
+{
+    (void)opt;
+    (void)unused;
+    if (aio_registry_set_tween_order(&aio_engine.registry, value ? value : ""))
+        fatal("out of memory");
+}
+
 static void opt_bool(char *opt, char *value, void *target)
 {
     char error[256];
@@ -159,6 +167,9 @@ static struct uwsgi_option aio_options[] = {
     {"aio-ignore-websocket-closed", required_argument, 0,
      "a websocket view ending because its socket closed ends quietly (default true)", opt_bool,
      &aio_engine.opts.ignore_websocket_closed, 0},
+    {"aio-tweens", required_argument, 0,
+     "the tweens to run, outermost first, by name (default: every tween modules add, in order)",
+     opt_tweens, NULL, 0},
     {"aio-max-tasks", required_argument, 0,
      "tasks started with aio_spawn() that may run at once per worker (default 1024)",
      opt_int, &aio_engine.opts.max_tasks, 0},

@@ -66,6 +66,10 @@ void aio_registry_free(struct aio_registry *reg)
 {
     for (size_t i = 0; i < reg->nviews; i++) {
         free(reg->views[i]->route_name);
+        free(reg->views[i]->template_name);
+        free(reg->views[i]->permission);
+        free(reg->views[i]->context);
+        free(reg->views[i]->name);
         free(reg->views[i]);
     }
     for (size_t i = 0; i < reg->nroutes; i++) {
@@ -80,6 +84,15 @@ void aio_registry_free(struct aio_registry *reg)
         free(reg->settings[i].key);
         free(reg->settings[i].value);
     }
+    for (size_t i = 0; i < reg->ntweens; i++)
+        free(reg->tweens[i].name);
+    for (size_t i = 0; i < reg->ntween_order; i++)
+        free(reg->tween_order[i]);
+    if (reg->authn_free)
+        reg->authn_free(reg->authn.state);
+    free(reg->tweens);
+    free(reg->tween_order);
+    free(reg->chain);
     free(reg->views);
     free(reg->routes);
     free(reg->modules);
@@ -279,7 +292,24 @@ static struct aio_route *find_route(const struct aio_registry *reg, const char *
     return NULL;
 }
 
+static int add_route(aio_config *cfg, const char *name, const char *pattern, aio_root_fn root);
+
 int aio_add_route(aio_config *cfg, const char *name, const char *pattern)
+{
+    return add_route(cfg, name, pattern, NULL);
+}
+
+int aio_add_route_traversal(aio_config *cfg, const char *name, const char *pattern,
+                            aio_root_fn root)
+{
+    if (!root)
+        return set_error(cfg->registry, "view module '%s': route '%s': traversal needs a root "
+                                        "factory",
+                         cfg->module->path, name ? name : "");
+    return add_route(cfg, name, pattern, root);
+}
+
+static int add_route(aio_config *cfg, const char *name, const char *pattern, aio_root_fn root)
 {
     struct aio_registry *reg = cfg->registry;
     const char *mod = cfg->module->path;
@@ -307,6 +337,7 @@ int aio_add_route(aio_config *cfg, const char *name, const char *pattern)
                    : rc;
     }
     route->module = cfg->module;
+    route->root = root;
     reg->routes[reg->nroutes++] = route;
     return AIO_OK;
 }
@@ -340,8 +371,9 @@ static struct aio_view *add_view(aio_config *cfg, const char *route, int has_fn,
     }
     view->flags = flags;
     view->module = cfg->module;
+    view->name = strdup("");
     reg->views[reg->nviews++] = view;
-    return view;
+    return view->name ? view : NULL;
 }
 
 static int added(const aio_config *cfg, const struct aio_view *view)
@@ -349,18 +381,49 @@ static int added(const aio_config *cfg, const struct aio_view *view)
     return view ? AIO_OK : cfg->registry->error[0] ? AIO_EINVAL : AIO_ENOMEM;
 }
 
-int aio_add_view(aio_config *cfg, const char *route, aio_view_fn fn, unsigned flags)
+static char *copy_or_null(const char *s, int *failed)
 {
-    if ((flags & AIO_MAPPER_BITS) == AIO_MAPPER_BITS)
+    char *copy = s ? strdup(s) : NULL;
+    if (s && !copy)
+        *failed = 1;
+    return copy;
+}
+
+int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
+{
+    const char *route = spec ? spec->route : NULL;
+    if (spec && (spec->flags & AIO_MAPPER_BITS) == AIO_MAPPER_BITS)
         return set_error(cfg->registry,
                          "view module '%s': route '%s': a view is either a coroutine "
                          "(AIO_COROUTINE) or runs in the executor (AIO_EXECUTOR), not both",
                          cfg->module->path, route ? route : "");
-    struct aio_view *view =
-        add_view(cfg, route, fn != NULL, flags, AIO_METHOD_BITS | AIO_MAPPER_BITS);
-    if (view)
-        view->fn = fn;
-    return added(cfg, view);
+    struct aio_view *view = add_view(cfg, route, spec && spec->view != NULL,
+                                     spec ? spec->flags : 0, AIO_METHOD_BITS | AIO_MAPPER_BITS);
+    if (!view)
+        return added(cfg, view);
+    view->fn = spec->view;
+    int failed = 0;
+    const char *renderer = spec->renderer;
+    if (!renderer)
+        view->renderer = AIO_RENDER_NONE;
+    else if (strcmp(renderer, "json") == 0)
+        view->renderer = AIO_RENDER_JSON;
+    else if (strcmp(renderer, "string") == 0)
+        view->renderer = AIO_RENDER_STRING;
+    else {
+        view->renderer = AIO_RENDER_TEMPLATE; /* resolved when committed */
+        view->template_name = copy_or_null(renderer, &failed);
+    }
+    view->permission = copy_or_null(spec->permission, &failed);
+    view->context = copy_or_null(spec->context, &failed);
+    view->name = copy_or_null(spec->name ? spec->name : "", &failed);
+    return failed ? AIO_ENOMEM : AIO_OK;
+}
+
+int aio_add_view(aio_config *cfg, const char *route, aio_view_fn fn, unsigned flags)
+{
+    return aio_add_view_spec(cfg, &(struct aio_view_spec){.route = route, .view = fn,
+                                                          .flags = flags});
 }
 
 /* A websocket view runs in its connection's coroutine: it is a GET view
@@ -392,6 +455,68 @@ int aio_add_websocket_view(aio_config *cfg, const char *route, aio_ws_view_fn fn
     if (view)
         view->ws_fn = fn;
     return added(cfg, view);
+}
+
+int aio_set_root_acl(aio_config *cfg, aio_acl_fn acl)
+{
+    cfg->module->root_acl = acl;
+    return AIO_OK;
+}
+
+int aio_set_authentication_policy(aio_config *cfg, const struct aio_authn_policy *policy)
+{
+    struct aio_registry *reg = cfg->registry;
+    if (!policy || !policy->unauthenticated_userid || !policy->authenticated_userid ||
+        !policy->effective_principals || !policy->remember || !policy->forget)
+        return set_error(reg, "view module '%s': an authentication policy needs all five "
+                              "functions",
+                         cfg->module->path);
+    if (reg->authn.unauthenticated_userid)
+        return set_error(reg, "view module '%s': a second authentication policy (one per "
+                              "application)",
+                         cfg->module->path);
+    reg->authn = *policy;
+    return AIO_OK;
+}
+
+int aio_add_tween(aio_config *cfg, const char *name, aio_tween_fn fn)
+{
+    struct aio_registry *reg = cfg->registry;
+    if (!name || !*name || !fn)
+        return set_error(reg, "view module '%s': a tween needs a name and a function",
+                         cfg->module->path);
+    for (size_t i = 0; i < reg->ntweens; i++)
+        if (strcmp(reg->tweens[i].name, name) == 0)
+            return set_error(reg, "view module '%s': duplicate tween name '%s'",
+                             cfg->module->path, name);
+    char *copy = strdup(name);
+    if (!copy || grow((void **)&reg->tweens, reg->ntweens, sizeof(*reg->tweens))) {
+        free(copy);
+        return AIO_ENOMEM;
+    }
+    reg->tweens[reg->ntweens++] = (struct aio_tween){copy, fn};
+    return AIO_OK;
+}
+
+int aio_registry_set_tween_order(struct aio_registry *reg, const char *names)
+{
+    const char *p = names;
+    while (*p) {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, ", \t");
+        if (!len)
+            break;
+        char *name = strndup(p, len);
+        if (!name || grow((void **)&reg->tween_order, reg->ntween_order,
+                          sizeof(*reg->tween_order))) {
+            free(name);
+            return AIO_ENOMEM;
+        }
+        reg->tween_order[reg->ntween_order++] = name;
+        p += len;
+    }
+    return AIO_OK;
 }
 
 int aio_add_websocket_callbacks(aio_config *cfg, const char *route,
@@ -431,6 +556,15 @@ static unsigned view_methods(const struct aio_view *view)
     return methods ? methods : AIO_METHOD_BITS;
 }
 
+/* Two views of a route are chosen between by method only if they are for
+ * the same context type and view name. */
+static int same_selection(const struct aio_view *a, const struct aio_view *b)
+{
+    int same_context = (!a->context && !b->context) ||
+                       (a->context && b->context && strcmp(a->context, b->context) == 0);
+    return same_context && strcmp(a->name, b->name) == 0;
+}
+
 static int attach_view(struct aio_registry *reg, struct aio_view *view)
 {
     struct aio_route *route = find_route(reg, view->route_name);
@@ -438,14 +572,23 @@ static int attach_view(struct aio_registry *reg, struct aio_view *view)
         return set_error(reg, "view module '%s': a view names route '%s', which does not exist",
                          view->module->path, view->route_name);
     for (size_t i = 0; i < route->nviews; i++) {
-        unsigned both = view_methods(route->views[i]) & view_methods(view);
-        if (both) {
+        const struct aio_view *other = route->views[i];
+        unsigned both = view_methods(other) & view_methods(view);
+        if (both && same_selection(other, view)) {
             char methods[96];
             aio_http_format_methods(both, methods, sizeof(methods));
             return set_error(reg, "view module '%s': route '%s' has two views for %s",
                              view->module->path, route->name, methods);
         }
     }
+    if (view->renderer == AIO_RENDER_TEMPLATE &&
+        !(view->template = aio_module_template(view->module, view->template_name)))
+        return set_error(reg, "view module '%s': route '%s': renderer template '%s' not found",
+                         view->module->path, route->name, view->template_name);
+    if ((view->context || view->name[0]) && !route->root)
+        return set_error(reg, "view module '%s': route '%s': a view with a context or a "
+                              "name needs a traversal route",
+                         view->module->path, route->name);
     if (grow((void **)&route->views, route->nviews, sizeof(*route->views)))
         return AIO_ENOMEM;
     route->views[route->nviews++] = view;
@@ -454,13 +597,42 @@ static int attach_view(struct aio_registry *reg, struct aio_view *view)
     return AIO_OK;
 }
 
+/* The tween chain: aio-tweens' names in order, or every module tween. */
+static int build_chain(struct aio_registry *reg)
+{
+    size_t n = reg->ntween_order ? reg->ntween_order : reg->ntweens;
+    reg->chain = calloc(n ? n : 1, sizeof(*reg->chain));
+    if (!reg->chain)
+        return AIO_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!reg->ntween_order) {
+            reg->chain[i] = reg->tweens[i].fn;
+            continue;
+        }
+        const char *name = reg->tween_order[i];
+        aio_tween_fn fn = aio_builtin_tween(name);
+        for (size_t k = 0; k < reg->ntweens && !fn; k++)
+            if (strcmp(reg->tweens[k].name, name) == 0)
+                fn = reg->tweens[k].fn;
+        if (!fn)
+            return set_error(reg, "option 'aio-tweens' names '%s', which is no built-in tween "
+                                  "and which no view module adds",
+                             name);
+        reg->chain[i] = fn;
+    }
+    reg->nchain = n;
+    return AIO_OK;
+}
+
 static int commit(struct aio_registry *reg)
 {
-    for (size_t i = 0; i < reg->nviews; i++) {
-        int rc = attach_view(reg, reg->views[i]);
-        if (rc != AIO_OK)
-            return rc;
-    }
+    int rc = build_chain(reg);
+    if (rc != AIO_OK)
+        return rc;
+    for (size_t i = 0; i < reg->nviews && rc == AIO_OK; i++)
+        rc = attach_view(reg, reg->views[i]);
+    if (rc != AIO_OK)
+        return rc;
     for (size_t i = 0; i < reg->nroutes; i++)
         if (reg->routes[i]->nviews == 0)
             return set_error(reg, "view module '%s': route '%s' has no view",
@@ -488,17 +660,57 @@ int aio_registry_construct(struct aio_registry *reg)
 
 /* ---- dispatch ----------------------------------------------------- */
 
-static const struct aio_view *pick_view(const struct aio_route *route, unsigned method_bit)
+static int selects(const struct aio_view *view, const char *context, const char *name)
+{
+    return (!view->context || (context && strcmp(view->context, context) == 0)) &&
+           strcmp(view->name, name ? name : "") == 0;
+}
+
+enum aio_dispatch aio_route_pick_view(const struct aio_route *route, unsigned method_bit,
+                                      const char *context, const char *name,
+                                      const struct aio_view **view, unsigned *allowed)
 {
     const struct aio_view *get_view = NULL;
+    unsigned methods_here = 0;
+    *view = NULL;
     for (size_t i = 0; i < route->nviews; i++) {
-        unsigned methods = route->views[i]->flags & AIO_METHOD_BITS;
-        if (!methods || (methods & method_bit))
-            return route->views[i];
-        if (methods & AIO_GET)
-            get_view = route->views[i];
+        const struct aio_view *v = route->views[i];
+        if (!selects(v, context, name))
+            continue;
+        unsigned methods = v->flags & AIO_METHOD_BITS;
+        methods_here |= methods ? methods : AIO_METHOD_BITS;
+        if (!methods || (methods & method_bit)) {
+            /* a view for this very context type beats one for any */
+            if (!*view || (v->context && !(*view)->context))
+                *view = v;
+        } else if ((methods & AIO_GET) && !get_view) {
+            get_view = v;
+        }
     }
-    return method_bit == AIO_HEAD ? get_view : NULL;
+    if (!*view && method_bit == AIO_HEAD)
+        *view = get_view;
+    if (*view)
+        return AIO_DISPATCH_FOUND;
+    if (!methods_here)
+        return AIO_DISPATCH_NOT_FOUND;
+    *allowed = methods_here | ((methods_here & AIO_GET) ? AIO_HEAD : 0);
+    return AIO_DISPATCH_METHOD_NOT_ALLOWED;
+}
+
+enum aio_dispatch aio_registry_match(const struct aio_registry *reg, const char *path,
+                                     struct aio_arena *arena, struct aio_kvlist *match,
+                                     const struct aio_route **route)
+{
+    for (size_t i = 0; i < reg->nroutes; i++) {
+        int rc = aio_pattern_match(&reg->routes[i]->pattern, path, arena, match);
+        if (rc < 0)
+            return AIO_DISPATCH_ERROR;
+        if (rc > 0) {
+            *route = reg->routes[i];
+            return AIO_DISPATCH_FOUND;
+        }
+    }
+    return AIO_DISPATCH_NOT_FOUND;
 }
 
 enum aio_dispatch aio_registry_dispatch(const struct aio_registry *reg, unsigned method_bit,
@@ -506,18 +718,9 @@ enum aio_dispatch aio_registry_dispatch(const struct aio_registry *reg, unsigned
                                         struct aio_kvlist *match, const struct aio_view **view,
                                         unsigned *allowed)
 {
-    for (size_t i = 0; i < reg->nroutes; i++) {
-        const struct aio_route *route = reg->routes[i];
-        int rc = aio_pattern_match(&route->pattern, path, arena, match);
-        if (rc < 0)
-            return AIO_DISPATCH_ERROR;
-        if (rc == 0)
-            continue;
-        *view = pick_view(route, method_bit);
-        if (*view)
-            return AIO_DISPATCH_FOUND;
-        *allowed = route->methods | ((route->methods & AIO_GET) ? AIO_HEAD : 0);
-        return AIO_DISPATCH_METHOD_NOT_ALLOWED;
-    }
-    return AIO_DISPATCH_NOT_FOUND;
+    const struct aio_route *route;
+    enum aio_dispatch found = aio_registry_match(reg, path, arena, match, &route);
+    if (found != AIO_DISPATCH_FOUND)
+        return found;
+    return aio_route_pick_view(route, method_bit, NULL, "", view, allowed);
 }

@@ -22,6 +22,7 @@ struct aio_module {
     char *asset_dir; /* <dir of the .so>/<name> */
     void *handle;
     int (*main)(aio_config *);
+    aio_acl_fn root_acl; /* aio_set_root_acl() */
     struct aio_template_entry *templates;
     size_t ntemplates;
 };
@@ -29,12 +30,25 @@ struct aio_module {
 /* Internal view flag: a websocket view (fn is unused). */
 #define AIO_VIEW_WEBSOCKET 0x80000000u
 
+enum aio_renderer {
+    AIO_RENDER_NONE,     /* the view writes its response */
+    AIO_RENDER_JSON,     /* aio_result() as JSON */
+    AIO_RENDER_STRING,   /* the body as text/plain */
+    AIO_RENDER_TEMPLATE, /* a template with aio_result()'s members */
+};
+
 struct aio_view {
     aio_view_fn fn;
     aio_ws_view_fn ws_fn;                /* websocket function view */
     struct aio_ws_callbacks ws_callbacks; /* websocket callback view */
     unsigned flags;
     char *route_name;
+    enum aio_renderer renderer;
+    char *template_name;                 /* AIO_RENDER_TEMPLATE */
+    const struct aio_template *template; /* resolved when committed */
+    char *permission;                    /* NULL: public */
+    char *context;                       /* traversal: context type, NULL: any */
+    char *name;                          /* traversal: view name, "" for the default */
     struct aio_route *route; /* resolved when the registry is committed */
     struct aio_module *module;
 };
@@ -42,6 +56,7 @@ struct aio_view {
 struct aio_route {
     char *name;
     struct aio_pattern pattern;
+    aio_root_fn root;  /* traversal: the root factory, NULL without traversal */
     struct aio_module *module;
     struct aio_view **views;
     size_t nviews;
@@ -53,6 +68,11 @@ struct aio_setting {
     char *value;
 };
 
+struct aio_tween {
+    char *name;
+    aio_tween_fn fn;
+};
+
 struct aio_registry {
     struct aio_module **modules;
     size_t nmodules;
@@ -62,6 +82,14 @@ struct aio_registry {
     size_t nviews;
     struct aio_setting *settings;
     size_t nsettings;
+    struct aio_tween *tweens; /* added by modules, in order */
+    size_t ntweens;
+    char **tween_order;       /* `aio-tweens`, when given */
+    size_t ntween_order;
+    aio_tween_fn *chain;      /* the tweens that run, outermost first */
+    size_t nchain;
+    struct aio_authn_policy authn; /* .unauthenticated_userid NULL: none */
+    void (*authn_free)(void *state);
     char error[512]; /* the first configuration error, "" if none */
 };
 
@@ -76,6 +104,12 @@ struct aio_config {
 
 void aio_registry_init(struct aio_registry *reg);
 void aio_registry_free(struct aio_registry *reg);
+
+/* A built-in tween by name ("timing"), or NULL (tween.c). */
+aio_tween_fn aio_builtin_tween(const char *name);
+
+/* `aio-tweens`: the tweens to run, by name, outermost first. */
+int aio_registry_set_tween_order(struct aio_registry *reg, const char *names);
 
 /* Settings: the last value given for a key wins. */
 int aio_registry_add_setting(struct aio_registry *reg, const char *key, const char *value);
@@ -101,7 +135,18 @@ enum aio_dispatch {
     AIO_DISPATCH_ERROR,              /* out of memory */
 };
 
-/* Finds the view for a decoded path and method; fills `match`. */
+/* The first route matching a decoded path; fills `match`. */
+enum aio_dispatch aio_registry_match(const struct aio_registry *reg, const char *path,
+                                     struct aio_arena *arena, struct aio_kvlist *match,
+                                     const struct aio_route **route);
+
+/* The route's view for the method, the context type (NULL: none, as
+ * without traversal) and the view name ("" for the default view). */
+enum aio_dispatch aio_route_pick_view(const struct aio_route *route, unsigned method_bit,
+                                      const char *context, const char *name,
+                                      const struct aio_view **view, unsigned *allowed);
+
+/* Both, for routes without traversal. */
 enum aio_dispatch aio_registry_dispatch(const struct aio_registry *reg, unsigned method_bit,
                                         const char *path, struct aio_arena *arena,
                                         struct aio_kvlist *match, const struct aio_view **view,

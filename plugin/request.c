@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "http.h"
 #include "registry.h"
 
@@ -27,6 +29,8 @@ struct aio_request *aio_request_new(void)
     req->remote_addr = "";
     req->body = "";
     req->status = 200;
+    req->view_name = "";
+    req->subpath = "";
     return req;
 }
 
@@ -35,6 +39,7 @@ void aio_request_free(struct aio_request *req)
     if (!req)
         return;
     aio_buf_free(&req->response_body);
+    json_decref(req->result);
     struct aio_arena arena = req->arena; /* req itself lives in the arena */
     aio_arena_release(&arena);
 }

@@ -13,6 +13,7 @@
 
 struct aio_task;
 struct aio_route;
+struct json_t;
 struct aio_view;
 struct aio_registry;
 
@@ -39,7 +40,22 @@ struct aio_request {
     struct aio_buf response_body;
     int has_content_type;
     struct aio_kvlist rendered;
+    struct json_t *result; /* for the view's renderer, created on demand */
     const char *failure;
+    /* identity, computed once per request (auth.c) */
+    int identity_done;
+    const char *claimed_userid;
+    const char *userid;
+    aio_principals principals;
+    void *authn_data; /* the policy's, for this request */
+    struct aio_kvlist cookies;
+    int cookies_parsed;
+    /* traversal (traversal.c): the lineage, context first */
+    void **lineage;
+    const struct aio_resource_type **lineage_types;
+    size_t lineage_len;
+    const char *view_name;
+    const char *subpath;
     /* execution: the task running this request, NULL for dummies */
     struct aio_task *task;
     int unavailable; /* the executor was full: answer 503 */
@@ -58,6 +74,16 @@ int aio_request_add_header_var(struct aio_request *req, const char *var, size_t 
 /* Parses the query string and, for urlencoded bodies, the body into params.
  * AIO_EINVAL with *error set on malformed input. */
 int aio_request_parse_params(struct aio_request *req, const char **error);
+
+/* Walks the route's traversal path (traversal.c); may suspend. */
+int aio_traverse(struct aio_request *req, const struct aio_route *route);
+
+/* Runs the tween chain around `handler` (tween.c). */
+int aio_run_tweens(aio_request *req, aio_tween_fn const *chain, size_t n,
+                   int (*handler)(aio_request *req));
+
+/* Makes the response of aio_result(req) with the view's renderer (render.c). */
+int aio_apply_renderer(struct aio_request *req, const struct aio_view *view);
 
 /* Forgets the response built so far (status back to 200). */
 void aio_response_reset(struct aio_request *req);

@@ -21,7 +21,8 @@ CFLAGS = [
 # Calls between our own exported functions must never be interposed by
 # another library's symbol of the same name.
 LDFLAGS = ['-Wl,-Bsymbolic-functions']
-LIBS = ['-luv', '-ldl', '-lm', '-lpthread']
-GCC_LIST = ['accept', 'arena', 'buf', 'coro', 'executor', 'handler', 'http', 'loop', 'mapper',
-            'options', 'params', 'plugin', 'registry', 'request', 'route', 'suspend', 'task',
-            'template', 'utf8', 'websocket', 'wsframe']
+LIBS = ['-luv', '-ljansson', '-lcrypto', '-ldl', '-lm', '-lpthread']
+GCC_LIST = ['accept', 'acl', 'arena', 'auth', 'buf', 'coro', 'executor', 'handler', 'http',
+            'loop', 'mapper', 'options', 'params', 'plugin', 'registry', 'render', 'request',
+            'route', 'suspend', 'task', 'template', 'traversal', 'tween', 'utf8', 'websocket',
+            'wsframe']

@@ -82,6 +82,12 @@ int aio_main(aio_config *cfg);
  * status (see aio_fail) to answer 500 and log the failure. */
 typedef int (*aio_view_fn)(aio_request *req);
 
+struct json_t; /* jansson's JSON value (#include <jansson.h> to use one) */
+struct aio_resource_type;
+/* Traversal: the root resource of a request (see aio_add_route_traversal). */
+typedef int (*aio_root_fn)(aio_request *req, void **root,
+                           const struct aio_resource_type **type);
+
 /*
  * View flags: how the view runs (its mapper) ...
  *   AIO_COROUTINE  declared a coroutine: runs on the loop, in the request's
@@ -120,6 +126,29 @@ AIO_API int aio_add_route(aio_config *cfg, const char *name, const char *pattern
 /* Attaches a view to a route (which may be added before or after). */
 AIO_API int aio_add_view(aio_config *cfg, const char *route, aio_view_fn view,
                          unsigned flags);
+
+/*
+ * A view with everything that may be said about it. Zeroed fields keep
+ * their defaults, so designated initializers read well:
+ *     aio_add_view_spec(cfg, &(struct aio_view_spec){
+ *         .route = "whoami", .view = whoami, .flags = AIO_COROUTINE | AIO_GET,
+ *         .renderer = "json"});
+ */
+struct aio_view_spec {
+    const char *route;
+    aio_view_fn view;
+    unsigned flags;         /* mapper and methods, as for aio_add_view() */
+    /* NULL: the view writes its own response;
+     * "json": aio_result(req) as application/json;
+     * "string": what the view wrote, as text/plain;
+     * "templates/...": that template of the module, with aio_result(req)'s
+     *                  members as its variables (as text/html). */
+    const char *renderer;
+    const char *permission; /* NULL: public; else the ACL must grant it (403) */
+    const char *context;    /* traversal: the context type it is for (NULL: any) */
+    const char *name;       /* traversal: its view name (NULL: the default view) */
+};
+AIO_API int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec);
 
 /* The value of `aio-setting = key=value`, or NULL. */
 AIO_API const char *aio_config_setting(const aio_config *cfg, const char *key);
@@ -200,6 +229,16 @@ AIO_API int aio_vrender(aio_request *req, const char *template_path, va_list ap)
 /* The value given for `name` by the last aio_render, or NULL (for tests). */
 AIO_API const char *aio_rendered_value(const aio_request *req, const char *name);
 
+/* The view's result for its renderer: a JSON object (jansson's), created
+ * empty on first use and owned by the request. For the "json" renderer it
+ * is the body; for a template renderer its members are the variables. */
+AIO_API struct json_t *aio_result(aio_request *req);
+/* Shortcuts: set a member to a string (NULL: null) or an integer. */
+AIO_API int aio_result_set_string(aio_request *req, const char *key, const char *value);
+AIO_API int aio_result_set_int(aio_request *req, const char *key, long long value);
+/* A member of the result as text ("" for null), or NULL (for tests). */
+AIO_API const char *aio_result_get(aio_request *req, const char *key);
+
 /* Records why the view failed (logged with the 500) and returns AIO_ERROR:
  *     return aio_fail(req, "database said %s", msg);                       */
 AIO_API int aio_fail(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
@@ -230,6 +269,159 @@ AIO_API int aio_in_coroutine(void);
 /* 1 once the request is cancelled: its client went away (or, for a task,
  * the worker is stopping). Its waits then return AIO_ECANCELLED. */
 AIO_API int aio_is_cancelled(const aio_request *req);
+
+/* ------------------------------------------------------------------ */
+/* Tweens: functions wrapping every request                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct aio_next aio_next;
+/* A tween does what it wants before and after aio_call_next(req, next),
+ * which runs the rest of the chain (other tweens, routing, the view) and
+ * returns its status; the response is on `req`. A tween may suspend. */
+typedef int (*aio_tween_fn)(aio_request *req, aio_next *next);
+AIO_API int aio_call_next(aio_request *req, aio_next *next);
+
+/* Adds a tween. Without the option aio-tweens, tweens run in the order
+ * they are added (the first added is the outermost); aio-tweens lists the
+ * tweens to run, outermost first, by name. The built-in tween "timing"
+ * adds an X-Response-Time header and logs slow requests. */
+AIO_API int aio_add_tween(aio_config *cfg, const char *name, aio_tween_fn tween);
+
+/* ------------------------------------------------------------------ */
+/* Authentication                                                     */
+/* ------------------------------------------------------------------ */
+
+#define AIO_EVERYONE "system.Everyone"
+#define AIO_AUTHENTICATED "system.Authenticated"
+
+/* A list of principals (userids, groups...), owned by the request. */
+typedef struct aio_principals {
+    const char **names;
+    size_t count;
+} aio_principals;
+
+/* Adds a principal (copied into the request's memory). */
+AIO_API int aio_principals_add(aio_request *req, aio_principals *principals, const char *name);
+
+/* An authentication policy (Pyramid's interface). Every function may
+ * suspend. unauthenticated_userid: the claimed userid or NULL;
+ * authenticated_userid: the userid once verified, or NULL;
+ * effective_principals: fills `out` (AIO_EVERYONE first);
+ * remember/forget: add the response headers (Set-Cookie) that log the
+ * user in or out. */
+struct aio_authn_policy {
+    const char *(*unauthenticated_userid)(aio_request *req, void *state);
+    const char *(*authenticated_userid)(aio_request *req, void *state);
+    int (*effective_principals)(aio_request *req, void *state, aio_principals *out);
+    int (*remember)(aio_request *req, void *state, const char *userid);
+    int (*forget)(aio_request *req, void *state);
+    void *state;
+};
+AIO_API int aio_set_authentication_policy(aio_config *cfg, const struct aio_authn_policy *policy);
+
+/* The user's groups (or other principals), e.g. from a database; may
+ * suspend (aiopyramid's authn_policy_factory callback). AIO_OK, or
+ * AIO_ENOTFOUND when the user is unknown (then nobody is authenticated). */
+typedef int (*aio_groupfinder_fn)(aio_request *req, const char *userid, aio_principals *groups,
+                                  void *arg);
+
+/*
+ * The built-in policy: a signed ticket in a cookie, in the spirit of
+ * Pyramid's AuthTktAuthenticationPolicy(hashalg='sha512'): an HMAC-SHA-512
+ * (OpenSSL) over the userid, a timestamp and tokens, compared in constant
+ * time. Tickets older than `timeout` seconds are refused; older than
+ * `reissue_time` they are renewed on the response.
+ */
+struct aio_authtkt {
+    const char *secret;          /* at least 32 bytes (a start-up error otherwise) */
+    aio_groupfinder_fn callback; /* NULL: every valid ticket authenticates */
+    void *callback_arg;
+    const char *cookie_name;     /* default "auth_tkt" */
+    long timeout;                /* seconds; 0: none */
+    long reissue_time;           /* seconds; 0: never */
+    long max_age;                /* the cookie's Max-Age; 0: a session cookie */
+    const char *path;            /* default "/" */
+    const char *domain;          /* default: none */
+    int secure;                  /* the Secure flag */
+    int http_only;               /* the HttpOnly flag: give 1 (or -1: off) */
+    const char *same_site;       /* "Lax" (default), "Strict" or "None" */
+};
+AIO_API int aio_use_authtkt(aio_config *cfg, const struct aio_authtkt *options);
+/* Remembers `userid` with tokens ('.'-separated words of [A-Za-z0-9_:-]):
+ * signed into the ticket, they become principals. Built-in policy only. */
+AIO_API int aio_authtkt_remember(aio_request *req, const char *userid, const char *tokens);
+
+/* The request's identity through the policy (cached per request; with no
+ * policy: nobody, and principals [AIO_EVERYONE]). May suspend. */
+AIO_API const char *aio_unauthenticated_userid(aio_request *req);
+AIO_API const char *aio_authenticated_userid(aio_request *req);
+AIO_API int aio_effective_principals(aio_request *req, aio_principals *out);
+AIO_API int aio_remember(aio_request *req, const char *userid);
+AIO_API int aio_forget(aio_request *req);
+
+/* A request cookie's value, or NULL. */
+AIO_API const char *aio_cookie(aio_request *req, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Authorization: ACLs                                                */
+/* ------------------------------------------------------------------ */
+
+#define AIO_ALLOW 1
+#define AIO_DENY 0
+/* An ACE's permission meaning "every permission". */
+#define AIO_ALL_PERMISSIONS NULL
+
+struct aio_ace {
+    int action;             /* AIO_ALLOW or AIO_DENY */
+    const char *principal;  /* a userid, a group, AIO_EVERYONE, AIO_AUTHENTICATED */
+    const char *permission; /* or AIO_ALL_PERMISSIONS */
+};
+
+/* An ACL, possibly computed (it may suspend): set *acl and *count, or
+ * *count = 0 for none (then the parent's counts, under traversal). */
+typedef int (*aio_acl_fn)(aio_request *req, void *context, const struct aio_ace **acl,
+                          size_t *count);
+
+/* The ACL of the module's routes without traversal (Pyramid's root
+ * factory __acl__). */
+AIO_API int aio_set_root_acl(aio_config *cfg, aio_acl_fn acl);
+
+/* 1 when the request's principals are granted `permission` on its context
+ * (the first ACE matching a principal and the permission decides, walking
+ * from the context up to the root; nothing matches: denied), 0 when
+ * denied, < 0 on failure. May suspend. */
+AIO_API int aio_has_permission(aio_request *req, const char *permission);
+
+/* ------------------------------------------------------------------ */
+/* Traversal                                                          */
+/* ------------------------------------------------------------------ */
+
+/* What traversal knows of a kind of resource. child() looks up a child
+ * (AIO_OK, setting *child and *child_type; AIO_ENOTFOUND; or a failure) and acl()
+ * (may be NULL) gives its ACL; both may suspend. */
+struct aio_resource_type {
+    const char *name;
+    int (*child)(aio_request *req, void *resource, const char *segment, void **child,
+                 const struct aio_resource_type **child_type);
+    aio_acl_fn acl;
+};
+
+/*
+ * A route whose views are found by traversal (Pyramid's traversal): the
+ * value of the pattern's "traverse" placeholder (a star one, as in
+ * "/tree*traverse") is split into segments walked from root(req) with child(); the
+ * first segment without a child is the view name, the rest the subpath.
+ * Views are then chosen by the context's type and the view name
+ * (aio_view_spec .context and .name).
+ */
+AIO_API int aio_add_route_traversal(aio_config *cfg, const char *name, const char *pattern,
+                                    aio_root_fn root);
+/* The context found by traversal (NULL without), its type name, the view
+ * name ("" for the default view) and the subpath ("a/b", "" for none). */
+AIO_API void *aio_context(const aio_request *req);
+AIO_API const char *aio_context_type(const aio_request *req);
+AIO_API const char *aio_view_name(const aio_request *req);
+AIO_API const char *aio_subpath(const aio_request *req);
 
 /* ------------------------------------------------------------------ */
 /* WebSockets                                                         */
