@@ -14,7 +14,7 @@ BUILD := build
 PURE := acl arena auth buf coro http options params registry render request route template traversal tween utf8 wsframe
 PURE_SRC := $(PURE:%=plugin/%.c)
 HEADERS := $(wildcard plugin/*.h plugin/include/*.h)
-UNIT := http utf8 wsframe params route template options registry request coro coro_ucontext
+UNIT := http utf8 wsframe params route template options registry request auth acl coro coro_ucontext
 CFLAGS_UNIT := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iplugin -Iplugin/include
 LIBS_UNIT := -lcmocka -ljansson -lcrypto -ldl -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

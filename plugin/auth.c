@@ -153,7 +153,6 @@ struct authtkt {
 
 /* What this request's ticket said (kept in the request's memory). */
 struct ticket {
-    int parsed;
     const char *userid;        /* NULL: no valid ticket */
     const char *tokens;        /* "" for none */
     long long timestamp;
@@ -308,13 +307,12 @@ static int remember_with(struct aio_request *req, const struct authtkt *t, const
 
 static struct ticket *ticket_of(struct aio_request *req, const struct authtkt *t)
 {
-    if (!req->authn_data && !(req->authn_data = aio_alloc(req, sizeof(struct ticket))))
-        return NULL;
     struct ticket *tk = req->authn_data;
-    if (tk->parsed)
+    if (tk)
         return tk;
+    if (!(tk = req->authn_data = aio_alloc(req, sizeof(*tk))))
+        return NULL;
     memset(tk, 0, sizeof(*tk));
-    tk->parsed = 1;
     long long now = (long long)time(NULL);
     const char *value = aio_cookie(req, t->opt.cookie_name);
     if (value && aio_authtkt_read_ticket(t, value, now, &req->arena, &tk->userid, &tk->tokens,

@@ -416,6 +416,7 @@ int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
     }
     view->permission = copy_or_null(spec->permission, &failed);
     view->context = copy_or_null(spec->context, &failed);
+    free(view->name); /* add_view() gave it the default "" */
     view->name = copy_or_null(spec->name ? spec->name : "", &failed);
     return failed ? AIO_ENOMEM : AIO_OK;
 }
