@@ -3,8 +3,10 @@
 #
 #   make              build the plugin and the example view modules
 #   make unit         cmocka unit tests of the pure logic
+#   make inproc       the engine in-process through libaio_testing: its own
+#                     tests and the view modules' tests (views/*/tests)
 #   make integration  start real uwsgi processes and talk HTTP to them
-#   make sanitize     unit + integration tests under ASan/UBSan/LSan
+#   make sanitize     unit + inproc + integration tests under ASan/UBSan/LSan
 #   make check        all of the above (what CI runs)
 #   make bench        benchmarks (not part of CI)
 
@@ -19,7 +21,8 @@ CFLAGS_UNIT := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iplugin -Iplugin/include
 LIBS_UNIT := -lcmocka -ljansson -lcrypto -ldl -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all build unit integration sanitize unit-asan integration-asan check test bench clean fuzz
+.PHONY: all build unit inproc inproc-asan integration sanitize unit-asan integration-asan check \
+	test bench clean fuzz
 
 all: build
 
@@ -51,6 +54,29 @@ unit: $(UNIT:%=$(BUILD)/unit/test_%)
 unit-asan: $(UNIT:%=$(BUILD)/asan/unit/test_%)
 	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
+# ---- in-process tests (libaio_testing) ------------------------------------
+
+# modules with tests of their own, built and run by `uwsgiconfig.py test`
+VIEW_TESTS := $(patsubst views/%/tests/,%,$(wildcard views/*/tests/))
+INPROC_FLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra -Werror -Iplugin/include
+
+# $(1): the build directory (build or build/asan), $(2): extra flags
+define run_inproc
+	$(CC) $(INPROC_FLAGS) $(2) -DBUILD_DIR='"$(abspath $(1))"' -o $(1)/testing/test_helpers \
+	    tests/testing/test_helpers.c -L$(1)/testing -laio_testing -lcmocka \
+	    -Wl,-rpath,$(abspath $(1))/testing
+	$(1)/testing/test_helpers
+	@set -e; for m in $(VIEW_TESTS); do \
+	    $(PYTHON) uwsgiconfig.py $(3) test views/$$m -o $(1)/views/$$m.so; done
+endef
+
+inproc: build
+	$(call run_inproc,$(BUILD),,)
+
+inproc-asan:
+	$(PYTHON) uwsgiconfig.py --sanitize
+	$(call run_inproc,$(BUILD)/asan,$(SAN_FLAGS),--sanitize)
+
 # ---- integration tests ------------------------------------------------
 
 # a websocket client in C (the tutorial's WSTest), run against live servers
@@ -66,9 +92,9 @@ integration-asan: $(BUILD)/ws/wstest
 	$(PYTHON) uwsgiconfig.py --sanitize
 	AIO_SANITIZE=1 $(PYTHON) -m unittest discover -s tests/integration -t . -v
 
-sanitize: unit-asan integration-asan
+sanitize: unit-asan inproc-asan integration-asan
 
-test: unit integration
+test: unit inproc integration
 
 check: test sanitize fuzz
 

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """Builds uwsgi-aio.
 
-    python3 uwsgiconfig.py                 plugin + example view modules into build/
+    python3 uwsgiconfig.py                 plugin, libaio_testing and the example
+                                           view modules into build/
     python3 uwsgiconfig.py --sanitize      the same with ASan+UBSan into build/asan/
     python3 uwsgiconfig.py module DIR      a view module of your own: DIR/*.c -> DIR.so
+    python3 uwsgiconfig.py test DIR...     build module DIR and its tests (DIR/tests/*.c,
+                                           linked with libaio_testing and cmocka), run them
     python3 uwsgiconfig.py bench           the benchmark (see bench/README)
 
 The plugin is built by uWSGI's own plugin builder (`uwsgi --build-plugin`),
 so it is compiled against the installed uWSGI's uwsgi.h (`uwsgi --dot-h`)
 and compiler flags (`uwsgi --cflags`). View modules only need aio.h.
+libaio_testing (build/testing/libaio_testing.so) is the same engine without
+uWSGI, for tests that run views in-process (aio_testing.h).
 """
 import argparse
 import glob
@@ -70,6 +75,56 @@ def build_plugin(out_dir, sanitize):
     return target
 
 
+def plugin_recipe():
+    """The names lists of plugin/uwsgiplugin.py (ENGINE, UWSGI_HOST ...)."""
+    recipe = {}
+    with open(os.path.join(PLUGIN_DIR, 'uwsgiplugin.py')) as f:
+        exec(compile(f.read(), 'uwsgiplugin.py', 'exec'), recipe)
+    return recipe
+
+
+def build_testing_lib(out_dir, sanitize):
+    """libaio_testing.so: the engine's sources (no uWSGI) and testing.c."""
+    target = os.path.join(out_dir, 'testing', 'libaio_testing.so')
+    recipe = plugin_recipe()
+    sources = [os.path.join(PLUGIN_DIR, name + '.c') for name in recipe['ENGINE'] + ['testing']]
+    headers = glob.glob(os.path.join(PLUGIN_DIR, '*.h')) + glob.glob(os.path.join(INCLUDE_DIR, '*.h'))
+    if up_to_date(target, sources + headers + [os.path.join(PLUGIN_DIR, 'uwsgiplugin.py')]):
+        return target
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    log('building %s' % os.path.relpath(target, ROOT))
+    flags = ([f for f in recipe['CFLAGS'] if f not in ('-isystem', '.uwsgi_plugins_builder')] +
+             ['-I' + PLUGIN_DIR, '-I' + INCLUDE_DIR, '-fPIC', '-shared', '-O2', '-g'] +
+             recipe['LDFLAGS'] + (SANITIZE_FLAGS if sanitize else []))
+    flags = [f for f in flags if not f.startswith('-Iplugin')]
+    run([compiler()] + flags + ['-o', target] + sources + recipe['LIBS'])
+    return target
+
+
+def build_module_tests(src_dir, out_so, sanitize):
+    """Builds src_dir/tests/*.c against libaio_testing and cmocka, next to
+    the module (<out_so without .so>/tests/), and returns their paths. Each
+    test finds the module it tests in the macro AIO_TEST_MODULE."""
+    tests = sorted(glob.glob(os.path.join(src_dir, 'tests', '*.c')))
+    out_dir = os.path.join(ROOT, 'build', 'asan') if sanitize else os.path.join(ROOT, 'build')
+    lib = build_testing_lib(out_dir, sanitize)
+    lib_dir = os.path.dirname(lib)
+    test_dir = os.path.join(out_so[:-3] if out_so.endswith('.so') else out_so + '.assets', 'tests')
+    os.makedirs(test_dir, exist_ok=True)
+    binaries = []
+    for source in tests:
+        binary = os.path.join(test_dir, os.path.basename(source)[:-2])
+        if not up_to_date(binary, [source, lib, out_so]):
+            log('building %s' % os.path.relpath(binary, ROOT))
+            run([compiler()] + MODULE_CFLAGS[:2] + ['-O1', '-g', '-Wall', '-Wextra', '-Werror'] +
+                (SANITIZE_FLAGS if sanitize else []) +
+                ['-I' + INCLUDE_DIR, '-DAIO_TEST_MODULE="%s"' % os.path.abspath(out_so),
+                 '-o', binary, source, '-L' + lib_dir, '-laio_testing', '-lcmocka',
+                 '-Wl,-rpath,' + os.path.abspath(lib_dir)])
+        binaries.append(binary)
+    return binaries
+
+
 def pkg_config_flags(src_dir):
     """Flags for the libraries a module names in its `pkgconfig` file (one
     pkg-config package per line, e.g. libpq)."""
@@ -115,6 +170,7 @@ def build_all(sanitize):
     out_dir = os.path.join(ROOT, 'build', 'asan') if sanitize else os.path.join(ROOT, 'build')
     os.makedirs(os.path.join(out_dir, 'views'), exist_ok=True)
     build_plugin(out_dir, sanitize)
+    build_testing_lib(out_dir, sanitize)
     for src_dir in sorted(glob.glob(os.path.join(ROOT, 'views', '*', ''))):
         name = os.path.basename(os.path.normpath(src_dir))
         build_module(src_dir, os.path.join(out_dir, 'views', name + '.so'), sanitize)
@@ -122,6 +178,26 @@ def build_all(sanitize):
         name = os.path.basename(os.path.normpath(src_dir))
         build_module(src_dir, os.path.join(out_dir, 'test-views', name + '.so'), sanitize)
     return out_dir
+
+
+def test_modules(src_dirs, output, sanitize):
+    """Builds each module and its tests, runs the tests; the exit status."""
+    if output and len(src_dirs) > 1:
+        sys.exit('uwsgiconfig: -o works with one module only')
+    failed = []
+    for src_dir in src_dirs:
+        out = output or os.path.normpath(src_dir) + '.so'
+        build_module(src_dir, out, sanitize)
+        binaries = build_module_tests(src_dir, out, sanitize)
+        if not binaries:
+            log('%s has no tests (%s)' % (src_dir, os.path.join(src_dir, 'tests', '*.c')))
+        for binary in binaries:
+            log('running %s' % os.path.relpath(binary, ROOT))
+            if subprocess.run([binary]).returncode != 0:
+                failed.append(binary)
+    for binary in failed:
+        log('FAILED: %s' % os.path.relpath(binary, ROOT))
+    return 1 if failed else 0
 
 
 def main():
@@ -133,6 +209,9 @@ def main():
     module = sub.add_parser('module', help='build a view module of your own')
     module.add_argument('src_dir', help='directory with the module sources (*.c, templates/)')
     module.add_argument('-o', '--output', help='output .so (default: SRC_DIR.so)')
+    test = sub.add_parser('test', help='build view modules and run their tests (DIR/tests/*.c)')
+    test.add_argument('src_dirs', nargs='+', metavar='DIR', help='module source directory')
+    test.add_argument('-o', '--output', help='output .so (one DIR only; default: DIR.so)')
     bench = sub.add_parser('bench', help='run the benchmark')
     bench.add_argument('args', nargs=argparse.REMAINDER)
     args = parser.parse_args()
@@ -141,6 +220,8 @@ def main():
         out = args.output or os.path.normpath(args.src_dir) + '.so'
         build_module(args.src_dir, out, args.sanitize)
         log('built %s' % out)
+    elif args.command == 'test':
+        sys.exit(test_modules(args.src_dirs, args.output, args.sanitize))
     elif args.command == 'bench':
         build_all(False)
         os.execv(sys.executable, [sys.executable, os.path.join(ROOT, 'bench', 'run.py')] +

@@ -170,7 +170,7 @@ static void head_abort(struct aio_core *core, int status, const char *reason)
     struct wsgi_request *wsgi_req = core->wsgi_req;
     head_remove(core);
     uv_timer_stop(&core->task.timer);
-    aio_conn_unwatch(core);
+    aio_conn_unwatch(&core->conn);
     int fd = wsgi_req->fd;
     int answer = status && is_plain_http(wsgi_req->socket);
     if (answer) {
@@ -212,7 +212,7 @@ void aio_head_feed(struct aio_core *core)
     uwsgi.wsgi_req = wsgi_req;
     int status = wsgi_req->socket->proto(wsgi_req);
     if (status == UWSGI_AGAIN) {
-        if (aio_conn_watch(core, UV_READABLE) != AIO_OK)
+        if (aio_conn_watch(&core->conn, UV_READABLE) != AIO_OK)
             head_abort(core, 503, "Service Unavailable");
         return;
     }
@@ -222,7 +222,7 @@ void aio_head_feed(struct aio_core *core)
     }
     head_remove(core);
     uv_timer_stop(&core->task.timer);
-    if (aio_conn_watch(core, 0) != AIO_OK) {
+    if (aio_conn_watch(&core->conn, 0) != AIO_OK) {
         head_abort(core, 503, "Service Unavailable");
         return;
     }
@@ -250,6 +250,7 @@ static void core_begin(struct aio_core *core, uint64_t accepted)
     wsgi_req->start_of_request = uwsgi_micros();
     wsgi_req->start_of_request_in_sec = wsgi_req->start_of_request / 1000000;
     core->state = AIO_CORE_HEAD;
+    core->conn.fd = wsgi_req->fd;
     head_push(core);
     uint64_t deadline = (uint64_t)uwsgi.socket_timeout * 1000;
     uint64_t waited = now_ms() - accepted;

@@ -7,13 +7,10 @@
  * which resumes the task that waits for it. Nothing but this queue is
  * shared between threads: a job's thread owns the job's data until the job
  * is done, and the waiting task does not touch it meanwhile. */
-#include <uwsgi.h>
-
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-extern struct uwsgi_server uwsgi;
 
 #define EX (aio_engine.executor)
 
@@ -163,6 +160,7 @@ int aio_executor_busy(void)
 
 void aio_executor_init(void)
 {
+    memset(&EX, 0, sizeof(EX)); /* the test harness starts engines again and again */
     pthread_mutex_init(&EX.lock, NULL);
     pthread_cond_init(&EX.work, NULL);
     aio_list_init(&EX.queue);

@@ -1,6 +1,7 @@
-/* handler.c - one request, from uWSGI's parsed variables to the bytes of the
- * response (SPEC §7). Runs in the request's coroutine: reading the body and
- * writing the response suspend through uWSGI's wait hooks. */
+/* handler.c - uWSGI's request hook: one request, from uWSGI's parsed
+ * variables to an aio_request, through aio_dispatch() (dispatch.c), to the
+ * bytes of the response (SPEC §7). Runs in the request's coroutine: reading
+ * the body and writing the response suspend through uWSGI's wait hooks. */
 #include <uwsgi.h>
 
 #include <string.h>
@@ -43,16 +44,6 @@ static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req
         uwsgi_response_write_body_do(wsgi_req, req->response_body.data, len);
     else
         uwsgi_response_write_headers_do(wsgi_req);
-}
-
-static void respond_error(struct aio_request *req, int status, const char *detail)
-{
-    aio_response_reset(req);
-    aio_set_status(req, status);
-    aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");
-    aio_printf(req, "%d %s\n", status, aio_http_reason(status));
-    if (detail)
-        aio_printf(req, "\n%s\n", detail);
 }
 
 /* ---- building the aio_request from uWSGI's variables ------------------ */
@@ -130,142 +121,6 @@ static void release_parser_buffer(struct wsgi_request *w)
     }
 }
 
-/* ---- dispatch --------------------------------------------------------- */
-
-static void log_failure(struct aio_request *req, int status)
-{
-    aio_log("view of route '%s' failed on %s %s: %s", aio_route_name(req), req->method, req->path,
-            req->failure ? req->failure : aio_strerror(status));
-}
-
-
-static void respond_dispatch(struct aio_request *req, enum aio_dispatch how, unsigned allowed)
-{
-    if (how == AIO_DISPATCH_NOT_FOUND) {
-        respond_error(req, 404, "The resource could not be found.");
-    } else if (how == AIO_DISPATCH_METHOD_NOT_ALLOWED) {
-        char methods[96];
-        aio_http_format_methods(allowed, methods, sizeof(methods));
-        respond_error(req, 405, NULL);
-        aio_add_header(req, "Allow", methods);
-    } else {
-        respond_error(req, 500, NULL);
-    }
-}
-
-static void serve_websocket(struct aio_request *req, const struct aio_view *view)
-{
-    int refused = aio_websocket_session(req, view, req->task);
-    if (refused == 426) {
-        respond_error(req, 426, "This route speaks WebSocket (version 13).");
-        aio_add_header(req, "Upgrade", "websocket");
-        aio_add_header(req, "Sec-WebSocket-Version", "13");
-    } else if (refused) {
-        respond_error(req, refused, refused == 400 ? "Bad Sec-WebSocket-Key." : NULL);
-    }
-}
-
-/* An executor view cannot suspend: work out who is asking beforehand, on
- * the loop, so the thread reads the cached answers. */
-static void prime_identity(struct aio_request *req)
-{
-    if (!aio_engine.registry.authn.unauthenticated_userid)
-        return;
-    aio_unauthenticated_userid(req);
-    aio_authenticated_userid(req);
-    aio_effective_principals(req, NULL);
-}
-
-/* Runs the view and its renderer; the response is on req. */
-static void run_view(struct aio_request *req, const struct aio_view *view)
-{
-    struct aio_task *task = req->task;
-    if (!(view->flags & AIO_COROUTINE))
-        prime_identity(req);
-    int status = aio_mapper_run(req, view);
-    if (task->cancelled)
-        return;
-    if (req->unavailable) {
-        aio_log("executor queue full (aio-executor-queue), answering 503 to %s %s", req->method,
-                req->path);
-        respond_error(req, 503, "The server is busy; try again later.");
-        aio_add_header(req, "Retry-After", "1");
-        return;
-    }
-    if (status == AIO_OK)
-        status = aio_apply_renderer(req, view);
-    if (status != AIO_OK) {
-        log_failure(req, status);
-        respond_error(req, 500, NULL);
-    }
-}
-
-/* The innermost handler of the tween chain: routing, traversal, view
- * lookup, permission, the view. Always answers: AIO_OK. */
-static int main_handler(struct aio_request *req)
-{
-    struct aio_task *task = req->task;
-    const struct aio_route *route = NULL;
-    const struct aio_view *view = NULL;
-    unsigned allowed = 0;
-    enum aio_dispatch how =
-        aio_registry_match(&aio_engine.registry, req->path, &req->arena, &req->match, &route);
-    if (how != AIO_DISPATCH_FOUND) {
-        respond_dispatch(req, how, 0);
-        return AIO_OK;
-    }
-    req->route = route;
-    if (route->root) {
-        int rc = aio_traverse(req, route);
-        if (task->cancelled)
-            return AIO_OK;
-        if (rc != AIO_OK) {
-            aio_log("traversal of route '%s' failed on %s %s: %s", route->name, req->method,
-                    req->path, req->failure ? req->failure : aio_strerror(rc));
-            respond_error(req, 500, NULL);
-            return AIO_OK;
-        }
-    }
-    how = aio_route_pick_view(route, req->method_bit, aio_context_type(req), req->view_name,
-                              &view, &allowed);
-    if (how != AIO_DISPATCH_FOUND) {
-        respond_dispatch(req, how, allowed);
-        return AIO_OK;
-    }
-    req->view = view;
-    if (view->permission) {
-        int granted = aio_has_permission(req, view->permission);
-        if (task->cancelled)
-            return AIO_OK;
-        if (granted < 0) {
-            aio_log("permission check of route '%s' failed on %s %s: %s", route->name,
-                    req->method, req->path, req->failure ? req->failure : aio_strerror(granted));
-            respond_error(req, 500, NULL);
-            return AIO_OK;
-        }
-        if (!granted) {
-            respond_error(req, 403, "You may not see this.");
-            return AIO_OK;
-        }
-    }
-    if (view->flags & AIO_VIEW_WEBSOCKET)
-        serve_websocket(req, view);
-    else
-        run_view(req, view);
-    return AIO_OK;
-}
-
-static void serve(struct aio_request *req)
-{
-    const struct aio_registry *reg = &aio_engine.registry;
-    int status = aio_run_tweens(req, reg->chain, reg->nchain, main_handler);
-    if (status != AIO_OK && !req->task->cancelled && !req->upgraded) {
-        aio_log("a tween failed on %s %s: %s", req->method, req->path,
-                req->failure ? req->failure : aio_strerror(status));
-        respond_error(req, 500, NULL);
-    }
-}
-
 int aio_handle_request(struct wsgi_request *wsgi_req)
 {
     struct aio_task *task = aio_running_task();
@@ -283,6 +138,7 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
         return -1;
     req->task = task;
     req->registry = &aio_engine.registry;
+    req->started_us = wsgi_req->start_of_request;
     task->req = req;
     int error = 0;
     const char *why = NULL;
@@ -299,9 +155,9 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
     }
     release_parser_buffer(wsgi_req);
     if (error > 0)
-        respond_error(req, error, why);
+        aio_respond_error(req, error, why);
     else if (error == 0)
-        serve(req);
+        aio_dispatch(req);
     if (req->upgraded) {
         /* the websocket session answered (101) and is over */
     } else if (task->cancelled || error < 0) {
@@ -309,7 +165,7 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
     } else {
         send_response(req, wsgi_req);
         if (error > 0) { /* the request may not have been read in full */
-            aio_conn_unwatch(core);
+            aio_conn_unwatch(&core->conn);
             wsgi_req->fd_closed = 1;
             aio_linger_close(wsgi_req->fd);
         }

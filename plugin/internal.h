@@ -1,17 +1,24 @@
-/* internal.h - what the uWSGI-facing parts of the plugin share: the loop
- * engine's struct (the plugin's only mutable global state), tasks, async
- * cores, executor jobs, and the entry points between loop, suspend engine,
- * executor, mapper and handler. */
+/* internal.h - what the parts of the engine share: the loop engine's
+ * struct (the plugin's only mutable global state), tasks, connections,
+ * async cores, executor jobs, and the entry points between them.
+ *
+ * The engine (engine.c, suspend.c, task.c, executor.c, mapper.c,
+ * dispatch.c, websocket.c) knows nothing of uWSGI: a host drives it. The
+ * host is uWSGI in the plugin (plugin.c, loop.c, accept.c, handler.c,
+ * waithooks.c) and the test harness in libaio_testing (testing.c); each
+ * gives its tasks and connections their operations and defines aio_log(). */
 #ifndef AIO_INTERNAL_H
 #define AIO_INTERNAL_H
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "coro.h"
 #include "list.h"
+#include "options.h"
 #include "registry.h"
 #include "request.h"
 
@@ -28,6 +35,47 @@ enum aio_task_state {
 };
 
 struct aio_job;
+struct aio_task;
+
+/* ---- client connections ---------------------------------------------- */
+
+enum aio_io_status {
+    AIO_IO_DONE = 0,    /* everything was written */
+    AIO_IO_AGAIN = 1,   /* the socket is full: wait until it is writable */
+    AIO_IO_FAILED = -1, /* the connection is unusable */
+};
+
+struct aio_conn;
+
+/* How bytes move on a connection: uWSGI's protocol I/O in the server, a
+ * socketpair in the test harness. */
+struct aio_conn_ops {
+    /* Events on the fd while no websocket owns the connection. */
+    void (*event)(struct aio_conn *conn, int status, int events);
+    /* Sends the websocket handshake's answer (101). AIO_OK, or < 0 when the
+     * peer is gone. */
+    int (*upgrade)(struct aio_conn *conn, struct aio_request *req);
+    /* read(2)'s contract; bytes already buffered by the host come first. */
+    ssize_t (*read)(struct aio_conn *conn, char *buf, size_t len);
+    /* Writes data[*pos..len) as far as the socket takes it, advancing *pos. */
+    enum aio_io_status (*write)(struct aio_conn *conn, const char *data, size_t len,
+                                size_t *pos);
+};
+
+/* A client connection, as the engine watches it. */
+struct aio_conn {
+    int fd;
+    uv_poll_t *poll;        /* created on first need */
+    int events;             /* UV_* events watched now */
+    struct aio_ws *ws;      /* after a websocket upgrade: it gets the events */
+    const struct aio_conn_ops *ops;
+};
+
+/* What a host does when a task's coroutine is resumed and when it ends. */
+struct aio_task_ops {
+    void (*resuming)(struct aio_task *task); /* may be NULL */
+    void (*finished)(struct aio_task *task);
+};
 
 /* What a suspended coroutine waits for. */
 struct aio_wait {
@@ -53,7 +101,9 @@ struct aio_task {
     int ready_fd;           /* the fd that became ready */
     unsigned cancelled : 1; /* client gone / worker stopping: waits now fail */
     unsigned timed_out : 1; /* a uWSGI read/write timed out */
-    struct aio_core *core;  /* the async core it serves, NULL if spawned */
+    const struct aio_task_ops *ops;
+    struct aio_conn *conn;  /* its client connection, or NULL */
+    struct aio_core *core;  /* uWSGI: the async core it serves, or NULL */
     struct aio_request *req; /* its request, or a spawned task's context */
     struct aio_list node;       /* spawned: in aio_engine.tasks */
     struct aio_list queue_node; /* in aio_engine.starting or the executor's room_waiters */
@@ -80,11 +130,9 @@ struct aio_core {
     enum aio_core_state state;
     struct wsgi_request *wsgi_req;
     struct aio_task task;
-    uv_poll_t *conn_poll;      /* client fd watcher, created on first need */
-    int conn_events;           /* UV_* events conn_poll watches now */
+    struct aio_conn conn;      /* wsgi_req's fd */
     uint64_t head_started;     /* loop time (ms) when the head phase began */
     struct aio_list head_node; /* in aio_engine.heads while HEAD */
-    struct aio_ws *ws;         /* after a websocket upgrade: owns conn_poll */
 };
 
 /* ---- executor jobs ----------------------------------------------------- */
@@ -99,11 +147,6 @@ struct aio_job {
     struct aio_task *task;
 };
 
-enum aio_when_full {
-    AIO_FULL_REJECT, /* 503 / AIO_EBUSY */
-    AIO_FULL_WAIT,   /* suspend until the queue has room */
-};
-
 struct aio_executor {
     pthread_t *threads;
     int nthreads;
@@ -116,21 +159,6 @@ struct aio_executor {
     int stopping;
     uv_async_t notify;        /* threads -> loop: jobs are done */
     struct aio_list room_waiters; /* tasks waiting for room in the queue */
-};
-
-/* ---- options (parsed in the master, before fork) -------------------- */
-
-struct aio_options {
-    long cores;              /* `aio = N` */
-    size_t stack_size;       /* `aio-stack-size` */
-    char **views;            /* `aio-views`, in order */
-    size_t nviews;
-    long executor_threads;   /* `aio-executor-threads` */
-    long executor_queue;     /* `aio-executor-queue` */
-    enum aio_when_full when_full; /* `aio-executor-when-full` */
-    long max_tasks;          /* `aio-max-tasks` */
-    int websocket_bytes;     /* `aio-websocket-bytes` */
-    int ignore_websocket_closed; /* `aio-ignore-websocket-closed` */
 };
 
 /* ---- the engine ----------------------------------------------------- */
@@ -149,6 +177,7 @@ struct aio_engine {
     struct aio_options opts;
     int selected; /* `aio = N` chose this loop engine */
     struct aio_registry registry;
+    void *host; /* the host's own state (the test harness's application) */
     volatile int *startup_failed; /* shared with the master (pre-fork) */
 
     /* worker-side state */
@@ -194,30 +223,42 @@ struct aio_engine {
 
 extern struct aio_engine aio_engine;
 
-/* ---- loop.c: the engine, cores and their coroutines ------------------ */
+/* ---- engine.c: the engine whoever hosts it ---------------------------- */
+
+/* Creates the loop and what every host needs (executor, task lists);
+ * aio_main() may spawn tasks from then on. AIO_OK or AIO_ERROR. */
+int aio_engine_open(void);
+/* Closes what aio_engine_open() made, once the host closed its handles:
+ * stops the executor, frees spare tasks, runs the loop's close callbacks. */
+void aio_engine_close(void);
+/* Runs a task's coroutine until it suspends or ends (then its ops'
+ * finished() cleans up). */
+void aio_task_run(struct aio_task *task);
+/* The task whose coroutine is running on this thread, or NULL. */
+struct aio_task *aio_running_task(void);
+/* Watches the connection for UV_* events (0: stop); the watcher is created
+ * on first use. */
+int aio_conn_watch(struct aio_conn *conn, int events);
+/* Forgets the connection's fd (must run before the fd is closed). */
+void aio_conn_unwatch(struct aio_conn *conn);
+void aio_free_handle(uv_handle_t *handle);
+/* Stops the loop if a graceful stop is under way and nothing is left. */
+void aio_engine_check_stop(void);
+/* Wall-clock microseconds, as uWSGI's start_of_request. */
+uint64_t aio_now_us(void);
+
+/* ---- loop.c: the uWSGI loop engine, cores and their coroutines -------- */
 
 void aio_loop_run(void);
-/* Runs a task's coroutine until it suspends or ends (then cleans up). */
-void aio_task_run(struct aio_task *task);
 /* The request head is complete: start the core's request. */
 void aio_core_start(struct aio_core *core);
 /* Puts a core back in uWSGI's unused stack and hands it to a waiting
  * connection, if any. */
 void aio_core_release(struct aio_core *core);
-/* Watches the client fd for UV_* events (0: stop); the watcher is created
- * on first use. */
-int aio_conn_watch(struct aio_core *core, int events);
-/* Forgets the client fd (must run before the fd is closed). */
-void aio_conn_unwatch(struct aio_core *core);
 void aio_listeners_start(void);
 void aio_listeners_stop(void);
-void aio_free_handle(uv_handle_t *handle);
-/* The task whose coroutine is running on this thread, or NULL. */
-struct aio_task *aio_running_task(void);
 /* Ask the worker to stop gracefully. */
 void aio_engine_request_stop(int exit_code);
-/* Wakes the loop's stop check (something it waits for just ended). */
-void aio_engine_check_stop(void);
 
 /* ---- accept.c: connections until their request head is complete ------ */
 
@@ -234,7 +275,7 @@ void aio_pending_close_all(void);
 void aio_linger_close(int fd);
 void aio_linger_close_all(void);
 
-/* ---- suspend.c: suspending coroutines, uWSGI's wait hooks ------------ */
+/* ---- suspend.c: suspending coroutines ------------------------------- */
 
 /* Suspends the running task (see struct aio_wait). Returns AIO_OK (a pure
  * sleep ended, a join or room came), > 0 (ready events; task->ready_fd),
@@ -243,7 +284,7 @@ void aio_linger_close_all(void);
 int aio_task_wait(struct aio_task *task, const struct aio_wait *wait);
 /* Resumes a WAITING task with `result`. */
 void aio_task_wake(struct aio_task *task, int result);
-/* Client fd events for a core whose task waits. */
+/* Client connection events for a task that waits. */
 void aio_task_conn_event(struct aio_task *task, int status, int events);
 /* Marks the task cancelled and wakes it if what it waits for allows.
  * `why` (NULL: quietly) goes into the "request cancelled" log line. */
@@ -251,9 +292,12 @@ void aio_task_cancel(struct aio_task *task, const char *why);
 /* Resumes a WAITING task with `result` once the current callback is over:
  * for wakers that must not run the task's coroutine from where they are. */
 void aio_task_wake_soon(struct aio_task *task, int result);
-void aio_install_wait_hooks(void);
 /* Initialises the wait machinery (timer) of a task. */
 void aio_task_init(struct aio_task *task);
+
+/* ---- waithooks.c: uWSGI's own blocking calls suspend too -------------- */
+
+void aio_install_wait_hooks(void);
 
 /* ---- task.c: aio_spawn() --------------------------------------------- */
 
@@ -261,8 +305,6 @@ void aio_task_init(struct aio_task *task);
 void aio_tasks_start_pending(void);
 /* Cancels every spawned task (graceful stop). */
 void aio_tasks_cancel_all(void);
-/* A spawned task's coroutine ended: report, wake its joiner, recycle. */
-void aio_spawned_task_finished(struct aio_task *task);
 void aio_tasks_free_all(void);
 
 /* ---- executor.c: the thread pool ---------------------------------------- */
@@ -279,11 +321,12 @@ void aio_executor_stop(void);
 
 /* ---- websocket.c: upgraded connections ----------------------------------- */
 
-/* Runs a websocket view for `req` (a GET to its route). Returns 0 when the
- * connection was upgraded and served (nothing more to send), or the HTTP
- * status to answer a bad handshake with (headers already added to req). */
-int aio_websocket_session(struct aio_request *req, const struct aio_view *view,
-                          struct aio_task *task);
+/* Runs a websocket view for `req` (a GET to its route) on the connection of
+ * the request's task. Returns 0 when the connection was upgraded and served
+ * (nothing more to send), or the HTTP status to answer a bad handshake with. */
+int aio_websocket_session(struct aio_request *req, const struct aio_view *view);
+/* A message (takes `data`, malloc'ed and NUL-terminated), or NULL. */
+struct aio_msg *aio_msg_new(int type, char *data, size_t len);
 /* Client fd events of an upgraded connection. */
 void aio_ws_conn_event(struct aio_ws *ws, int status, int events);
 /* Graceful stop: close every websocket with 1001. */
@@ -294,6 +337,18 @@ void aio_websockets_going_away(void);
 /* Runs the view the way its mapper says; returns the view's status. */
 int aio_mapper_run(struct aio_request *req, const struct aio_view *view);
 
+/* ---- dispatch.c: from a built request to its response ----------------- */
+
+/* Serves `req` in its task's coroutine: tweens, routing, traversal, view
+ * lookup, permission, the view's mapper, its renderer. The response is on
+ * req (nothing to send when req->upgraded or the task was cancelled). */
+void aio_dispatch(struct aio_request *req);
+/* Runs the view as its mapper says (without its renderer); an executor
+ * view's identity is worked out on the loop first. The view's status. */
+int aio_run_mapped_view(struct aio_request *req, const struct aio_view *view);
+/* Replaces the response with a plain-text error page. */
+void aio_respond_error(struct aio_request *req, int status, const char *detail);
+
 /* ---- handler.c ------------------------------------------------------ */
 
 /* uWSGI's request hook for our modifier: serves one request. */
@@ -301,9 +356,12 @@ int aio_handle_request(struct wsgi_request *wsgi_req);
 /* After-request hook: the uWSGI request log line. */
 void aio_after_request(struct wsgi_request *wsgi_req);
 
-/* ---- plugin.c ------------------------------------------------------- */
+/* ---- the host: plugin.c (uWSGI's log) or testing.c ------------------ */
 
 void aio_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- plugin.c ------------------------------------------------------- */
+
 /* Runs the view modules' aio_main() in this worker; on a configuration
  * error it reports once and stops the whole instance (never returns). */
 void aio_worker_construct_app(void);

@@ -20,79 +20,62 @@
 #include <uwsgi.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
 
 extern struct uwsgi_server uwsgi;
 
-/* The plugin's only mutable global state. */
-struct aio_engine aio_engine;
-
 #define TICK_MS 250
-
-void aio_free_handle(uv_handle_t *handle)
-{
-    free(handle);
-}
 
 /* ---- the client connection ------------------------------------------- */
 
-static void on_conn_event(uv_poll_t *poll, int status, int events)
+#define core_of_conn(c) ((struct aio_core *)((char *)(c)-offsetof(struct aio_core, conn)))
+
+static void on_conn_event(struct aio_conn *conn, int status, int events)
 {
-    struct aio_core *core = poll->data;
-    if (status < 0)
-        core->conn_events = 0; /* libuv stopped the watcher */
-    if (core->ws)
-        aio_ws_conn_event(core->ws, status, events);
-    else if (core->state == AIO_CORE_HEAD)
+    struct aio_core *core = core_of_conn(conn);
+    if (core->state == AIO_CORE_HEAD)
         aio_head_feed(core); /* the parser's read reports EOF and errors itself */
     else if (core->task.state == AIO_TASK_WAITING)
         aio_task_conn_event(&core->task, status, events);
     else
-        aio_conn_watch(core, 0);
+        aio_conn_watch(conn, 0);
 }
 
-int aio_conn_watch(struct aio_core *core, int events)
+/* The websocket layer's way to the connection: uWSGI's handshake and the
+ * socket's protocol I/O (which hands out bytes read past the head first). */
+static int conn_upgrade(struct aio_conn *conn, struct aio_request *req)
 {
-    if (core->conn_events == events)
-        return AIO_OK;
-    if (!core->conn_poll) {
-        if (!events)
-            return AIO_OK;
-        uv_poll_t *poll = malloc(sizeof(*poll));
-        if (!poll)
-            return AIO_ENOMEM;
-        int rc = uv_poll_init(&aio_engine.loop, poll, core->wsgi_req->fd);
-        if (rc) {
-            aio_log("cannot watch client fd %d: %s", core->wsgi_req->fd, uv_strerror(rc));
-            free(poll);
-            return AIO_ERROR;
-        }
-        poll->data = core;
-        core->conn_poll = poll;
-    }
-    int rc = events ? uv_poll_start(core->conn_poll, events, on_conn_event)
-                    : uv_poll_stop(core->conn_poll);
-    if (rc) {
-        aio_log("cannot watch client fd %d: %s", core->wsgi_req->fd, uv_strerror(rc));
-        return AIO_ERROR;
-    }
-    core->conn_events = events;
-    return AIO_OK;
+    (void)req;
+    struct wsgi_request *w = core_of_conn(conn)->wsgi_req;
+    return uwsgi_websocket_handshake(w, NULL, 0, NULL, 0, NULL, 0) ? AIO_ERROR : AIO_OK;
 }
 
-/* epoll forgets the fd at once (uv_close stops the watcher synchronously):
- * the fd may be closed right after and its number reused by the next
- * connection without stale events. */
-void aio_conn_unwatch(struct aio_core *core)
+static ssize_t conn_read(struct aio_conn *conn, char *buf, size_t len)
 {
-    if (core->conn_poll) {
-        uv_close((uv_handle_t *)core->conn_poll, aio_free_handle);
-        core->conn_poll = NULL;
-    }
-    core->conn_events = 0;
+    struct wsgi_request *w = core_of_conn(conn)->wsgi_req;
+    return w->socket->proto_read_body(w, buf, len);
 }
+
+static enum aio_io_status conn_write(struct aio_conn *conn, const char *data, size_t len,
+                                     size_t *pos)
+{
+    struct wsgi_request *w = core_of_conn(conn)->wsgi_req;
+    w->write_pos = *pos;
+    int rc = w->socket->proto_write(w, (char *)data, len);
+    *pos = w->write_pos;
+    w->write_pos = 0;
+    return rc == UWSGI_OK ? AIO_IO_DONE : rc == UWSGI_AGAIN ? AIO_IO_AGAIN : AIO_IO_FAILED;
+}
+
+static const struct aio_conn_ops core_conn_ops = {
+    .event = on_conn_event,
+    .upgrade = conn_upgrade,
+    .read = conn_read,
+    .write = conn_write,
+};
 
 /* ---- listeners ------------------------------------------------------------ */
 
@@ -112,23 +95,11 @@ void aio_listeners_stop(void)
 
 /* ---- cores, tasks and their coroutines ----------------------------------- */
 
-static void stop_if_idle(void)
-{
-    if (aio_engine.stopping && aio_engine.busy == 0 && aio_engine.npending == 0 &&
-        aio_engine.ntasks == 0 && !aio_executor_busy())
-        uv_stop(&aio_engine.loop);
-}
-
-void aio_engine_check_stop(void)
-{
-    stop_if_idle();
-}
-
 static void on_dispatch(uv_timer_t *timer)
 {
     (void)timer;
     aio_pending_dispatch();
-    stop_if_idle();
+    aio_engine_check_stop();
 }
 
 void aio_core_release(struct aio_core *core)
@@ -145,25 +116,24 @@ void aio_core_release(struct aio_core *core)
         uv_timer_start(&aio_engine.dispatch, on_dispatch, 0, 0);
     else if (!aio_engine.listening && !aio_engine.stopping)
         aio_listeners_start();
-    stop_if_idle();
+    aio_engine_check_stop();
 }
 
-void aio_task_run(struct aio_task *task)
+/* uWSGI's functions find the current request in uwsgi.wsgi_req. */
+static void core_task_resuming(struct aio_task *task)
 {
-    aio_engine.current = task;
-    if (task->core)
-        uwsgi.wsgi_req = task->core->wsgi_req;
-    task->state = AIO_TASK_ACTIVE;
-    aio_coro_resume(&task->coro);
-    aio_engine.current = NULL;
-    if (!aio_coro_finished(&task->coro))
-        return;
-    task->state = AIO_TASK_IDLE;
-    if (task->core)
-        aio_core_release(task->core);
-    else
-        aio_spawned_task_finished(task);
+    uwsgi.wsgi_req = task->core->wsgi_req;
 }
+
+static void core_task_finished(struct aio_task *task)
+{
+    aio_core_release(task->core);
+}
+
+static const struct aio_task_ops core_task_ops = {
+    .resuming = core_task_resuming,
+    .finished = core_task_finished,
+};
 
 /* The body of every request coroutine: uWSGI's internal routing and the
  * request hook of the modifier (normally ours), then uWSGI's request close,
@@ -186,7 +156,7 @@ static void core_main(void *arg)
             aio_task_wait(&core->task, &turn);
         }
     }
-    aio_conn_unwatch(core);
+    aio_conn_unwatch(&core->conn);
     uwsgi.wsgi_req = wsgi_req;
     uwsgi_close_request(wsgi_req);
 }
@@ -197,13 +167,6 @@ void aio_core_start(struct aio_core *core)
     core->state = AIO_CORE_RUNNING;
     aio_coro_prepare(&core->task.coro, core_main, core);
     aio_task_run(&core->task);
-}
-
-struct aio_task *aio_running_task(void)
-{
-    if (!aio_engine.running || !pthread_equal(pthread_self(), aio_engine.loop_thread))
-        return NULL;
-    return aio_engine.current;
 }
 
 /* ---- signals, housekeeping and stopping ---------------------------------- */
@@ -221,7 +184,7 @@ static void begin_stop(int exit_code)
             uwsgi.mywid, (int)getpid(), aio_engine.busy + aio_engine.npending, aio_engine.ntasks);
     aio_tasks_cancel_all();
     aio_websockets_going_away();
-    stop_if_idle();
+    aio_engine_check_stop();
 }
 
 /* SIGHUP: first a graceful stop; a second one cancels what still waits. */
@@ -261,7 +224,7 @@ static void on_tick(uv_timer_t *timer)
     if (!uwsgi.workers[uwsgi.mywid].manage_next_request)
         begin_stop(0);
     aio_accept_tick();
-    stop_if_idle();
+    aio_engine_check_stop();
 }
 
 static void on_signal_socket(uv_poll_t *poll, int status, int events)
@@ -287,6 +250,10 @@ static int init_cores(void)
         core->id = i;
         core->wsgi_req = &uwsgi.workers[uwsgi.mywid].cores[i].req;
         core->task.core = core;
+        core->task.ops = &core_task_ops;
+        core->task.conn = &core->conn;
+        core->conn.fd = -1;
+        core->conn.ops = &core_conn_ops;
         aio_task_init(&core->task);
         if (aio_coro_init(&core->task.coro, aio_engine.opts.stack_size) != AIO_OK) {
             aio_log("cannot allocate the stack of async core %d (%zu bytes): %s; lower 'aio' "
@@ -335,62 +302,51 @@ static void init_signal_sockets(void)
     }
 }
 
-static void close_all_handles(void)
+static void close_host_handles(void)
 {
     aio_pending_close_all();
     aio_linger_close_all();
     for (int i = 0; i < aio_engine.ncores; i++)
         uv_close((uv_handle_t *)&aio_engine.cores[i].task.timer, NULL);
-    aio_tasks_free_all();
     for (int i = 0; i < aio_engine.nlisteners; i++)
         uv_close((uv_handle_t *)&aio_engine.listeners[i], NULL);
     for (int i = 0; i < aio_engine.nsignal_polls; i++)
         uv_close((uv_handle_t *)&aio_engine.signal_polls[i], NULL);
     uv_close((uv_handle_t *)&aio_engine.tick, NULL);
     uv_close((uv_handle_t *)&aio_engine.dispatch, NULL);
-    uv_close((uv_handle_t *)&aio_engine.start_tasks, NULL);
-    uv_close((uv_handle_t *)&aio_engine.wake_check, NULL);
     uv_close((uv_handle_t *)&aio_engine.wakeup, NULL);
-    uv_run(&aio_engine.loop, UV_RUN_DEFAULT); /* runs the close callbacks */
-    if (uv_loop_close(&aio_engine.loop))
-        aio_log("the libuv loop still has open handles at exit");
 }
 
 static void teardown(void)
 {
-    aio_executor_stop();
-    close_all_handles();
+    close_host_handles();
+    aio_engine_close();
     for (int i = 0; i < aio_engine.ncores; i++)
         aio_coro_destroy(&aio_engine.cores[i].task.coro);
     free(aio_engine.cores);
     free(aio_engine.listeners);
     free(aio_engine.peek_buf);
-    free(aio_engine.ws_read_buf);
     aio_registry_free(&aio_engine.registry);
     aio_engine.cores = NULL;
     aio_engine.listeners = NULL;
     aio_engine.peek_buf = NULL;
 }
 
+/* uWSGI's websocket options, for the websocket layer. */
+static void copy_websocket_options(void)
+{
+    struct aio_options *o = &aio_engine.opts;
+    o->ws_max_message = (size_t)uwsgi.websockets_max_size * 1024;
+    o->ws_ping_freq = uwsgi.websockets_ping_freq;
+    o->ws_pong_tolerance = uwsgi.websockets_pong_tolerance;
+    aio_options_defaults(o);
+}
+
 void aio_loop_run(void)
 {
-    if (uv_loop_init(&aio_engine.loop)) {
-        aio_log("cannot create the libuv loop");
+    if (aio_engine_open() != AIO_OK)
         exit(1);
-    }
-    aio_engine.loop_thread = pthread_self();
-    aio_list_init(&aio_engine.heads);
-    aio_list_init(&aio_engine.pending);
-    aio_list_init(&aio_engine.lingering);
-    aio_list_init(&aio_engine.tasks);
-    aio_list_init(&aio_engine.starting);
-    aio_list_init(&aio_engine.spare_tasks);
-    aio_list_init(&aio_engine.wake_soon);
-    aio_list_init(&aio_engine.websockets);
-    uv_check_init(&aio_engine.loop, &aio_engine.wake_check);
-    uv_timer_init(&aio_engine.loop, &aio_engine.start_tasks);
-    aio_executor_init();
-    aio_engine.loop_ready = 1; /* aio_main() may spawn tasks: they start with the loop */
+    copy_websocket_options();
     aio_worker_construct_app(); /* exits on configuration errors */
     if (init_cores() != AIO_OK || init_listeners() != AIO_OK)
         exit(1);

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <strings.h>
 
 #include "aio.h"
+#include "registry.h"
 
 int aio_option_int(const char *option, const char *value, long min, long max, long *out,
                    char *error, size_t error_size)
@@ -103,4 +105,124 @@ int aio_option_setting(const char *option, char *pair, char **key, char **value,
     *key = pair;
     *value = eq + 1;
     return AIO_OK;
+}
+
+/* ---- the options themselves --------------------------------------------- */
+
+#define DEFAULT_STACK_SIZE (256u * 1024u)
+#define DEFAULT_EXECUTOR_THREADS 16
+#define DEFAULT_EXECUTOR_QUEUE 1024
+#define DEFAULT_MAX_TASKS 1024
+/* uWSGI's own defaults for its websocket options */
+#define DEFAULT_WS_MAX_MESSAGE (1024u * 1024u)
+#define DEFAULT_WS_PONG_TOLERANCE 3
+
+void aio_options_init(struct aio_options *o)
+{
+    o->ignore_websocket_closed = 1;
+}
+
+void aio_options_defaults(struct aio_options *o)
+{
+    if (!o->stack_size)
+        o->stack_size = DEFAULT_STACK_SIZE;
+    if (!o->executor_threads)
+        o->executor_threads = DEFAULT_EXECUTOR_THREADS;
+    if (!o->executor_queue)
+        o->executor_queue = DEFAULT_EXECUTOR_QUEUE;
+    if (!o->max_tasks)
+        o->max_tasks = DEFAULT_MAX_TASKS;
+    if (!o->ws_max_message)
+        o->ws_max_message = DEFAULT_WS_MAX_MESSAGE;
+    if (!o->ws_pong_tolerance)
+        o->ws_pong_tolerance = DEFAULT_WS_PONG_TOLERANCE;
+}
+
+static int add_view_module(struct aio_options *o, const char *name, const char *path,
+                           char *error, size_t error_size)
+{
+    if (!path || !*path) {
+        snprintf(error, error_size, "option '%s' needs the path of a view module", name);
+        return AIO_EINVAL;
+    }
+    char **views = realloc(o->views, (o->nviews + 1) * sizeof(*views));
+    if (!views)
+        return AIO_ENOMEM;
+    o->views = views;
+    if (!(views[o->nviews] = strdup(path)))
+        return AIO_ENOMEM;
+    o->nviews++;
+    return AIO_OK;
+}
+
+static int add_setting(struct aio_registry *reg, const char *name, const char *value,
+                       char *error, size_t error_size)
+{
+    char *pair = value ? strdup(value) : NULL;
+    if (value && !pair)
+        return AIO_ENOMEM;
+    char *key, *val;
+    int rc = aio_option_setting(name, pair, &key, &val, error, error_size);
+    if (rc == AIO_OK && aio_registry_add_setting(reg, key, val))
+        rc = AIO_ENOMEM;
+    free(pair);
+    return rc;
+}
+
+static int set_when_full(struct aio_options *o, const char *name, const char *value, char *error,
+                         size_t error_size)
+{
+    if (value && strcmp(value, "reject") == 0) {
+        o->when_full = AIO_FULL_REJECT;
+    } else if (value && strcmp(value, "wait") == 0) {
+        o->when_full = AIO_FULL_WAIT;
+    } else {
+        snprintf(error, error_size, "option '%s' must be 'reject' or 'wait' (got '%s')", name,
+                 value ? value : "");
+        return AIO_EINVAL;
+    }
+    return AIO_OK;
+}
+
+int aio_options_set(struct aio_options *o, struct aio_registry *reg, const char *name,
+                    const char *value, char *error, size_t error_size)
+{
+    static const struct {
+        const char *name;
+        long min, max;
+        size_t offset;
+    } integers[] = {
+        {"aio-executor-threads", 1, 1024, offsetof(struct aio_options, executor_threads)},
+        {"aio-executor-queue", 1, 1000000, offsetof(struct aio_options, executor_queue)},
+        {"aio-max-tasks", 1, 1000000, offsetof(struct aio_options, max_tasks)},
+    };
+    static const struct {
+        const char *name;
+        size_t offset;
+    } booleans[] = {
+        {"aio-websocket-bytes", offsetof(struct aio_options, websocket_bytes)},
+        {"aio-ignore-websocket-closed", offsetof(struct aio_options, ignore_websocket_closed)},
+    };
+    if (!name)
+        return AIO_EINVAL;
+    for (size_t i = 0; i < sizeof(integers) / sizeof(integers[0]); i++)
+        if (strcmp(name, integers[i].name) == 0)
+            return aio_option_int(name, value, integers[i].min, integers[i].max,
+                                  (long *)((char *)o + integers[i].offset), error, error_size);
+    for (size_t i = 0; i < sizeof(booleans) / sizeof(booleans[0]); i++)
+        if (strcmp(name, booleans[i].name) == 0)
+            return aio_option_bool(name, value, (int *)((char *)o + booleans[i].offset), error,
+                                   error_size);
+    if (strcmp(name, "aio-stack-size") == 0)
+        return aio_option_size(name, value, 16u * 1024u, 64u * 1024u * 1024u, &o->stack_size,
+                               error, error_size);
+    if (strcmp(name, "aio-executor-when-full") == 0)
+        return set_when_full(o, name, value, error, error_size);
+    if (strcmp(name, "aio-views") == 0)
+        return add_view_module(o, name, value, error, error_size);
+    if (strcmp(name, "aio-setting") == 0)
+        return add_setting(reg, name, value, error, error_size);
+    if (strcmp(name, "aio-tweens") == 0)
+        return aio_registry_set_tween_order(reg, value ? value : "") ? AIO_ENOMEM : AIO_OK;
+    return AIO_ENOTFOUND;
 }

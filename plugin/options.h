@@ -1,9 +1,45 @@
-/* options.h - validation of `aio-*` option values. Pure functions: each
- * returns AIO_OK or AIO_EINVAL with a one-line reason naming the option. */
+/* options.h - the `aio-*` options: their values, validated by pure
+ * functions that each return AIO_OK or AIO_EINVAL with a one-line reason
+ * naming the option, and applied in one place for every host (the uWSGI
+ * ini file, or aio_testing_option()). */
 #ifndef AIO_OPTIONS_H
 #define AIO_OPTIONS_H
 
 #include <stddef.h>
+
+struct aio_registry;
+
+enum aio_when_full {
+    AIO_FULL_REJECT, /* 503 / AIO_EBUSY */
+    AIO_FULL_WAIT,   /* suspend until the queue has room */
+};
+
+struct aio_options {
+    long cores;              /* `aio = N` */
+    size_t stack_size;       /* `aio-stack-size` */
+    char **views;            /* `aio-views`, in order */
+    size_t nviews;
+    long executor_threads;   /* `aio-executor-threads` */
+    long executor_queue;     /* `aio-executor-queue` */
+    enum aio_when_full when_full; /* `aio-executor-when-full` */
+    long max_tasks;          /* `aio-max-tasks` */
+    int websocket_bytes;     /* `aio-websocket-bytes` */
+    int ignore_websocket_closed; /* `aio-ignore-websocket-closed` */
+    /* uWSGI's websocket settings, as the host gives them */
+    size_t ws_max_message;   /* `websockets-max-size`, in bytes */
+    long ws_ping_freq;       /* `websockets-ping-freq`, s (0: no pings) */
+    long ws_pong_tolerance;  /* `websockets-pong-tolerance`, s */
+};
+
+/* Applies option `name` (an aio-* option other than `aio` itself) to
+ * `opts`, or to `reg` for aio-setting and aio-tweens. AIO_OK, AIO_EINVAL
+ * with `error` set, AIO_ENOMEM, or AIO_ENOTFOUND when it is no such option. */
+int aio_options_set(struct aio_options *opts, struct aio_registry *reg, const char *name,
+                    const char *value, char *error, size_t error_size);
+/* Before any option: the defaults of the boolean options. */
+void aio_options_init(struct aio_options *opts);
+/* After the options: defaults for what no option set. */
+void aio_options_defaults(struct aio_options *opts);
 
 /* A decimal integer in [min, max]. */
 int aio_option_int(const char *option, const char *value, long min, long max, long *out,

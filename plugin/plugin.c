@@ -9,11 +9,6 @@
 
 extern struct uwsgi_server uwsgi;
 
-#define AIO_DEFAULT_STACK_SIZE (256u * 1024u)
-#define AIO_DEFAULT_EXECUTOR_THREADS 16
-#define AIO_DEFAULT_EXECUTOR_QUEUE 1024
-#define AIO_DEFAULT_MAX_TASKS 1024
-
 void aio_log(const char *fmt, ...)
 {
     char line[1024];
@@ -46,95 +41,18 @@ static void opt_aio(char *opt, char *value, void *unused)
     aio_engine.opts.cores = cores;
 }
 
-static void opt_views(char *opt, char *value, void *unused)
+/* Every aio-* option but `aio`: applied the way the test harness applies
+ * them too (options.c). */
+static void opt_engine(char *opt, char *value, void *unused)
 {
     (void)unused;
-    if (!value || !*value) {
-        char error[128];
-        snprintf(error, sizeof(error), "option '%s' needs the path of a view module", opt);
-        fatal(error);
-    }
-    struct aio_options *o = &aio_engine.opts;
-    char **views = realloc(o->views, (o->nviews + 1) * sizeof(*views));
-    if (!views || !(views[o->nviews] = strdup(value)))
+    char error[256] = "";
+    int rc = aio_options_set(&aio_engine.opts, &aio_engine.registry, opt, value, error,
+                             sizeof(error));
+    if (rc == AIO_ENOMEM)
         fatal("out of memory");
-    o->views = views;
-    o->nviews++;
-}
-
-static void opt_setting(char *opt, char *value, void *unused)
-{
-    (void)unused;
-    char error[256];
-    char *pair = value ? strdup(value) : NULL;
-    char *key, *val;
-    if (aio_option_setting(opt, pair ? pair : value, &key, &val, error, sizeof(error)))
-        fatal(error);
-    if (aio_registry_add_setting(&aio_engine.registry, key, val))
-        fatal("out of memory");
-    free(pair);
-}
-
-static void opt_stack_size(char *opt, char *value, void *unused)
-{
-    (void)unused;
-    char error[256];
-    if (aio_option_size(opt, value, 16u * 1024u, 64u * 1024u * 1024u,
-                        &aio_engine.opts.stack_size, error, sizeof(error)))
-        fatal(error);
-}
-
-/* Integer options: their ranges, and one handler storing into `target`. */
-static const struct {
-    const char *name;
-    long min, max;
-} int_options[] = {
-    {"aio-executor-threads", 1, 1024},
-    {"aio-executor-queue", 1, 1000000},
-    {"aio-max-tasks", 1, 1000000},
-};
-
-static void opt_int(char *opt, char *value, void *target)
-{
-    for (size_t i = 0; i < sizeof(int_options) / sizeof(int_options[0]); i++) {
-        if (strcmp(opt, int_options[i].name) != 0)
-            continue;
-        char error[256];
-        if (aio_option_int(opt, value, int_options[i].min, int_options[i].max, target, error,
-                           sizeof(error)))
-            fatal(error);
-        return;
-    }
-}
-
-static void opt_when_full(char *opt, char *value, void *unused)
-{
-    (void)unused;
-    if (value && strcmp(value, "reject") == 0) {
-        aio_engine.opts.when_full = AIO_FULL_REJECT;
-    } else if (value && strcmp(value, "wait") == 0) {
-        aio_engine.opts.when_full = AIO_FULL_WAIT;
-    } else {
-        char error[256];
-        snprintf(error, sizeof(error), "option '%s' must be 'reject' or 'wait' (got '%s')", opt,
-                 value ? value : "");
-        fatal(error);
-    }
-}
-
-static void opt_tweens(char *opt, char *value, void *unused)
-{
-    (void)opt;
-    (void)unused;
-    if (aio_registry_set_tween_order(&aio_engine.registry, value ? value : ""))
-        fatal("out of memory");
-}
-
-static void opt_bool(char *opt, char *value, void *target)
-{
-    char error[256];
-    if (aio_option_bool(opt, value, target, error, sizeof(error)))
-        fatal(error);
+    if (rc != AIO_OK)
+        fatal(error[0] ? error : aio_strerror(rc));
 }
 
 static struct uwsgi_option aio_options[] = {
@@ -143,36 +61,36 @@ static struct uwsgi_option aio_options[] = {
      opt_aio, NULL, 0},
     {"aio-views", required_argument, 0,
      "load a uwsgi-aio view module (.so); its aio_main() runs once per worker (repeatable)",
-     opt_views, NULL, 0},
+     opt_engine, NULL, 0},
     {"aio-setting", required_argument, 0,
-     "application setting key=value passed to the view modules (repeatable)", opt_setting, NULL,
+     "application setting key=value passed to the view modules (repeatable)", opt_engine, NULL,
      0},
     {"aio-stack-size", required_argument, 0,
      "coroutine stack size of each async core and task, e.g. 256k (default 256k)",
-     opt_stack_size, NULL, 0},
+     opt_engine, NULL, 0},
     {"aio-executor-threads", required_argument, 0,
      "threads of each worker's executor, for blocking views and aio_run_in_executor() "
      "(1-1024, default 16)",
-     opt_int, &aio_engine.opts.executor_threads, 0},
+     opt_engine, NULL, 0},
     {"aio-executor-queue", required_argument, 0,
      "executor jobs that may wait for a thread before the executor counts as full "
      "(default 1024)",
-     opt_int, &aio_engine.opts.executor_queue, 0},
+     opt_engine, NULL, 0},
     {"aio-executor-when-full", required_argument, 0,
      "when the executor queue is full: reject (503 / AIO_EBUSY, the default) or wait",
-     opt_when_full, NULL, 0},
+     opt_engine, NULL, 0},
     {"aio-websocket-bytes", required_argument, 0,
      "deliver every websocket message as bytes (like aiopyramid's use_bytes; default false)",
-     opt_bool, &aio_engine.opts.websocket_bytes, 0},
+     opt_engine, NULL, 0},
     {"aio-ignore-websocket-closed", required_argument, 0,
-     "a websocket view ending because its socket closed ends quietly (default true)", opt_bool,
-     &aio_engine.opts.ignore_websocket_closed, 0},
+     "a websocket view ending because its socket closed ends quietly (default true)",
+     opt_engine, NULL, 0},
     {"aio-tweens", required_argument, 0,
      "the tweens to run, outermost first, by name (default: every tween modules add, in order)",
-     opt_tweens, NULL, 0},
+     opt_engine, NULL, 0},
     {"aio-max-tasks", required_argument, 0,
      "tasks started with aio_spawn() that may run at once per worker (default 1024)",
-     opt_int, &aio_engine.opts.max_tasks, 0},
+     opt_engine, NULL, 0},
     {0, 0, 0, 0, 0, 0, 0},
 };
 
@@ -205,15 +123,7 @@ static int aio_plugin_init(void)
     if (uwsgi.threads > 1)
         fatal("'threads' cannot be combined with 'aio': requests already run concurrently");
     check_sockets();
-    struct aio_options *o = &aio_engine.opts;
-    if (!o->stack_size)
-        o->stack_size = AIO_DEFAULT_STACK_SIZE;
-    if (!o->executor_threads)
-        o->executor_threads = AIO_DEFAULT_EXECUTOR_THREADS;
-    if (!o->executor_queue)
-        o->executor_queue = AIO_DEFAULT_EXECUTOR_QUEUE;
-    if (!o->max_tasks)
-        o->max_tasks = AIO_DEFAULT_MAX_TASKS;
+    aio_options_defaults(&aio_engine.opts);
     /* Opening the modules here (once, before fork) reports a missing file or
      * a broken module in one line; aio_main() itself runs in each worker. */
     for (size_t i = 0; i < aio_engine.opts.nviews; i++)
@@ -237,7 +147,7 @@ static void aio_goodbye(void)
 static void aio_on_load(void)
 {
     uwsgi_register_loop("aio", aio_loop_run);
-    aio_engine.opts.ignore_websocket_closed = 1; /* the default, until an option says */
+    aio_options_init(&aio_engine.opts);
 }
 
 static void aio_post_fork(void)

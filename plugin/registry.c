@@ -192,6 +192,10 @@ int aio_registry_open_module(struct aio_registry *reg, const char *path)
         } else if (!(*(void **)&module->main = dlsym(module->handle, "aio_main"))) {
             rc = set_error(reg, "view module '%s' has no aio_main() function", path);
         }
+        if (rc != AIO_OK) { /* a module that cannot run is not kept */
+            reg->nmodules--;
+            free_module(module);
+        }
     }
     aio_buf_free(&file);
     aio_buf_free(&asset_dir);

@@ -5,6 +5,7 @@
 #define AIO_REQUEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aio.h"
 #include "arena.h"
@@ -30,6 +31,7 @@ struct aio_request {
     struct aio_kvlist match;
     const char *body;
     size_t body_len;
+    uint64_t started_us;       /* when it began (wall clock), for log lines */
     /* dispatch */
     const struct aio_registry *registry;
     const struct aio_route *route;

@@ -2,20 +2,17 @@
  * fds, timers, an executor job, another task or its client's disconnect,
  * and the loop resumes it. This is where views and tasks suspend
  * (aio_sleep, aio_wait_fd, aio_join) and where uWSGI's own blocking reads
- * and writes do (its wait hooks point here).
+ * and writes do (its wait hooks, waithooks.c, end up here).
  *
  * While a request waits, its client connection is watched for a hang-up
  * (EPOLLRDHUP): a client that goes away cancels the request at once, its
  * wait returns AIO_ECANCELLED and every later wait fails the same way. An
  * executor job is the exception: the thread may still use the request, so
  * the task only resumes when the job has returned. */
-#include <uwsgi.h>
-
 #include <math.h>
+#include <stdlib.h>
 
 #include "internal.h"
-
-extern struct uwsgi_server uwsgi;
 
 static int to_uv_events(int aio_events)
 {
@@ -50,16 +47,17 @@ void aio_task_cancel(struct aio_task *task, const char *why)
 {
     if (!task->cancelled) {
         task->cancelled = 1;
-        if (task->core && why) {
+        const struct aio_request *req = task->req;
+        if (task->conn && why && req && req->method) {
             aio_engine.stats.cancelled++;
-            struct wsgi_request *w = task->core->wsgi_req;
-            aio_log("%.*s %.*s: %s after %.3f s, request cancelled", (int)w->method_len,
-                    w->method, (int)w->uri_len, w->uri, why,
-                    (double)(uwsgi_micros() - w->start_of_request) / 1e6);
+            const char *query = req->query_string ? req->query_string : "";
+            aio_log("%s %s%s%s: %s after %.3f s, request cancelled", req->method, req->path,
+                    *query ? "?" : "", query, why,
+                    (double)(aio_now_us() - req->started_us) / 1e6);
         }
     }
-    if (task->core && !task->core->ws)
-        aio_conn_watch(task->core, 0); /* a hang-up stays readable forever */
+    if (task->conn && !task->conn->ws)
+        aio_conn_watch(task->conn, 0); /* a hang-up stays readable forever */
     if (task->state == AIO_TASK_WAITING && !task->wait.job)
         aio_task_wake(task, AIO_ECANCELLED);
 }
@@ -94,7 +92,7 @@ void aio_task_conn_event(struct aio_task *task, int status, int events)
     int ready = (status < 0 ? task->wait.client_events : from_uv_events(events)) &
                 task->wait.client_events;
     if (ready) {
-        task->ready_fd = task->core->wsgi_req->fd;
+        task->ready_fd = task->conn->fd;
         aio_task_wake(task, ready);
     } else if (status < 0 || (events & UV_DISCONNECT)) {
         aio_task_cancel(task, "client went away");
@@ -152,8 +150,8 @@ int aio_task_wait(struct aio_task *task, const struct aio_wait *wait)
         return AIO_ECANCELLED;
     int rc = AIO_OK;
     /* (an upgraded connection's watcher belongs to the websocket layer) */
-    if (task->core && !task->core->ws && !task->cancelled)
-        rc = aio_conn_watch(task->core, to_uv_events(wait->client_events) | UV_DISCONNECT);
+    if (task->conn && !task->conn->ws && !task->cancelled)
+        rc = aio_conn_watch(task->conn, to_uv_events(wait->client_events) | UV_DISCONNECT);
     if (rc == AIO_OK && wait->fd >= 0)
         rc = watch_other_fd(task, wait->fd, wait->fd_events);
     if (rc != AIO_OK)
@@ -179,8 +177,8 @@ int aio_task_wait(struct aio_task *task, const struct aio_wait *wait)
     }
     /* Keep only the hang-up watch between waits: re-arming it would cost
      * two epoll_ctl calls per wait. */
-    if (task->core && !task->core->ws && wait->client_events && !task->cancelled)
-        aio_conn_watch(task->core, UV_DISCONNECT);
+    if (task->conn && !task->conn->ws && wait->client_events && !task->cancelled)
+        aio_conn_watch(task->conn, UV_DISCONNECT);
     task->wait = (struct aio_wait){.fd = -1};
     return task->wait_result;
 }
@@ -225,7 +223,7 @@ int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms)
     if (fd < 0 || !events || (events & ~(AIO_READ | AIO_WRITE)))
         return AIO_EINVAL;
     struct aio_wait wait = {.fd = -1, .timeout_ms = timeout_ms < 0 ? -1 : timeout_ms};
-    if (task->core && fd == task->core->wsgi_req->fd) {
+    if (task->conn && fd == task->conn->fd) {
         wait.client_events = events;
     } else {
         wait.fd = fd;
@@ -244,100 +242,4 @@ int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg)
     int result = AIO_ERROR;
     int rc = aio_executor_call(task, fn, arg, &result);
     return rc == AIO_OK ? result : rc;
-}
-
-/* ---- uWSGI's wait hooks: uWSGI's own reads and writes suspend too ------ */
-
-static int hook_result(struct aio_task *task, int rc)
-{
-    if (rc > 0)
-        return 1;
-    if (rc == AIO_ETIMEDOUT) {
-        task->timed_out = 1;
-        return 0;
-    }
-    return -1;
-}
-
-static int hook_timeout_ms(int timeout_s)
-{
-    return timeout_s > 0 ? timeout_s * 1000 : -1;
-}
-
-static int is_client_fd(const struct aio_task *task, int fd)
-{
-    return task->core && fd == task->core->wsgi_req->fd;
-}
-
-static int hook_wait_fd(int fd, int timeout_s, int events)
-{
-    struct aio_task *task = aio_running_task();
-    if (!task) /* not in a coroutine: a plain blocking poll */
-        return events == AIO_READ ? uwsgi_simple_wait_read_hook(fd, timeout_s)
-                                  : uwsgi_simple_wait_write_hook(fd, timeout_s);
-    struct aio_wait wait = {.fd = -1, .timeout_ms = hook_timeout_ms(timeout_s)};
-    if (is_client_fd(task, fd)) {
-        wait.client_events = events;
-    } else {
-        wait.fd = fd;
-        wait.fd_events = events;
-    }
-    return hook_result(task, aio_task_wait(task, &wait));
-}
-
-static int hook_wait_read(int fd, int timeout_s)
-{
-    return hook_wait_fd(fd, timeout_s, AIO_READ);
-}
-
-static int hook_wait_write(int fd, int timeout_s)
-{
-    return hook_wait_fd(fd, timeout_s, AIO_WRITE);
-}
-
-static int hook_wait_read2(int fd0, int fd1, int timeout_s, int *fd)
-{
-    struct aio_task *task = aio_running_task();
-    if (!task)
-        return uwsgi_simple_wait_read2_hook(fd0, fd1, timeout_s, fd);
-    if (!is_client_fd(task, fd0) && !is_client_fd(task, fd1)) {
-        aio_log("waiting on two fds needs one of them to be the client connection");
-        return -1;
-    }
-    struct aio_wait wait = {.client_events = AIO_READ,
-                            .fd = is_client_fd(task, fd0) ? fd1 : fd0,
-                            .fd_events = AIO_READ,
-                            .timeout_ms = hook_timeout_ms(timeout_s)};
-    int rc = hook_result(task, aio_task_wait(task, &wait));
-    if (rc > 0)
-        *fd = task->ready_fd;
-    return rc;
-}
-
-static int hook_wait_milliseconds(int ms)
-{
-    struct aio_task *task = aio_running_task();
-    if (!task)
-        return uwsgi_simple_wait_milliseconds_hook(ms);
-    struct aio_wait wait = {.fd = -1, .timeout_ms = ms > 0 ? ms : 0};
-    return aio_task_wait(task, &wait) == AIO_OK ? 0 : -1;
-}
-
-/* uWSGI's "give the other cores a turn" (e.g. uwsgi.suspend()). */
-static void hook_schedule_to_main(struct wsgi_request *wsgi_req)
-{
-    struct aio_task *task = aio_running_task();
-    if (!task || !task->core || task->core->wsgi_req != wsgi_req)
-        return;
-    struct aio_wait turn = {.fd = -1, .timeout_ms = 0};
-    aio_task_wait(task, &turn);
-}
-
-void aio_install_wait_hooks(void)
-{
-    uwsgi.wait_read_hook = hook_wait_read;
-    uwsgi.wait_write_hook = hook_wait_write;
-    uwsgi.wait_read2_hook = hook_wait_read2;
-    uwsgi.wait_milliseconds_hook = hook_wait_milliseconds;
-    uwsgi.schedule_to_main = hook_schedule_to_main;
 }

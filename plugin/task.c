@@ -3,13 +3,15 @@
  * its own stack and an aio_request without HTTP behind it as its context,
  * so the usual suspension API works in it. Finished tasks are kept for
  * reuse, so spawning does not map a new stack every time. */
-#include <uwsgi.h>
-
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-extern struct uwsgi_server uwsgi;
+static void spawned_task_finished(struct aio_task *task);
+
+static const struct aio_task_ops spawned_task_ops = {.finished = spawned_task_finished};
 
 static int on_loop_thread(void)
 {
@@ -37,6 +39,7 @@ static struct aio_task *task_new(void)
         return NULL;
     }
     aio_task_init(task);
+    task->ops = &spawned_task_ops;
     return task;
 }
 
@@ -110,7 +113,8 @@ int aio_spawn(const char *name, aio_task_fn fn, void *arg, aio_task **handle)
     return AIO_OK;
 }
 
-void aio_spawned_task_finished(struct aio_task *task)
+/* Its coroutine ended: report, wake its joiner, recycle. */
+static void spawned_task_finished(struct aio_task *task)
 {
     aio_list_remove(&task->node);
     aio_engine.ntasks--;
@@ -133,7 +137,7 @@ int aio_join(aio_request *req, aio_task *task, int *result)
     struct aio_task *self = aio_running_task();
     if (!self || !req || req->task != self)
         return AIO_ESCOPE;
-    if (!task || task->core || task->detached || task->joiner || task == self)
+    if (!task || task->ops != &spawned_task_ops || task->detached || task->joiner || task == self)
         return AIO_EINVAL;
     if (!task->finished) {
         task->joiner = self;

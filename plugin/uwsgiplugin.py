@@ -22,7 +22,10 @@ CFLAGS = [
 # another library's symbol of the same name.
 LDFLAGS = ['-Wl,-Bsymbolic-functions']
 LIBS = ['-luv', '-ljansson', '-lcrypto', '-ldl', '-lm', '-lpthread']
-GCC_LIST = ['accept', 'acl', 'arena', 'auth', 'buf', 'coro', 'executor', 'handler', 'http',
-            'loop', 'mapper', 'options', 'params', 'plugin', 'registry', 'render', 'request',
-            'route', 'suspend', 'task', 'template', 'traversal', 'tween', 'utf8', 'websocket',
-            'wsframe']
+# The engine knows nothing of uWSGI (libaio_testing is built from it too) ...
+ENGINE = ['acl', 'arena', 'auth', 'buf', 'coro', 'dispatch', 'engine', 'executor', 'http',
+          'mapper', 'options', 'params', 'registry', 'render', 'request', 'route', 'suspend',
+          'task', 'template', 'traversal', 'tween', 'utf8', 'websocket', 'wsframe']
+# ... and these host it in uWSGI.
+UWSGI_HOST = ['accept', 'handler', 'loop', 'plugin', 'waithooks']
+GCC_LIST = ENGINE + UWSGI_HOST

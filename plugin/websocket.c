@@ -1,10 +1,11 @@
 /* websocket.c - upgraded connections (SPEC §8).
  *
- * The handshake is uWSGI's (uwsgi_websocket_handshake); the bytes go
- * through the request's protocol I/O (proto_read_body/proto_write), as for
- * any response; the framing is ours (wsframe.c), because uWSGI's parser can
- * be crashed by one client frame and shares its reassembly buffer between
- * connections.
+ * The handshake and the bytes go through the connection's host: in the
+ * server, uWSGI's handshake (uwsgi_websocket_handshake) and the request's
+ * protocol I/O (proto_read_body/proto_write), as for any response (loop.c);
+ * in libaio_testing, a socketpair. The framing is ours (wsframe.c), because
+ * uWSGI's parser can be crashed by one client frame and shares its
+ * reassembly buffer between connections.
  *
  * The loop, not the view, reads the connection: whenever it is readable,
  * frames are parsed, pings answered, closes echoed and protocol errors
@@ -16,9 +17,8 @@
  * never from inside these callbacks, so a view that returns cannot pull the
  * connection from under them.
  */
-#include <uwsgi.h>
-
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -26,8 +26,6 @@
 #include "internal.h"
 #include "utf8.h"
 #include "wsframe.h"
-
-extern struct uwsgi_server uwsgi;
 
 #define READ_CHUNK 16384
 /* The view's own sends wait while more than this is unwritten. */
@@ -54,8 +52,7 @@ enum ws_state {
 struct aio_ws {
     struct aio_list node; /* in aio_engine.websockets */
     uint64_t id;
-    struct aio_core *core;
-    struct wsgi_request *wsgi_req;
+    struct aio_conn *conn;
     struct aio_request *req;
     struct aio_task *owner;
     const struct aio_view *view;
@@ -68,7 +65,8 @@ struct aio_ws {
     struct aio_ws_parser parser;
     struct aio_list inbox;
     size_t inbox_bytes;
-    struct aio_buf out;   /* wsgi_req->write_pos of it is written */
+    struct aio_buf out;   /* `written` bytes of it are out */
+    size_t written;
     uv_timer_t timer;     /* idle pings */
     uint64_t last_seen;
     uint64_t ping_sent;   /* when the unanswered ping went out, 0: none */
@@ -82,7 +80,7 @@ static uint64_t now_ms(void)
 
 static size_t max_message(void)
 {
-    return (size_t)uwsgi.websockets_max_size * 1024;
+    return aio_engine.opts.ws_max_message;
 }
 
 static int on_loop_thread(void)
@@ -103,7 +101,7 @@ static void notify_owner(struct aio_ws *ws)
 
 static size_t unwritten(const struct aio_ws *ws)
 {
-    return ws->out.len - ws->wsgi_req->write_pos;
+    return ws->out.len - ws->written;
 }
 
 /* What the connection's watcher should wait for now. */
@@ -116,7 +114,7 @@ static void update_watch(struct aio_ws *ws)
         if (unwritten(ws))
             events |= UV_WRITABLE;
     }
-    aio_conn_watch(ws->core, events);
+    aio_conn_watch(ws->conn, events);
 }
 
 /* The connection is unusable (EOF, reset, write error, no pong...). */
@@ -130,7 +128,7 @@ static void connection_gone(struct aio_ws *ws, int code)
     if (!ws->close_code)
         ws->close_code = code;
     aio_buf_reset(&ws->out);
-    ws->wsgi_req->write_pos = 0;
+    ws->written = 0;
     notify_owner(ws);
     /* A view suspended elsewhere (aio_sleep...) learns it at once: its
      * request is cancelled, quietly (a closed websocket is no incident). */
@@ -143,15 +141,15 @@ static void connection_gone(struct aio_ws *ws, int code)
 
 static void flush(struct aio_ws *ws)
 {
-    struct wsgi_request *w = ws->wsgi_req;
     while (!ws->gone && unwritten(ws)) {
-        size_t before = w->write_pos;
-        int rc = w->socket->proto_write(w, ws->out.data, ws->out.len);
-        if (rc == UWSGI_OK) {
+        size_t before = ws->written;
+        enum aio_io_status rc =
+            ws->conn->ops->write(ws->conn, ws->out.data, ws->out.len, &ws->written);
+        if (rc == AIO_IO_DONE) {
             aio_buf_reset(&ws->out);
-            w->write_pos = 0;
-        } else if (rc == UWSGI_AGAIN) {
-            if (w->write_pos == before)
+            ws->written = 0;
+        } else if (rc == AIO_IO_AGAIN) {
+            if (ws->written == before)
                 break; /* the socket is full: wait until it is writable */
         } else {
             connection_gone(ws, AIO_WS_ABNORMAL);
@@ -198,23 +196,33 @@ static void queue_close(struct aio_ws *ws, int code, const char *reason)
 
 static void log_protocol_error(struct aio_ws *ws, int code, const char *why)
 {
-    struct wsgi_request *w = ws->wsgi_req;
-    aio_log("websocket %.*s from %.*s: %s, closing with %d", (int)w->uri_len, w->uri,
-            (int)w->remote_addr_len, w->remote_addr, why, code);
+    aio_log("websocket %s from %s: %s, closing with %d", ws->req->path, ws->req->remote_addr,
+            why, code);
+}
+
+struct aio_msg *aio_msg_new(int type, char *data, size_t len)
+{
+    struct aio_msg *msg = malloc(sizeof(*msg));
+    if (!msg) {
+        free(data);
+        return NULL;
+    }
+    aio_list_init(&msg->node);
+    msg->type = type;
+    msg->data = data;
+    msg->len = len;
+    return msg;
 }
 
 static void deliver(struct aio_ws *ws, struct aio_ws_event *ev)
 {
-    struct aio_msg *msg = malloc(sizeof(*msg));
+    int type = ev->opcode == AIO_WS_OP_TEXT && !ws->bytes ? AIO_MSG_TEXT : AIO_MSG_BINARY;
+    struct aio_msg *msg = aio_msg_new(type, ev->data, ev->len);
     if (!msg) {
-        free(ev->data);
         queue_close(ws, AIO_WS_INTERNAL_ERROR, "out of memory");
         ws->got_close = 1;
         return;
     }
-    msg->type = ev->opcode == AIO_WS_OP_TEXT && !ws->bytes ? AIO_MSG_TEXT : AIO_MSG_BINARY;
-    msg->data = ev->data;
-    msg->len = ev->len;
     aio_list_append(&ws->inbox, &msg->node);
     ws->inbox_bytes += msg->len;
     notify_owner(ws);
@@ -257,9 +265,8 @@ static void handle_event(struct aio_ws *ws, struct aio_ws_event *ev)
 
 static void read_frames(struct aio_ws *ws)
 {
-    struct wsgi_request *w = ws->wsgi_req;
     while (!ws->got_close && ws->inbox_bytes <= max_message()) {
-        ssize_t n = w->socket->proto_read_body(w, aio_engine.ws_read_buf, READ_CHUNK);
+        ssize_t n = ws->conn->ops->read(ws->conn, aio_engine.ws_read_buf, READ_CHUNK);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             break;
         if (n <= 0) { /* the peer went away without a close frame */
@@ -302,8 +309,8 @@ static void on_ping_timer(uv_timer_t *timer)
     if (ws->state != WS_OPEN || ws->gone)
         return;
     uint64_t now = now_ms();
-    uint64_t freq = (uint64_t)uwsgi.websockets_ping_freq * 1000;
-    uint64_t tolerance = (uint64_t)uwsgi.websockets_pong_tolerance * 1000;
+    uint64_t freq = (uint64_t)aio_engine.opts.ws_ping_freq * 1000;
+    uint64_t tolerance = (uint64_t)aio_engine.opts.ws_pong_tolerance * 1000;
     if (ws->ping_sent) {
         if (now - ws->ping_sent >= tolerance) {
             log_protocol_error(ws, AIO_WS_ABNORMAL, "no pong to a ping (websockets-pong-tolerance)");
@@ -609,9 +616,8 @@ static void session_end(struct aio_ws *ws, int status)
     }
     aio_ws_parser_free(&ws->parser);
     aio_buf_free(&ws->out);
-    ws->wsgi_req->write_pos = 0;
-    ws->core->ws = NULL;
-    aio_conn_watch(ws->core, 0);
+    ws->conn->ws = NULL;
+    aio_conn_watch(ws->conn, 0);
     uv_close((uv_handle_t *)&ws->timer, free_ws);
 }
 
@@ -627,41 +633,41 @@ static int run_callbacks(struct aio_ws *ws)
     return rc;
 }
 
-int aio_websocket_session(struct aio_request *req, const struct aio_view *view,
-                          struct aio_task *task)
+int aio_websocket_session(struct aio_request *req, const struct aio_view *view)
 {
+    struct aio_task *task = req->task;
     int status = check_handshake(req);
     if (status)
         return status;
+    if (!task->conn)
+        return 500; /* no connection to upgrade (a request without a client) */
     if (!aio_engine.ws_read_buf && !(aio_engine.ws_read_buf = malloc(READ_CHUNK)))
         return 503;
     struct aio_ws *ws = calloc(1, sizeof(*ws));
     if (!ws)
         return 503;
-    struct wsgi_request *w = task->core->wsgi_req;
-    if (uwsgi_websocket_handshake(w, NULL, 0, NULL, 0, NULL, 0)) {
+    if (task->conn->ops->upgrade(task->conn, req) != AIO_OK) {
         free(ws); /* the client is gone: nothing to answer */
         req->upgraded = 1;
         return 0;
     }
     req->upgraded = 1;
     ws->id = ++aio_engine.next_ws_id;
-    ws->core = task->core;
-    ws->wsgi_req = w;
+    ws->conn = task->conn;
     ws->req = req;
     ws->owner = task;
     ws->view = view;
     ws->bytes = (view->flags & AIO_WS_BYTES) || aio_engine.opts.websocket_bytes;
     ws->last_seen = now_ms();
-    w->write_pos = 0;
     aio_list_init(&ws->inbox);
     aio_ws_parser_init(&ws->parser, AIO_WS_SERVER, max_message());
     uv_timer_init(&aio_engine.loop, &ws->timer);
     ws->timer.data = ws;
-    if (uwsgi.websockets_ping_freq > 0)
-        uv_timer_start(&ws->timer, on_ping_timer, (uint64_t)uwsgi.websockets_ping_freq * 1000, 0);
+    if (aio_engine.opts.ws_ping_freq > 0)
+        uv_timer_start(&ws->timer, on_ping_timer, (uint64_t)aio_engine.opts.ws_ping_freq * 1000,
+                       0);
     aio_list_append(&aio_engine.websockets, &ws->node);
-    task->core->ws = ws;
+    task->conn->ws = ws;
     /* Frames the client sent right behind its handshake are read now. */
     read_frames(ws);
     update_watch(ws);

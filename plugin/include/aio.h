@@ -284,7 +284,7 @@ AIO_API int aio_call_next(aio_request *req, aio_next *next);
 /* Adds a tween. Without the option aio-tweens, tweens run in the order
  * they are added (the first added is the outermost); aio-tweens lists the
  * tweens to run, outermost first, by name. The built-in tween "timing"
- * adds an X-Response-Time header and logs slow requests. */
+ * adds an X-Response-Time header: how long the rest of the chain took. */
 AIO_API int aio_add_tween(aio_config *cfg, const char *name, aio_tween_fn tween);
 
 /* ------------------------------------------------------------------ */

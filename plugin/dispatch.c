@@ -1,0 +1,157 @@
+/* dispatch.c - from a built request to its response, whoever hosts the
+ * engine (SPEC §4, §5, §9): the tween chain around routing, traversal,
+ * view lookup, the permission check, the view's mapper and its renderer.
+ * Runs in the request's coroutine, so every step may suspend. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "internal.h"
+
+void aio_respond_error(struct aio_request *req, int status, const char *detail)
+{
+    aio_response_reset(req);
+    aio_set_status(req, status);
+    aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+    aio_printf(req, "%d %s\n", status, aio_http_reason(status));
+    if (detail)
+        aio_printf(req, "\n%s\n", detail);
+}
+
+static void log_failure(struct aio_request *req, int status)
+{
+    aio_log("view of route '%s' failed on %s %s: %s", aio_route_name(req), req->method, req->path,
+            req->failure ? req->failure : aio_strerror(status));
+}
+
+static void respond_dispatch(struct aio_request *req, enum aio_dispatch how, unsigned allowed)
+{
+    if (how == AIO_DISPATCH_NOT_FOUND) {
+        aio_respond_error(req, 404, "The resource could not be found.");
+    } else if (how == AIO_DISPATCH_METHOD_NOT_ALLOWED) {
+        char methods[96];
+        aio_http_format_methods(allowed, methods, sizeof(methods));
+        aio_respond_error(req, 405, NULL);
+        aio_add_header(req, "Allow", methods);
+    } else {
+        aio_respond_error(req, 500, NULL);
+    }
+}
+
+static void serve_websocket(struct aio_request *req, const struct aio_view *view)
+{
+    int refused = aio_websocket_session(req, view);
+    if (refused == 426) {
+        aio_respond_error(req, 426, "This route speaks WebSocket (version 13).");
+        aio_add_header(req, "Upgrade", "websocket");
+        aio_add_header(req, "Sec-WebSocket-Version", "13");
+    } else if (refused) {
+        aio_respond_error(req, refused, refused == 400 ? "Bad Sec-WebSocket-Key." : NULL);
+    }
+}
+
+/* An executor view cannot suspend: work out who is asking beforehand, on
+ * the loop, so the thread reads the cached answers. */
+static void prime_identity(struct aio_request *req)
+{
+    if (!aio_engine.registry.authn.unauthenticated_userid)
+        return;
+    aio_unauthenticated_userid(req);
+    aio_authenticated_userid(req);
+    aio_effective_principals(req, NULL);
+}
+
+int aio_run_mapped_view(struct aio_request *req, const struct aio_view *view)
+{
+    if (!(view->flags & AIO_COROUTINE))
+        prime_identity(req);
+    return aio_mapper_run(req, view);
+}
+
+/* Runs the view and its renderer; the response is on req. */
+static void run_view(struct aio_request *req, const struct aio_view *view)
+{
+    struct aio_task *task = req->task;
+    int status = aio_run_mapped_view(req, view);
+    if (task->cancelled)
+        return;
+    if (req->unavailable) {
+        aio_log("executor queue full (aio-executor-queue), answering 503 to %s %s", req->method,
+                req->path);
+        aio_respond_error(req, 503, "The server is busy; try again later.");
+        aio_add_header(req, "Retry-After", "1");
+        return;
+    }
+    if (status == AIO_OK)
+        status = aio_apply_renderer(req, view);
+    if (status != AIO_OK) {
+        log_failure(req, status);
+        aio_respond_error(req, 500, NULL);
+    }
+}
+
+/* The innermost handler of the tween chain: routing, traversal, view
+ * lookup, permission, the view. Always answers: AIO_OK. */
+static int main_handler(struct aio_request *req)
+{
+    struct aio_task *task = req->task;
+    const struct aio_route *route = NULL;
+    const struct aio_view *view = NULL;
+    unsigned allowed = 0;
+    enum aio_dispatch how =
+        aio_registry_match(&aio_engine.registry, req->path, &req->arena, &req->match, &route);
+    if (how != AIO_DISPATCH_FOUND) {
+        respond_dispatch(req, how, 0);
+        return AIO_OK;
+    }
+    req->route = route;
+    if (route->root) {
+        int rc = aio_traverse(req, route);
+        if (task->cancelled)
+            return AIO_OK;
+        if (rc != AIO_OK) {
+            aio_log("traversal of route '%s' failed on %s %s: %s", route->name, req->method,
+                    req->path, req->failure ? req->failure : aio_strerror(rc));
+            aio_respond_error(req, 500, NULL);
+            return AIO_OK;
+        }
+    }
+    how = aio_route_pick_view(route, req->method_bit, aio_context_type(req), req->view_name,
+                              &view, &allowed);
+    if (how != AIO_DISPATCH_FOUND) {
+        respond_dispatch(req, how, allowed);
+        return AIO_OK;
+    }
+    req->view = view;
+    if (view->permission) {
+        int granted = aio_has_permission(req, view->permission);
+        if (task->cancelled)
+            return AIO_OK;
+        if (granted < 0) {
+            aio_log("permission check of route '%s' failed on %s %s: %s", route->name,
+                    req->method, req->path, req->failure ? req->failure : aio_strerror(granted));
+            aio_respond_error(req, 500, NULL);
+            return AIO_OK;
+        }
+        if (!granted) {
+            aio_respond_error(req, 403, "You may not see this.");
+            return AIO_OK;
+        }
+    }
+    if (view->flags & AIO_VIEW_WEBSOCKET)
+        serve_websocket(req, view);
+    else
+        run_view(req, view);
+    return AIO_OK;
+}
+
+void aio_dispatch(struct aio_request *req)
+{
+    const struct aio_registry *reg = &aio_engine.registry;
+    int status = aio_run_tweens(req, reg->chain, reg->nchain, main_handler);
+    if (status != AIO_OK && !req->task->cancelled && !req->upgraded) {
+        aio_log("a tween failed on %s %s: %s", req->method, req->path,
+                req->failure ? req->failure : aio_strerror(status));
+        aio_respond_error(req, 500, NULL);
+    }
+}

@@ -1,0 +1,483 @@
+/* Tests of libaio_testing (aio_testing.h): the helpers themselves, and
+ * through them the engine in-process: dummy requests, coroutines run to
+ * completion, the whole serving chain (tweens, authentication, ACLs,
+ * traversal, renderers), websocket pairs, tasks, timeouts, teardown.
+ * BUILD_DIR names the build with the modules (build/ or build/asan/). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include <aio_testing.h>
+
+#define SECRET "a-test-secret-that-is-long-enough-0123456789"
+#define PROBE BUILD_DIR "/test-views/probe.so"
+#define SECURE BUILD_DIR "/views/secure.so"
+#define SUSPENDING BUILD_DIR "/test-views/suspending.so"
+#define CHAT BUILD_DIR "/views/chat.so"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* An application with these options (name, value pairs), started. */
+static aio_testing *app(const char *name, ...)
+{
+    aio_testing *t = aio_testing_new();
+    assert_non_null(t);
+    va_list ap;
+    va_start(ap, name);
+    for (; name; name = va_arg(ap, const char *)) {
+        const char *value = va_arg(ap, const char *);
+        if (aio_testing_option(t, name, value) != AIO_OK)
+            fail_msg("option %s=%s: %s", name, value, aio_testing_error(t));
+    }
+    va_end(ap);
+    if (aio_testing_start(t) != AIO_OK)
+        fail_msg("start: %s", aio_testing_error(t));
+    return t;
+}
+
+static void free_app(void **state)
+{
+    aio_testing_free(*state);
+    *state = NULL;
+}
+
+static int tear_down(void **state)
+{
+    if (*state)
+        free_app(state);
+    return 0;
+}
+
+/* ---- the application ------------------------------------------------------ */
+
+static void one_application_at_a_time(void **state)
+{
+    aio_testing *t = aio_testing_new();
+    assert_non_null(t);
+    assert_null(aio_testing_new());
+    aio_testing_free(t);
+    t = aio_testing_new(); /* and another after it */
+    assert_non_null(t);
+    *state = t;
+}
+
+static void options_are_checked(void **state)
+{
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_option(t, "aio-frobnicate", "1"), AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "unknown option 'aio-frobnicate'"));
+    assert_int_equal(aio_testing_option(t, "aio-executor-threads", "0"), AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "from 1 to 1024"));
+    assert_int_equal(aio_testing_option(t, "websockets-max-size", "-3"), AIO_EINVAL);
+    assert_int_equal(aio_testing_option(t, "aio-setting", "novalue"), AIO_EINVAL);
+    assert_int_equal(aio_testing_option(t, "aio-views", BUILD_DIR "/views/nope.so"),
+                     AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "nope.so"));
+    assert_int_equal(aio_testing_option(t, "aio-views", PROBE), AIO_OK);
+    assert_int_equal(aio_testing_option(t, "aio-setting", "probe.greeting=hi"), AIO_OK);
+    assert_null(aio_testing_request(t, "GET", "/")); /* not started */
+    assert_non_null(strstr(aio_testing_error(t), "aio_testing_start"));
+    assert_int_equal(aio_testing_start(t), AIO_OK);
+    assert_int_equal(aio_testing_option(t, "aio-max-tasks", "5"), AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "too late"));
+    assert_int_equal(aio_testing_start(t), AIO_EINVAL);
+}
+
+/* A module whose aio_main() attaches a view to a route nobody added. */
+static int orphan_view(aio_request *req)
+{
+    return aio_respond_text(req, 200, "never\n");
+}
+
+static int broken_app(aio_config *cfg)
+{
+    return aio_add_view(cfg, "ghost", orphan_view, AIO_COROUTINE);
+}
+
+static void configuration_errors_say_what(void **state)
+{
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "broken", broken_app, "."), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "ghost"));
+    assert_non_null(strstr(aio_testing_error(t), "configuration error"));
+}
+
+/* ---- dummy requests ----------------------------------------------------------- */
+
+static void dummy_requests(void **state)
+{
+    aio_testing *t = *state = app("aio-views", PROBE, NULL);
+    assert_null(aio_testing_request(t, "GET", "/bad%zzescape"));
+    assert_non_null(strstr(aio_testing_error(t), "percent-escape"));
+    assert_null(aio_testing_request(t, "G E T", "/"));
+    assert_null(aio_testing_request(t, "GET", "no-slash"));
+
+    aio_request *req = aio_testing_request(t, "POST", "/probe/request?a=1&a=2&msg=caf%C3%A9");
+    assert_non_null(req);
+    assert_int_equal(aio_testing_set_header(req, "X-Test", "one"), AIO_OK);
+    assert_int_equal(aio_testing_set_header(req, "X-Test", "two"), AIO_OK);
+    assert_int_equal(aio_testing_set_header(req, "Bad Name", "x"), AIO_EINVAL);
+    assert_int_equal(aio_testing_set_header(req, "X-Evil", "a\r\nb"), AIO_EINVAL);
+    const char form[] = "b=x+y&b=%21";
+    assert_int_equal(aio_testing_set_body(req, "application/x-www-form-urlencoded", form,
+                                          strlen(form)),
+                     AIO_OK);
+    assert_string_equal(aio_header(req, "content-type"), "application/x-www-form-urlencoded");
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    const char *body = aio_testing_response_body(req, NULL);
+    assert_non_null(strstr(body, "method=POST\npath=/probe/request\n"));
+    assert_non_null(strstr(body, "remote=127.0.0.1\nroute=request\nx-test=one, two\n"));
+    assert_non_null(strstr(body, "param a=1\nparam a=2\nparam b=x y\nparam b=!\n"));
+    assert_non_null(strstr(body, "param msg=café\n"));
+    assert_non_null(strstr(body, "body-length=11\n"));
+    assert_int_equal(aio_testing_serve(t, req), AIO_EINVAL); /* a request runs once */
+    aio_testing_request_free(req);
+}
+
+static void bad_params_are_400(void **state)
+{
+    aio_testing *t = *state = app("aio-views", PROBE, NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/probe/request?a=%4");
+    assert_int_equal(aio_testing_serve(t, req), 400);
+    assert_non_null(strstr(aio_testing_response_body(req, NULL), "400 Bad Request"));
+    aio_testing_request_free(req);
+}
+
+static void run_view_fills_the_match_dict(void **state)
+{
+    aio_testing *t = *state = app("aio-views", PROBE, NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/probe/match/42/a/b");
+    assert_int_equal(aio_testing_run_view(t, req, "match"), AIO_OK);
+    assert_string_equal(aio_testing_response_body(req, NULL), "id=42 rest=a/b");
+    aio_testing_request_free(req);
+    /* a dummy whose path matches nothing: the match dict is what the test says */
+    req = aio_testing_request(t, "GET", "/elsewhere");
+    assert_int_equal(aio_testing_set_match(req, "id", "7"), AIO_OK);
+    assert_int_equal(aio_testing_set_match(req, "rest", ""), AIO_OK);
+    assert_int_equal(aio_testing_run_view(t, req, "match"), AIO_OK);
+    assert_string_equal(aio_testing_response_body(req, NULL), "id=7 rest=");
+    aio_testing_request_free(req);
+    req = aio_testing_request(t, "GET", "/");
+    assert_int_equal(aio_testing_run_view(t, req, "no-such-route"), AIO_ENOTFOUND);
+    assert_int_equal(aio_testing_run_view(t, req, "ws_echo"), AIO_EINVAL);
+    aio_testing_request_free(req);
+}
+
+/* ---- coroutines run to completion ------------------------------------------ */
+
+static int sleepy(aio_request *req)
+{
+    int rc = aio_sleep(req, 0.05);
+    return rc == AIO_OK ? 7 : rc;
+}
+
+static void run_a_coroutine_to_completion(void **state)
+{
+    aio_testing *t = *state = app(NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    assert_int_equal(aio_sleep(req, 0.01), AIO_ESCOPE); /* not in its coroutine */
+    double start = now();
+    assert_int_equal(aio_testing_run(t, req, sleepy), 7);
+    assert_true(now() - start >= 0.05);
+    assert_true(aio_testing_done(req));
+    aio_testing_request_free(req);
+}
+
+static void views_that_fail_are_500_and_logged(void **state)
+{
+    aio_testing *t = *state = app("aio-views", PROBE, NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/probe/fail");
+    assert_int_equal(aio_testing_serve(t, req), 500);
+    assert_null(strstr(aio_testing_response_body(req, NULL), "partial output"));
+    assert_non_null(strstr(aio_testing_log(t), "view of route 'fail' failed on GET /probe/fail: "
+                                               "deliberate failure for the tests"));
+    aio_testing_request_free(req);
+    /* run directly, the view's own status comes back */
+    req = aio_testing_request(t, "GET", "/probe/fail");
+    assert_int_equal(aio_testing_run_view(t, req, "fail"), AIO_ERROR);
+    aio_testing_request_free(req);
+}
+
+static void routing_errors(void **state)
+{
+    aio_testing *t = *state = app("aio-views", PROBE, NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/nowhere");
+    assert_int_equal(aio_testing_serve(t, req), 404);
+    aio_testing_request_free(req);
+    req = aio_testing_request(t, "GET", "/probe/only-post");
+    assert_int_equal(aio_testing_serve(t, req), 405);
+    assert_string_equal(aio_testing_response_header(req, "allow"), "POST");
+    aio_testing_request_free(req);
+    req = aio_testing_request(t, "HEAD", "/probe/match/1/2");
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    size_t len = 99;
+    assert_string_equal(aio_testing_response_body(req, &len), ""); /* HEAD: no body */
+    assert_int_equal(len, 0);
+    aio_testing_request_free(req);
+}
+
+static void a_hung_view_times_out_and_is_cancelled(void **state)
+{
+    aio_testing *t = *state = app("aio-views", PROBE, NULL);
+    aio_testing_set_timeout(t, 100);
+    aio_request *req = aio_testing_request(t, "GET", "/probe/sleep?s=30");
+    double start = now();
+    assert_int_equal(aio_testing_serve(t, req), AIO_ETIMEDOUT);
+    assert_true(now() - start < 2.0);
+    assert_non_null(strstr(aio_testing_error(t), "did not end within 100 ms"));
+    assert_true(aio_testing_done(req)); /* cancelled: its sleep returned AIO_ECANCELLED */
+    aio_testing_request_free(req);
+}
+
+static void executor_views_and_run_in_executor(void **state)
+{
+    aio_testing *t = *state = app("aio-views", PROBE, "aio-executor-threads", "2", NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/probe/default-mapper?ms=10");
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    assert_non_null(strstr(aio_testing_response_body(req, NULL), "executor view: in_coroutine=0 sleep=-2"));
+    aio_testing_request_free(req);
+    req = aio_testing_request(t, "GET", "/probe/join?ms=10");
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    aio_testing_request_free(req);
+}
+
+static void spawned_tasks_run_and_stop_with_the_app(void **state)
+{
+    aio_testing *t = *state = app("aio-views", PROBE, NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/probe/spawn?ms=30");
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    aio_testing_request_free(req);
+    aio_testing_run_for(t, 100); /* the task sleeps 30 ms, then counts */
+    req = aio_testing_request(t, "GET", "/probe/counter");
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    long count = -1;
+    assert_int_equal(sscanf(aio_testing_response_body(req, NULL), "count=%ld", &count), 1);
+    assert_true(count >= 1);
+    aio_testing_request_free(req);
+    /* one more, left sleeping: aio_testing_free() cancels it */
+    req = aio_testing_request(t, "GET", "/probe/spawn?ms=60000");
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    aio_testing_request_free(req);
+    double start = now();
+    free_app(state);
+    assert_true(now() - start < 2.0);
+}
+
+/* ---- authentication, authorization, traversal, renderers ------------------------ */
+
+/* The cookie a response set ("auth_tkt=..."), for the next request. */
+static const char *cookie_of(aio_request *res, char *out, size_t size)
+{
+    const char *set = aio_testing_response_header(res, "Set-Cookie");
+    assert_non_null(set);
+    size_t n = strcspn(set, ";");
+    assert_true(n < size);
+    memcpy(out, set, n);
+    out[n] = '\0';
+    return out;
+}
+
+static int serve_as(aio_testing *t, const char *method, const char *target, const char *cookie,
+                    char *body, size_t size)
+{
+    aio_request *req = aio_testing_request(t, method, target);
+    if (cookie)
+        aio_testing_set_header(req, "Cookie", cookie);
+    int status = aio_testing_serve(t, req);
+    snprintf(body, size, "%s", aio_testing_response_body(req, NULL));
+    aio_testing_request_free(req);
+    return status;
+}
+
+static void secure_flow(void **state)
+{
+    aio_testing *t = *state = app("aio-views", SECURE, "aio-setting", "secure.secret=" SECRET,
+                                  "aio-tweens", "timing", NULL);
+    char body[512], cookie[512];
+    assert_int_equal(serve_as(t, "GET", "/whoami", NULL, body, sizeof(body)), 200);
+    assert_string_equal(body, "{\"userid\":null}");
+    assert_int_equal(serve_as(t, "GET", "/secret", NULL, body, sizeof(body)), 403);
+
+    aio_request *login = aio_testing_request(t, "POST", "/login");
+    aio_testing_set_body(login, "application/x-www-form-urlencoded", "user=alice", 10);
+    assert_int_equal(aio_testing_serve(t, login), 200);
+    assert_non_null(strstr(aio_testing_response_header(login, "Set-Cookie"), "HttpOnly"));
+    assert_non_null(aio_testing_response_header(login, "X-Response-Time")); /* the tween */
+    cookie_of(login, cookie, sizeof(cookie));
+    aio_testing_request_free(login);
+
+    assert_int_equal(serve_as(t, "GET", "/whoami", cookie, body, sizeof(body)), 200);
+    assert_string_equal(body, "{\"userid\":\"alice\"}");
+    assert_int_equal(serve_as(t, "GET", "/secret", cookie, body, sizeof(body)), 200);
+    assert_string_equal(body, "the secret is 42, alice\n");
+    assert_int_equal(serve_as(t, "GET", "/admin", cookie, body, sizeof(body)), 403);
+    assert_int_equal(serve_as(t, "GET", "/tree/private/plans", cookie, body, sizeof(body)),
+                     403);
+    assert_int_equal(serve_as(t, "GET", "/tree/docs/readme/history/v1", cookie, body,
+                              sizeof(body)),
+                     200);
+    assert_non_null(strstr(body, "\"subpath\":\"v1\""));
+
+    /* a tampered ticket is nobody */
+    char tampered[512];
+    snprintf(tampered, sizeof(tampered), "%s", cookie);
+    char *at = strchr(tampered, '=') + 3;
+    *at = *at == 'a' ? 'b' : 'a';
+    assert_int_equal(serve_as(t, "GET", "/whoami", tampered, body, sizeof(body)), 200);
+    assert_string_equal(body, "{\"userid\":null}");
+
+    aio_request *as_admin = aio_testing_request(t, "POST", "/login");
+    aio_testing_set_body(as_admin, "application/x-www-form-urlencoded", "user=admin", 10);
+    assert_int_equal(aio_testing_serve(t, as_admin), 200);
+    cookie_of(as_admin, cookie, sizeof(cookie));
+    aio_testing_request_free(as_admin);
+    assert_int_equal(serve_as(t, "GET", "/admin", cookie, body, sizeof(body)), 200);
+    assert_int_equal(serve_as(t, "GET", "/tree/private/plans", cookie, body, sizeof(body)),
+                     200);
+    assert_non_null(strstr(body, "World domination"));
+
+    aio_request *logout = aio_testing_request(t, "POST", "/logout");
+    aio_testing_set_header(logout, "Cookie", cookie);
+    assert_int_equal(aio_testing_serve(t, logout), 200);
+    assert_non_null(strstr(aio_testing_response_header(logout, "Set-Cookie"), "Max-Age=0"));
+    aio_testing_request_free(logout);
+}
+
+/* The issue's proof, in-process: 100 requests whose tween, traversal
+ * lookup, groupfinder and ACL each sleep 100 ms finish together. */
+static void suspending_callbacks_run_concurrently(void **state)
+{
+    aio_testing *t = *state = app("aio-views", SUSPENDING, "aio-setting",
+                                  "slow.secret=" SECRET, NULL);
+    char body[256], cookie[512];
+    aio_request *login = aio_testing_request(t, "POST", "/login");
+    assert_int_equal(aio_testing_serve(t, login), 200);
+    cookie_of(login, cookie, sizeof(cookie));
+    aio_testing_request_free(login);
+
+    double start = now();
+    assert_int_equal(serve_as(t, "GET", "/items/item", cookie, body, sizeof(body)), 200);
+    assert_string_equal(body, "sleeper\n");
+    assert_true(now() - start >= 0.4); /* four 100 ms pauses, one after another */
+
+    enum { N = 100 };
+    aio_request *reqs[N];
+    start = now();
+    for (int i = 0; i < N; i++) {
+        reqs[i] = aio_testing_request(t, "GET", "/items/item");
+        aio_testing_set_header(reqs[i], "Cookie", cookie);
+        assert_int_equal(aio_testing_start_request(t, reqs[i]), AIO_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(aio_testing_wait(t, reqs[i], 5000), 200);
+        assert_string_equal(aio_testing_response_body(reqs[i], NULL), "sleeper\n");
+        aio_testing_request_free(reqs[i]);
+    }
+    double elapsed = now() - start;
+    assert_true(elapsed >= 0.4);
+    assert_true(elapsed < 0.8);
+}
+
+/* ---- websocket pairs ---------------------------------------------------------- */
+
+static aio_msg *recv_text(aio_testing_ws *ws, const char *expected)
+{
+    aio_msg *msg = aio_testing_ws_recv(ws, 5000);
+    assert_non_null(msg);
+    assert_int_equal(aio_msg_type(msg), AIO_MSG_TEXT);
+    if (expected)
+        assert_string_equal(aio_msg_data(msg, NULL), expected);
+    return msg;
+}
+
+static void websocket_pairs_broadcast(void **state)
+{
+    aio_testing *t = *state = app("aio-views", CHAT, NULL);
+    int status = 0;
+    aio_testing_ws *a = aio_testing_ws_connect(t, "/chat/ws", &status, NULL);
+    aio_testing_ws *b = aio_testing_ws_connect(t, "/chat/ws", &status, NULL);
+    assert_non_null(a);
+    assert_non_null(b);
+    aio_msg_free(recv_text(a, NULL)); /* "* you are #n" */
+    aio_msg_free(recv_text(b, NULL));
+    assert_int_equal(aio_testing_ws_send_text(a, "hello room"), AIO_OK);
+    aio_msg_free(recv_text(a, "hello room"));
+    aio_msg_free(recv_text(b, "hello room"));
+    /* b leaves without a word: a keeps talking, to itself now */
+    aio_testing_ws_free(b);
+    assert_int_equal(aio_testing_ws_send_text(a, "anyone?"), AIO_OK);
+    aio_msg_free(recv_text(a, "anyone?"));
+    assert_int_equal(aio_testing_ws_close(a, 1001, "going"), 1001);
+    assert_int_equal(aio_testing_ws_send_text(a, "too late"), AIO_ECLOSED);
+    aio_testing_ws_free(a);
+}
+
+static void websocket_refusals(void **state)
+{
+    aio_testing *t = *state = app("aio-views", PROBE, NULL);
+    int status = 0;
+    assert_null(aio_testing_ws_connect(t, "/nowhere", &status, NULL));
+    assert_int_equal(status, 404);
+    assert_null(aio_testing_ws_connect(t, "/probe/only-post", &status, NULL));
+    assert_int_equal(status, 405);
+    assert_null(aio_testing_ws_connect(t, "/probe/ws/echo/1", &status, "Sec-WebSocket-Version",
+                                       "8", NULL));
+    assert_int_equal(status, 426); /* the version, joined after 13, is not 13 */
+}
+
+static void websocket_pair_bytes_and_protocol(void **state)
+{
+    aio_testing *t = *state = app("aio-views", PROBE, "websockets-max-size", "1", NULL);
+    int status = 0;
+    aio_testing_ws *ws = aio_testing_ws_connect(t, "/probe/ws/bytes", &status, NULL);
+    assert_non_null(ws);
+    assert_int_equal(aio_testing_ws_send_text(ws, "as bytes"), AIO_OK);
+    aio_msg *msg = aio_testing_ws_recv(ws, 5000);
+    assert_non_null(msg);
+    assert_int_equal(aio_msg_type(msg), AIO_MSG_BINARY); /* AIO_WS_BYTES */
+    aio_msg_free(msg);
+    /* over websockets-max-size (1 KiB): the server closes with 1009 */
+    char big[2048];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(aio_testing_ws_send_text(ws, big), AIO_OK);
+    assert_null(aio_testing_ws_recv(ws, 5000));
+    assert_int_equal(aio_testing_ws_close_code(ws), 1009);
+    aio_testing_ws_free(ws);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(one_application_at_a_time, tear_down),
+        cmocka_unit_test_teardown(options_are_checked, tear_down),
+        cmocka_unit_test_teardown(configuration_errors_say_what, tear_down),
+        cmocka_unit_test_teardown(dummy_requests, tear_down),
+        cmocka_unit_test_teardown(bad_params_are_400, tear_down),
+        cmocka_unit_test_teardown(run_view_fills_the_match_dict, tear_down),
+        cmocka_unit_test_teardown(run_a_coroutine_to_completion, tear_down),
+        cmocka_unit_test_teardown(views_that_fail_are_500_and_logged, tear_down),
+        cmocka_unit_test_teardown(routing_errors, tear_down),
+        cmocka_unit_test_teardown(a_hung_view_times_out_and_is_cancelled, tear_down),
+        cmocka_unit_test_teardown(executor_views_and_run_in_executor, tear_down),
+        cmocka_unit_test_teardown(spawned_tasks_run_and_stop_with_the_app, tear_down),
+        cmocka_unit_test_teardown(secure_flow, tear_down),
+        cmocka_unit_test_teardown(suspending_callbacks_run_concurrently, tear_down),
+        cmocka_unit_test_teardown(websocket_pairs_broadcast, tear_down),
+        cmocka_unit_test_teardown(websocket_refusals, tear_down),
+        cmocka_unit_test_teardown(websocket_pair_bytes_and_protocol, tear_down),
+    };
+    return cmocka_run_group_tests_name("libaio_testing", tests, NULL, NULL);
+}
