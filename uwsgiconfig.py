@@ -31,6 +31,12 @@ MODULE_CFLAGS = ['-std=c11', '-D_POSIX_C_SOURCE=200809L', '-fPIC', '-shared', '-
                  '-Wall', '-Wextra', '-Werror']
 
 
+def shown(path):
+    """A path as the log shows it: relative to the checkout when inside it."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+
+
 def log(message):
     print('uwsgiconfig: %s' % message, flush=True)
 
@@ -55,7 +61,8 @@ def compiler():
 
 def build_plugin(out_dir, sanitize):
     target = os.path.join(out_dir, 'aio_plugin.so')
-    sources = (glob.glob(os.path.join(PLUGIN_DIR, '*.[ch]')) +
+    sources = ([p for p in glob.glob(os.path.join(PLUGIN_DIR, '*.[ch]'))
+                if os.path.basename(p) != 'testing.c'] +
                glob.glob(os.path.join(INCLUDE_DIR, '*.h')) +
                [os.path.join(PLUGIN_DIR, 'uwsgiplugin.py')])
     if up_to_date(target, sources):
@@ -69,7 +76,7 @@ def build_plugin(out_dir, sanitize):
     env['AIO_PLUGIN_DIR'] = PLUGIN_DIR
     env['CFLAGS'] = ' '.join(SANITIZE_FLAGS if sanitize else [])
     env['LDFLAGS'] = ' '.join(SANITIZE_FLAGS if sanitize else [])
-    log('building %s' % os.path.relpath(target, ROOT))
+    log('building %s' % shown(target))
     run(['uwsgi', '--build-plugin', PLUGIN_DIR], cwd=work, env=env, stdout=subprocess.DEVNULL)
     os.replace(os.path.join(work, 'aio_plugin.so'), target)
     return target
@@ -92,7 +99,7 @@ def build_testing_lib(out_dir, sanitize):
     if up_to_date(target, sources + headers + [os.path.join(PLUGIN_DIR, 'uwsgiplugin.py')]):
         return target
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    log('building %s' % os.path.relpath(target, ROOT))
+    log('building %s' % shown(target))
     flags = ([f for f in recipe['CFLAGS'] if f not in ('-isystem', '.uwsgi_plugins_builder')] +
              ['-I' + PLUGIN_DIR, '-I' + INCLUDE_DIR, '-fPIC', '-shared', '-O2', '-g'] +
              recipe['LDFLAGS'] + (SANITIZE_FLAGS if sanitize else []))
@@ -115,7 +122,7 @@ def build_module_tests(src_dir, out_so, sanitize):
     for source in tests:
         binary = os.path.join(test_dir, os.path.basename(source)[:-2])
         if not up_to_date(binary, [source, lib, out_so]):
-            log('building %s' % os.path.relpath(binary, ROOT))
+            log('building %s' % shown(binary))
             run([compiler()] + MODULE_CFLAGS[:2] + ['-O1', '-g', '-Wall', '-Wextra', '-Werror'] +
                 (SANITIZE_FLAGS if sanitize else []) +
                 ['-I' + INCLUDE_DIR, '-DAIO_TEST_MODULE="%s"' % os.path.abspath(out_so),
@@ -154,7 +161,7 @@ def build_module(src_dir, out_so, sanitize=False):
                glob.glob(os.path.join(src_dir, 'pkgconfig')))
     os.makedirs(os.path.dirname(os.path.abspath(out_so)), exist_ok=True)
     if not up_to_date(out_so, sources + headers):
-        log('building %s' % os.path.relpath(out_so, ROOT))
+        log('building %s' % shown(out_so))
         flags = MODULE_CFLAGS + (SANITIZE_FLAGS if sanitize else [])
         run([compiler()] + flags + ['-I' + INCLUDE_DIR, '-o', out_so] + sources +
             pkg_config_flags(src_dir))
@@ -192,11 +199,11 @@ def test_modules(src_dirs, output, sanitize):
         if not binaries:
             log('%s has no tests (%s)' % (src_dir, os.path.join(src_dir, 'tests', '*.c')))
         for binary in binaries:
-            log('running %s' % os.path.relpath(binary, ROOT))
+            log('running %s' % shown(binary))
             if subprocess.run([binary]).returncode != 0:
                 failed.append(binary)
     for binary in failed:
-        log('FAILED: %s' % os.path.relpath(binary, ROOT))
+        log('FAILED: %s' % shown(binary))
     return 1 if failed else 0
 
 

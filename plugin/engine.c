@@ -4,6 +4,8 @@
  * uWSGI hosts it in the plugin (loop.c: cores, listeners, signals) and the
  * test harness in libaio_testing (testing.c): both resume coroutines,
  * suspend them and wake them through this same code. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -16,6 +18,16 @@ struct aio_engine aio_engine;
 void aio_free_handle(uv_handle_t *handle)
 {
     free(handle);
+}
+
+void aio_log(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    aio_host_log(line);
 }
 
 uint64_t aio_now_us(void)

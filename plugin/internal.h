@@ -356,9 +356,12 @@ int aio_handle_request(struct wsgi_request *wsgi_req);
 /* After-request hook: the uWSGI request log line. */
 void aio_after_request(struct wsgi_request *wsgi_req);
 
-/* ---- the host: plugin.c (uWSGI's log) or testing.c ------------------ */
+/* ---- logging: engine.c formats, the host writes ---------------------- */
 
 void aio_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One formatted line (no newline) to the host's log: uWSGI's (plugin.c),
+ * or the test's (testing.c). */
+void aio_host_log(const char *line);
 
 /* ---- plugin.c ------------------------------------------------------- */
 

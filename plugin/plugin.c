@@ -2,20 +2,13 @@
  * calls, and the per-worker construction of the application (SPEC §2). */
 #include <uwsgi.h>
 
-#include <stdarg.h>
-
 #include "internal.h"
 #include "options.h"
 
 extern struct uwsgi_server uwsgi;
 
-void aio_log(const char *fmt, ...)
+void aio_host_log(const char *line)
 {
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
     uwsgi_log("aio: %s\n", line);
 }
 

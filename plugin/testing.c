@@ -84,13 +84,8 @@ static const char *const no_body = "";
 
 /* ---- the host's log ------------------------------------------------------- */
 
-void aio_log(const char *fmt, ...)
+void aio_host_log(const char *line)
 {
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
     aio_testing *t = aio_engine.host;
     if (t && aio_buf_printf(&t->log, "%s\n", line) != AIO_OK)
         t = NULL; /* out of memory: at least say it on stderr */

@@ -25,6 +25,40 @@ int aio_main(aio_config *cfg)
 '''
 
 
+# The module's own test, in-process: passes, or fails when FAIL is defined.
+MODULE_TEST = r'''
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <aio_testing.h>
+
+static void greets(void **state)
+{
+    (void)state;
+    aio_testing *t = aio_testing_new();
+    assert_int_equal(aio_testing_option(t, "aio-views", AIO_TEST_MODULE), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_OK);
+    aio_request *req = aio_testing_request(t, "GET", "/greet?who=tests");
+    assert_int_equal(aio_testing_run_view(t, req, "page"), AIO_OK);
+#ifdef FAIL
+    assert_string_equal(aio_rendered_value(req, "who"), "somebody else");
+#else
+    assert_string_equal(aio_rendered_value(req, "who"), "tests");
+#endif
+    aio_testing_request_free(req);
+    aio_testing_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(greets)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+'''
+
+
 class OwnModuleTest(unittest.TestCase):
 
     def test_build_and_serve_a_module(self):
@@ -46,6 +80,35 @@ class OwnModuleTest(unittest.TestCase):
                 r = get(server.port, '/greet?who=%3Cyou%3E')
                 self.assertEqual(r.status, 200)
                 self.assertEqual(r.text, '<p>Hello &lt;you&gt;!</p>\n')
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def test_a_module_with_its_own_tests(self):
+        """`uwsgiconfig.py test DIR` builds the module and DIR/tests/*.c against
+        libaio_testing, runs them, and fails when a test does."""
+        work = tempfile.mkdtemp(prefix='aio-module-')
+        try:
+            src = os.path.join(work, 'greeter')
+            os.makedirs(os.path.join(src, 'templates'))
+            os.makedirs(os.path.join(src, 'tests'))
+            with open(os.path.join(src, 'greeter.c'), 'w') as f:
+                f.write(MODULE)
+            with open(os.path.join(src, 'templates', 'page.html'), 'w') as f:
+                f.write('<p>Hello {{who}}!</p>\n')
+            with open(os.path.join(src, 'tests', 'test_greeter.c'), 'w') as f:
+                f.write(MODULE_TEST)
+            cmd = [sys.executable, os.path.join(ROOT, 'uwsgiconfig.py')]
+            cmd += ['--sanitize'] if SANITIZE else []
+            result = subprocess.run(cmd + ['test', src], cwd=work, capture_output=True,
+                                    text=True)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            self.assertIn('[  PASSED  ] 1 test(s).', result.stdout + result.stderr)
+            with open(os.path.join(src, 'tests', 'test_greeter.c'), 'w') as f:
+                f.write('#define FAIL\n' + MODULE_TEST)
+            result = subprocess.run(cmd + ['test', src], cwd=work, capture_output=True,
+                                    text=True)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn('FAILED', result.stdout + result.stderr)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

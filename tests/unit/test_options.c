@@ -4,8 +4,10 @@
 
 #include "aio.h"
 #include "options.h"
+#include "registry.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static char error[256];
 
@@ -80,6 +82,64 @@ static void settings(void **state)
     }
 }
 
+/* aio_options_set(): the one place both hosts apply aio-* options. */
+static void applying_options(void **state)
+{
+    (void)state;
+    struct aio_options o = {0};
+    struct aio_registry reg;
+    aio_registry_init(&reg);
+    aio_options_init(&o);
+    assert_int_equal(o.ignore_websocket_closed, 1);
+#define SET(name, value) aio_options_set(&o, &reg, (name), (value), error, sizeof(error))
+    assert_int_equal(SET("aio-executor-threads", "4"), AIO_OK);
+    assert_int_equal(o.executor_threads, 4);
+    assert_int_equal(SET("aio-executor-queue", "9"), AIO_OK);
+    assert_int_equal(o.executor_queue, 9);
+    assert_int_equal(SET("aio-max-tasks", "3"), AIO_OK);
+    assert_int_equal(o.max_tasks, 3);
+    assert_int_equal(SET("aio-stack-size", "64k"), AIO_OK);
+    assert_int_equal(o.stack_size, 65536);
+    assert_int_equal(SET("aio-executor-when-full", "wait"), AIO_OK);
+    assert_int_equal(o.when_full, AIO_FULL_WAIT);
+    assert_int_equal(SET("aio-websocket-bytes", "yes"), AIO_OK);
+    assert_int_equal(o.websocket_bytes, 1);
+    assert_int_equal(SET("aio-ignore-websocket-closed", "false"), AIO_OK);
+    assert_int_equal(o.ignore_websocket_closed, 0);
+    assert_int_equal(SET("aio-views", "a.so"), AIO_OK);
+    assert_int_equal(SET("aio-views", "b.so"), AIO_OK);
+    assert_int_equal(o.nviews, 2);
+    assert_str(o.views[1], "b.so");
+    assert_int_equal(SET("aio-setting", "k=v"), AIO_OK);
+    assert_str(aio_registry_setting(&reg, "k"), "v");
+    assert_int_equal(SET("aio-tweens", "timing"), AIO_OK);
+    assert_int_equal(reg.ntween_order, 1);
+
+    assert_int_equal(SET("aio-frobnicate", "1"), AIO_ENOTFOUND);
+    assert_int_equal(SET("aio-executor-threads", "0"), AIO_EINVAL);
+    assert_non_null(strstr(error, "'aio-executor-threads' must be an integer from 1 to 1024"));
+    assert_int_equal(SET("aio-executor-when-full", "drop"), AIO_EINVAL);
+    assert_non_null(strstr(error, "'reject' or 'wait'"));
+    assert_int_equal(SET("aio-views", ""), AIO_EINVAL);
+    assert_non_null(strstr(error, "needs the path of a view module"));
+    assert_int_equal(SET("aio-setting", "=x"), AIO_EINVAL);
+    assert_int_equal(o.executor_threads, 4); /* untouched by the failures */
+#undef SET
+
+    struct aio_options defaults = {0};
+    aio_options_defaults(&defaults);
+    assert_int_equal(defaults.stack_size, 256 * 1024);
+    assert_int_equal(defaults.executor_threads, 16);
+    assert_int_equal(defaults.ws_max_message, 1024 * 1024);
+    aio_options_defaults(&o); /* what was set stays */
+    assert_int_equal(o.stack_size, 65536);
+
+    for (size_t i = 0; i < o.nviews; i++)
+        free(o.views[i]);
+    free(o.views);
+    aio_registry_free(&reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -87,6 +147,7 @@ int main(void)
         cmocka_unit_test(sizes),
         cmocka_unit_test(booleans),
         cmocka_unit_test(settings),
+        cmocka_unit_test(applying_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* testing.h - what every cmocka unit test includes. */
-#ifndef AIO_TESTING_H
-#define AIO_TESTING_H
+#ifndef AIO_UNIT_TESTING_H
+#define AIO_UNIT_TESTING_H
 
 #include <setjmp.h>
 #include <stdarg.h>
