@@ -27,8 +27,9 @@ PLUGIN_DIR = os.path.join(ROOT, 'plugin')
 INCLUDE_DIR = os.path.join(PLUGIN_DIR, 'include')
 SANITIZE_FLAGS = ['-fsanitize=address,undefined', '-fno-omit-frame-pointer',
                   '-fno-sanitize-recover=undefined']
-MODULE_CFLAGS = ['-std=c11', '-D_POSIX_C_SOURCE=200809L', '-fPIC', '-shared', '-O2', '-g',
-                 '-Wall', '-Wextra', '-Werror']
+C_FLAGS = ['-std=c11', '-D_POSIX_C_SOURCE=200809L', '-g', '-Wall', '-Wextra', '-Werror']
+MODULE_CFLAGS = C_FLAGS + ['-fPIC', '-shared', '-O2']
+TEST_CFLAGS = C_FLAGS + ['-O1']
 
 
 def shown(path):
@@ -82,8 +83,19 @@ def build_plugin(out_dir, sanitize):
     return target
 
 
+def out_dir_of(sanitize):
+    return os.path.join(ROOT, 'build', 'asan') if sanitize else os.path.join(ROOT, 'build')
+
+
+def asset_dir_of(out_so):
+    """Where a module's templates (and tests) go: the .so path without .so."""
+    return out_so[:-3] if out_so.endswith('.so') else out_so + '.assets'
+
+
 def plugin_recipe():
-    """The names lists of plugin/uwsgiplugin.py (ENGINE, UWSGI_HOST ...)."""
+    """What plugin/uwsgiplugin.py says (ENGINE, CFLAGS, LIBS ...), with the
+    include paths absolute, as the plugin build gets them."""
+    os.environ['AIO_PLUGIN_DIR'] = PLUGIN_DIR
     recipe = {}
     with open(os.path.join(PLUGIN_DIR, 'uwsgiplugin.py')) as f:
         exec(compile(f.read(), 'uwsgiplugin.py', 'exec'), recipe)
@@ -100,10 +112,11 @@ def build_testing_lib(out_dir, sanitize):
         return target
     os.makedirs(os.path.dirname(target), exist_ok=True)
     log('building %s' % shown(target))
-    flags = ([f for f in recipe['CFLAGS'] if f not in ('-isystem', '.uwsgi_plugins_builder')] +
-             ['-I' + PLUGIN_DIR, '-I' + INCLUDE_DIR, '-fPIC', '-shared', '-O2', '-g'] +
+    # uwsgi.h is not needed here: drop its -isystem directory
+    cflags = recipe['CFLAGS']
+    at = cflags.index('-isystem')
+    flags = (cflags[:at] + cflags[at + 2:] + ['-fPIC', '-shared', '-O2', '-g'] +
              recipe['LDFLAGS'] + (SANITIZE_FLAGS if sanitize else []))
-    flags = [f for f in flags if not f.startswith('-Iplugin')]
     run([compiler()] + flags + ['-o', target] + sources + recipe['LIBS'])
     return target
 
@@ -113,18 +126,16 @@ def build_module_tests(src_dir, out_so, sanitize):
     the module (<out_so without .so>/tests/), and returns their paths. Each
     test finds the module it tests in the macro AIO_TEST_MODULE."""
     tests = sorted(glob.glob(os.path.join(src_dir, 'tests', '*.c')))
-    out_dir = os.path.join(ROOT, 'build', 'asan') if sanitize else os.path.join(ROOT, 'build')
-    lib = build_testing_lib(out_dir, sanitize)
+    lib = build_testing_lib(out_dir_of(sanitize), sanitize)
     lib_dir = os.path.dirname(lib)
-    test_dir = os.path.join(out_so[:-3] if out_so.endswith('.so') else out_so + '.assets', 'tests')
+    test_dir = os.path.join(asset_dir_of(out_so), 'tests')
     os.makedirs(test_dir, exist_ok=True)
     binaries = []
     for source in tests:
         binary = os.path.join(test_dir, os.path.basename(source)[:-2])
         if not up_to_date(binary, [source, lib, out_so]):
             log('building %s' % shown(binary))
-            run([compiler()] + MODULE_CFLAGS[:2] + ['-O1', '-g', '-Wall', '-Wextra', '-Werror'] +
-                (SANITIZE_FLAGS if sanitize else []) +
+            run([compiler()] + TEST_CFLAGS + (SANITIZE_FLAGS if sanitize else []) +
                 ['-I' + INCLUDE_DIR, '-DAIO_TEST_MODULE="%s"' % os.path.abspath(out_so),
                  '-o', binary, source, '-L' + lib_dir, '-laio_testing', '-lcmocka',
                  '-Wl,-rpath,' + os.path.abspath(lib_dir)])
@@ -166,7 +177,7 @@ def build_module(src_dir, out_so, sanitize=False):
         run([compiler()] + flags + ['-I' + INCLUDE_DIR, '-o', out_so] + sources +
             pkg_config_flags(src_dir))
     templates = os.path.join(src_dir, 'templates')
-    asset_dir = out_so[:-3] if out_so.endswith('.so') else out_so + '.assets'
+    asset_dir = asset_dir_of(out_so)
     if os.path.isdir(templates) and os.path.abspath(asset_dir) != os.path.abspath(src_dir):
         shutil.rmtree(os.path.join(asset_dir, 'templates'), ignore_errors=True)
         shutil.copytree(templates, os.path.join(asset_dir, 'templates'))
@@ -174,7 +185,7 @@ def build_module(src_dir, out_so, sanitize=False):
 
 
 def build_all(sanitize):
-    out_dir = os.path.join(ROOT, 'build', 'asan') if sanitize else os.path.join(ROOT, 'build')
+    out_dir = out_dir_of(sanitize)
     os.makedirs(os.path.join(out_dir, 'views'), exist_ok=True)
     build_plugin(out_dir, sanitize)
     build_testing_lib(out_dir, sanitize)

@@ -18,10 +18,11 @@ void aio_respond_error(struct aio_request *req, int status, const char *detail)
         aio_printf(req, "\n%s\n", detail);
 }
 
-static void log_failure(struct aio_request *req, int status)
+/* `what` ("view", "traversal" ...) of the request's route failed. */
+static void log_failure(struct aio_request *req, const char *what, int status)
 {
-    aio_log("view of route '%s' failed on %s %s: %s", aio_route_name(req), req->method, req->path,
-            req->failure ? req->failure : aio_strerror(status));
+    aio_log("%s of route '%s' failed on %s %s: %s", what, aio_route_name(req), req->method,
+            req->path, req->failure ? req->failure : aio_strerror(status));
 }
 
 static void respond_dispatch(struct aio_request *req, enum aio_dispatch how, unsigned allowed)
@@ -50,29 +51,11 @@ static void serve_websocket(struct aio_request *req, const struct aio_view *view
     }
 }
 
-/* An executor view cannot suspend: work out who is asking beforehand, on
- * the loop, so the thread reads the cached answers. */
-static void prime_identity(struct aio_request *req)
-{
-    if (!aio_engine.registry.authn.unauthenticated_userid)
-        return;
-    aio_unauthenticated_userid(req);
-    aio_authenticated_userid(req);
-    aio_effective_principals(req, NULL);
-}
-
-int aio_run_mapped_view(struct aio_request *req, const struct aio_view *view)
-{
-    if (!(view->flags & AIO_COROUTINE))
-        prime_identity(req);
-    return aio_mapper_run(req, view);
-}
-
 /* Runs the view and its renderer; the response is on req. */
 static void run_view(struct aio_request *req, const struct aio_view *view)
 {
     struct aio_task *task = req->task;
-    int status = aio_run_mapped_view(req, view);
+    int status = aio_mapper_run(req, view);
     if (task->cancelled)
         return;
     if (req->unavailable) {
@@ -85,7 +68,7 @@ static void run_view(struct aio_request *req, const struct aio_view *view)
     if (status == AIO_OK)
         status = aio_apply_renderer(req, view);
     if (status != AIO_OK) {
-        log_failure(req, status);
+        log_failure(req, "view", status);
         aio_respond_error(req, 500, NULL);
     }
 }
@@ -110,8 +93,7 @@ static int main_handler(struct aio_request *req)
         if (task->cancelled)
             return AIO_OK;
         if (rc != AIO_OK) {
-            aio_log("traversal of route '%s' failed on %s %s: %s", route->name, req->method,
-                    req->path, req->failure ? req->failure : aio_strerror(rc));
+            log_failure(req, "traversal", rc);
             aio_respond_error(req, 500, NULL);
             return AIO_OK;
         }
@@ -128,8 +110,7 @@ static int main_handler(struct aio_request *req)
         if (task->cancelled)
             return AIO_OK;
         if (granted < 0) {
-            aio_log("permission check of route '%s' failed on %s %s: %s", route->name,
-                    req->method, req->path, req->failure ? req->failure : aio_strerror(granted));
+            log_failure(req, "permission check", granted);
             aio_respond_error(req, 500, NULL);
             return AIO_OK;
         }

@@ -106,6 +106,18 @@ void aio_task_run(struct aio_task *task)
     task->ops->finished(task);
 }
 
+struct aio_request *aio_task_new_request(struct aio_task *task)
+{
+    struct aio_request *req = aio_request_new();
+    if (!req)
+        return NULL;
+    req->task = task;
+    req->registry = &aio_engine.registry;
+    req->started_us = aio_now_us();
+    task->req = req;
+    return req;
+}
+
 struct aio_task *aio_running_task(void)
 {
     if (!aio_engine.running || !pthread_equal(pthread_self(), aio_engine.loop_thread))

@@ -58,15 +58,8 @@ static void on_jobs_done(uv_async_t *async)
 {
     (void)async;
     struct aio_list done;
-    aio_list_init(&done);
     pthread_mutex_lock(&EX.lock);
-    if (!aio_list_empty(&EX.done)) { /* take the whole list */
-        done.next = EX.done.next;
-        done.prev = EX.done.prev;
-        done.next->prev = &done;
-        done.prev->next = &done;
-        aio_list_init(&EX.done);
-    }
+    aio_list_take_all(&done, &EX.done);
     pthread_mutex_unlock(&EX.lock);
     struct aio_list *node;
     while ((node = aio_list_first(&done)) != NULL) {

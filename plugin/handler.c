@@ -32,11 +32,12 @@ static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req
         uwsgi_response_add_header(wsgi_req, (char *)h->key, (uint16_t)strlen(h->key),
                                   (char *)h->value, (uint16_t)strlen(h->value));
     }
-    int bodyless = req->status < 200 || req->status == 204 || req->status == 304;
-    size_t len = bodyless ? 0 : req->response_body.len;
+    int has_body = aio_response_has_body(req);
+    size_t len = has_body ? req->response_body.len : 0;
     if (len && !req->has_content_type)
-        uwsgi_response_add_header(wsgi_req, "Content-Type", 12, "text/html; charset=utf-8", 24);
-    if (!bodyless)
+        uwsgi_response_add_header(wsgi_req, "Content-Type", 12, AIO_HTML_TYPE,
+                                  (uint16_t)strlen(AIO_HTML_TYPE));
+    if (has_body)
         uwsgi_response_add_content_length(wsgi_req, len);
     if (is_plain_http(wsgi_req)) /* uWSGI's http-socket closes after each response */
         uwsgi_response_add_header(wsgi_req, "Connection", 10, "close", 5);
@@ -133,13 +134,10 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
         aio_log("empty request, skipped");
         return -1;
     }
-    struct aio_request *req = aio_request_new();
+    struct aio_request *req = aio_task_new_request(task);
     if (!req)
         return -1;
-    req->task = task;
-    req->registry = &aio_engine.registry;
-    req->started_us = wsgi_req->start_of_request;
-    task->req = req;
+    req->started_us = wsgi_req->start_of_request; /* from the accept, not from now */
     int error = 0;
     const char *why = NULL;
     if (uwsgi_parse_vars(wsgi_req)) {

@@ -128,14 +128,36 @@ static int cgi_equal(const char *name, const char *var, size_t var_len)
     return name[i] == '\0' && i == var_len;
 }
 
+/* CGI names the two entity headers without the HTTP_ prefix. */
+static int is_entity_header(const char *name)
+{
+    return cgi_equal(name, "CONTENT_TYPE", 12) || cgi_equal(name, "CONTENT_LENGTH", 14);
+}
+
 int aio_http_header_is_cgi_var(const char *name, const char *var, size_t var_len)
 {
-    /* CGI names the two entity headers without the HTTP_ prefix. */
-    if (cgi_equal(name, "CONTENT_TYPE", 12) || cgi_equal(name, "CONTENT_LENGTH", 14))
+    if (is_entity_header(name))
         return cgi_equal(name, var, var_len);
     if (var_len < 5 || memcmp(var, "HTTP_", 5) != 0)
         return 0;
     return cgi_equal(name, var + 5, var_len - 5);
+}
+
+char *aio_http_cgi_var(struct aio_arena *arena, const char *name)
+{
+    size_t len = strlen(name);
+    char *var = aio_arena_alloc(arena, len + 6);
+    if (!var)
+        return NULL;
+    char *p = var;
+    if (!is_entity_header(name)) {
+        memcpy(p, "HTTP_", 5);
+        p += 5;
+    }
+    for (size_t i = 0; i < len; i++)
+        *p++ = cgi_char(name[i]);
+    *p = '\0';
+    return var;
 }
 
 const char *aio_http_check_request_line(const char *method, size_t method_len,

@@ -26,6 +26,11 @@ size_t aio_http_format_methods(unsigned mask, char *out, size_t size);
  * "HTTP_USER_AGENT" (or "Content-Type"/"Content-Length" their CGI names). */
 int aio_http_header_is_cgi_var(const char *name, const char *var, size_t var_len);
 
+/* The CGI variable of a header name ("User-Agent" -> "HTTP_USER_AGENT",
+ * "Content-Type" -> "CONTENT_TYPE"), allocated in `arena`, or NULL. */
+struct aio_arena;
+char *aio_http_cgi_var(struct aio_arena *arena, const char *name);
+
 /* NULL when the method is a token and the protocol looks like "HTTP/x";
  * otherwise what is wrong with the request line. */
 const char *aio_http_check_request_line(const char *method, size_t method_len,

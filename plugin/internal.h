@@ -234,6 +234,9 @@ void aio_engine_close(void);
 /* Runs a task's coroutine until it suspends or ends (then its ops'
  * finished() cleans up). */
 void aio_task_run(struct aio_task *task);
+/* A new request served by `task` (or its context, for a spawned task),
+ * or NULL when out of memory. */
+struct aio_request *aio_task_new_request(struct aio_task *task);
 /* The task whose coroutine is running on this thread, or NULL. */
 struct aio_task *aio_running_task(void);
 /* Watches the connection for UV_* events (0: stop); the watcher is created
@@ -282,6 +285,10 @@ void aio_linger_close_all(void);
  * the job's result, AIO_ETIMEDOUT, AIO_ECANCELLED or AIO_EBUSY/AIO_EINVAL/
  * AIO_ERROR. */
 int aio_task_wait(struct aio_task *task, const struct aio_wait *wait);
+/* Waits for `fd` (the task's client connection or any other) to be ready
+ * for `events` (AIO_READ/AIO_WRITE), timeout_ms < 0: no timeout. Returns as
+ * aio_task_wait(). */
+int aio_task_wait_fd(struct aio_task *task, int fd, int events, int timeout_ms);
 /* Resumes a WAITING task with `result`. */
 void aio_task_wake(struct aio_task *task, int result);
 /* Client connection events for a task that waits. */
@@ -325,6 +332,13 @@ void aio_executor_stop(void);
  * the request's task. Returns 0 when the connection was upgraded and served
  * (nothing more to send), or the HTTP status to answer a bad handshake with. */
 int aio_websocket_session(struct aio_request *req, const struct aio_view *view);
+/* A websocket message, queued in an inbox through `node`. */
+struct aio_msg {
+    struct aio_list node;
+    int type;
+    size_t len;
+    char *data;
+};
 /* A message (takes `data`, malloc'ed and NUL-terminated), or NULL. */
 struct aio_msg *aio_msg_new(int type, char *data, size_t len);
 /* Client fd events of an upgraded connection. */
@@ -334,7 +348,9 @@ void aio_websockets_going_away(void);
 
 /* ---- mapper.c ------------------------------------------------------- */
 
-/* Runs the view the way its mapper says; returns the view's status. */
+/* Runs the view the way its mapper says (without its renderer); an
+ * executor view's identity is worked out on the loop first. Returns the
+ * view's status. */
 int aio_mapper_run(struct aio_request *req, const struct aio_view *view);
 
 /* ---- dispatch.c: from a built request to its response ----------------- */
@@ -343,9 +359,6 @@ int aio_mapper_run(struct aio_request *req, const struct aio_view *view);
  * lookup, permission, the view's mapper, its renderer. The response is on
  * req (nothing to send when req->upgraded or the task was cancelled). */
 void aio_dispatch(struct aio_request *req);
-/* Runs the view as its mapper says (without its renderer); an executor
- * view's identity is worked out on the loop first. The view's status. */
-int aio_run_mapped_view(struct aio_request *req, const struct aio_view *view);
 /* Replaces the response with a plain-text error page. */
 void aio_respond_error(struct aio_request *req, int status, const char *detail);
 

@@ -10,7 +10,10 @@ struct aio_list {
     struct aio_list *prev, *next;
 };
 
-#define aio_list_entry(node, type, member) ((type *)(void *)((char *)(node) - offsetof(type, member)))
+/* The struct of type `type` whose member `member` is at `ptr`. */
+#define aio_container_of(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define aio_list_entry(node, type, member) aio_container_of(node, type, member)
 
 static inline void aio_list_init(struct aio_list *list)
 {
@@ -36,6 +39,20 @@ static inline void aio_list_remove(struct aio_list *node)
     node->prev->next = node->next;
     node->next->prev = node->prev;
     node->prev = node->next = node;
+}
+
+/* Moves every node of `from` to `to` (initialised here), leaving `from`
+ * empty. */
+static inline void aio_list_take_all(struct aio_list *to, struct aio_list *from)
+{
+    aio_list_init(to);
+    if (aio_list_empty(from))
+        return;
+    to->next = from->next;
+    to->prev = from->prev;
+    to->next->prev = to;
+    to->prev->next = to;
+    aio_list_init(from);
 }
 
 /* The first node, or NULL for an empty list. */

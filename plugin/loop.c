@@ -20,7 +20,6 @@
 #include <uwsgi.h>
 
 #include <errno.h>
-#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
@@ -31,7 +30,7 @@ extern struct uwsgi_server uwsgi;
 
 /* ---- the client connection ------------------------------------------- */
 
-#define core_of_conn(c) ((struct aio_core *)((char *)(c)-offsetof(struct aio_core, conn)))
+#define core_of_conn(c) aio_container_of(c, struct aio_core, conn)
 
 static void on_conn_event(struct aio_conn *conn, int status, int events)
 {

@@ -12,6 +12,17 @@
  */
 #include "internal.h"
 
+/* An executor view cannot suspend: work out who is asking beforehand, on
+ * the loop, so the thread reads the cached answers. */
+static void prime_identity(struct aio_request *req)
+{
+    if (!req->registry->authn.unauthenticated_userid)
+        return;
+    aio_unauthenticated_userid(req);
+    aio_authenticated_userid(req);
+    aio_effective_principals(req, NULL);
+}
+
 static int run_view_in_thread(void *arg)
 {
     struct aio_request *req = arg;
@@ -22,6 +33,7 @@ int aio_mapper_run(struct aio_request *req, const struct aio_view *view)
 {
     if (view->flags & AIO_COROUTINE)
         return view->fn(req);
+    prime_identity(req);
     int result = AIO_ERROR;
     int rc = aio_executor_call(req->task, run_view_in_thread, req, &result);
     if (rc == AIO_EBUSY)

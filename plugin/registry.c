@@ -288,9 +288,9 @@ const struct aio_template *aio_module_template(const struct aio_module *module, 
 
 /* ---- the configuration API of aio.h ------------------------------- */
 
-static struct aio_route *find_route(const struct aio_registry *reg, const char *name)
+struct aio_route *aio_registry_find_route(const struct aio_registry *reg, const char *name)
 {
-    for (size_t i = 0; i < reg->nroutes; i++)
+    for (size_t i = 0; name && i < reg->nroutes; i++)
         if (strcmp(reg->routes[i]->name, name) == 0)
             return reg->routes[i];
     return NULL;
@@ -321,7 +321,7 @@ static int add_route(aio_config *cfg, const char *name, const char *pattern, aio
         return set_error(reg, "view module '%s': aio_add_route() needs a route name", mod);
     if (!pattern)
         return set_error(reg, "view module '%s': route '%s' has no pattern", mod, name);
-    if (find_route(reg, name))
+    if (aio_registry_find_route(reg, name))
         return set_error(reg, "view module '%s': duplicate route name '%s'", mod, name);
     struct aio_route *route = calloc(1, sizeof(*route));
     if (!route)
@@ -346,9 +346,10 @@ static int add_route(aio_config *cfg, const char *name, const char *pattern, aio
     return AIO_OK;
 }
 
-/* Checks what every kind of view needs and adds a view with `flags`. */
+/* Checks what every kind of view needs and adds a view with `flags` and
+ * traversal view name `name` (NULL: the default view, ""). */
 static struct aio_view *add_view(aio_config *cfg, const char *route, int has_fn, unsigned flags,
-                                 unsigned allowed)
+                                 unsigned allowed, const char *name)
 {
     struct aio_registry *reg = cfg->registry;
     const char *mod = cfg->module->path;
@@ -375,7 +376,7 @@ static struct aio_view *add_view(aio_config *cfg, const char *route, int has_fn,
     }
     view->flags = flags;
     view->module = cfg->module;
-    view->name = strdup("");
+    view->name = strdup(name ? name : "");
     reg->views[reg->nviews++] = view;
     return view->name ? view : NULL;
 }
@@ -402,7 +403,8 @@ int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
                          "(AIO_COROUTINE) or runs in the executor (AIO_EXECUTOR), not both",
                          cfg->module->path, route ? route : "");
     struct aio_view *view = add_view(cfg, route, spec && spec->view != NULL,
-                                     spec ? spec->flags : 0, AIO_METHOD_BITS | AIO_MAPPER_BITS);
+                                     spec ? spec->flags : 0, AIO_METHOD_BITS | AIO_MAPPER_BITS,
+                                     spec ? spec->name : NULL);
     if (!view)
         return added(cfg, view);
     view->fn = spec->view;
@@ -420,8 +422,6 @@ int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
     }
     view->permission = copy_or_null(spec->permission, &failed);
     view->context = copy_or_null(spec->context, &failed);
-    free(view->name); /* add_view() gave it the default "" */
-    view->name = copy_or_null(spec->name ? spec->name : "", &failed);
     return failed ? AIO_ENOMEM : AIO_OK;
 }
 
@@ -450,7 +450,7 @@ static struct aio_view *add_ws_view(aio_config *cfg, const char *route, int has_
         return NULL;
     }
     return add_view(cfg, route, has_fn, flags | AIO_GET | AIO_COROUTINE | AIO_VIEW_WEBSOCKET,
-                    AIO_GET | AIO_COROUTINE | AIO_WS_BYTES | AIO_VIEW_WEBSOCKET);
+                    AIO_GET | AIO_COROUTINE | AIO_WS_BYTES | AIO_VIEW_WEBSOCKET, NULL);
 }
 
 int aio_add_websocket_view(aio_config *cfg, const char *route, aio_ws_view_fn fn,
@@ -572,7 +572,7 @@ static int same_selection(const struct aio_view *a, const struct aio_view *b)
 
 static int attach_view(struct aio_registry *reg, struct aio_view *view)
 {
-    struct aio_route *route = find_route(reg, view->route_name);
+    struct aio_route *route = aio_registry_find_route(reg, view->route_name);
     if (!route)
         return set_error(reg, "view module '%s': a view names route '%s', which does not exist",
                          view->module->path, view->route_name);

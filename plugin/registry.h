@@ -135,6 +135,9 @@ enum aio_dispatch {
     AIO_DISPATCH_ERROR,              /* out of memory */
 };
 
+/* The route named `name`, or NULL. */
+struct aio_route *aio_registry_find_route(const struct aio_registry *reg, const char *name);
+
 /* The first route matching a decoded path; fills `match`. */
 enum aio_dispatch aio_registry_match(const struct aio_registry *reg, const char *path,
                                      struct aio_arena *arena, struct aio_kvlist *match,

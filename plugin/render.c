@@ -63,18 +63,13 @@ static const char *result_lookup(void *ctx, const char *name, size_t len)
     return value ? as_text(req, value) : NULL;
 }
 
-static int set_type(struct aio_request *req, const char *type)
-{
-    return req->has_content_type ? AIO_OK : aio_add_header(req, "Content-Type", type);
-}
-
 int aio_apply_renderer(struct aio_request *req, const struct aio_view *view)
 {
     switch (view->renderer) {
     case AIO_RENDER_NONE:
         return AIO_OK;
     case AIO_RENDER_STRING:
-        return set_type(req, "text/plain; charset=utf-8");
+        return aio_response_default_type(req, "text/plain; charset=utf-8");
     case AIO_RENDER_JSON: {
         char *text = json_dumps(aio_result(req), JSON_COMPACT | JSON_ENCODE_ANY);
         if (!text)
@@ -82,12 +77,12 @@ int aio_apply_renderer(struct aio_request *req, const struct aio_view *view)
         aio_buf_reset(&req->response_body);
         int rc = aio_write_body(req, text, strlen(text));
         free(text);
-        return rc == AIO_OK ? set_type(req, "application/json") : rc;
+        return rc == AIO_OK ? aio_response_default_type(req, "application/json") : rc;
     }
     case AIO_RENDER_TEMPLATE:
         aio_buf_reset(&req->response_body);
         int rc = aio_template_render(view->template, result_lookup, req, &req->response_body);
-        return rc == AIO_OK ? set_type(req, "text/html; charset=utf-8") : rc;
+        return rc == AIO_OK ? aio_response_default_type(req, AIO_HTML_TYPE) : rc;
     }
     return AIO_EINVAL;
 }

@@ -228,18 +228,23 @@ int aio_printf(aio_request *req, const char *fmt, ...)
     return rc;
 }
 
-static int set_content_type(aio_request *req, const char *type)
+int aio_response_default_type(struct aio_request *req, const char *type)
 {
     if (req->has_content_type)
         return AIO_OK;
     return aio_add_header(req, "Content-Type", type);
 }
 
+int aio_response_has_body(const struct aio_request *req)
+{
+    return req->status >= 200 && req->status != 204 && req->status != 304;
+}
+
 int aio_respond_text(aio_request *req, int status, const char *text)
 {
     int rc = aio_set_status(req, status);
     if (rc == AIO_OK)
-        rc = set_content_type(req, "text/plain; charset=utf-8");
+        rc = aio_response_default_type(req, "text/plain; charset=utf-8");
     if (rc == AIO_OK && text) {
         aio_buf_reset(&req->response_body);
         rc = aio_write_body(req, text, strlen(text));
@@ -280,7 +285,7 @@ int aio_vrender(aio_request *req, const char *template_path, va_list ap)
     aio_buf_reset(&req->response_body);
     int rc = aio_template_render(tpl, rendered_lookup, &req->rendered, &req->response_body);
     if (rc == AIO_OK)
-        rc = set_content_type(req, "text/html; charset=utf-8");
+        rc = aio_response_default_type(req, AIO_HTML_TYPE);
     return rc;
 }
 

@@ -87,6 +87,14 @@ int aio_run_tweens(aio_request *req, aio_tween_fn const *chain, size_t n,
 /* Makes the response of aio_result(req) with the view's renderer (render.c). */
 int aio_apply_renderer(struct aio_request *req, const struct aio_view *view);
 
+/* Content-Type `type`, unless the response has one already. */
+int aio_response_default_type(struct aio_request *req, const char *type);
+/* 0 for the statuses that have no body (1xx, 204, 304). */
+int aio_response_has_body(const struct aio_request *req);
+/* HTML: what a template renders, and what the server calls a body sent
+ * without a Content-Type. */
+#define AIO_HTML_TYPE "text/html; charset=utf-8"
+
 /* Forgets the response built so far (status back to 200). */
 void aio_response_reset(struct aio_request *req);
 

@@ -77,7 +77,7 @@ void aio_task_wake_soon(struct aio_task *task, int result)
 {
     if (task->state != AIO_TASK_WAITING || task->wait.job)
         return; /* not waiting, or a job's end only may resume it */
-    if (task->queue_node.next != &task->queue_node) { /* already queued */
+    if (!aio_list_empty(&task->queue_node)) { /* already queued (a lone node is empty) */
         if (result == AIO_ECANCELLED)
             task->soon_result = result; /* cancellation wins */
         return;
@@ -183,6 +183,18 @@ int aio_task_wait(struct aio_task *task, const struct aio_wait *wait)
     return task->wait_result;
 }
 
+int aio_task_wait_fd(struct aio_task *task, int fd, int events, int timeout_ms)
+{
+    struct aio_wait wait = {.fd = -1, .timeout_ms = timeout_ms < 0 ? -1 : timeout_ms};
+    if (task->conn && fd == task->conn->fd) { /* the client: its watcher is the connection's */
+        wait.client_events = events;
+    } else {
+        wait.fd = fd;
+        wait.fd_events = events;
+    }
+    return aio_task_wait(task, &wait);
+}
+
 /* ---- the API views and tasks call ------------------------------------- */
 
 /* The task of `req` if `req` belongs to the running coroutine. */
@@ -222,14 +234,7 @@ int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms)
         return AIO_ESCOPE;
     if (fd < 0 || !events || (events & ~(AIO_READ | AIO_WRITE)))
         return AIO_EINVAL;
-    struct aio_wait wait = {.fd = -1, .timeout_ms = timeout_ms < 0 ? -1 : timeout_ms};
-    if (task->conn && fd == task->conn->fd) {
-        wait.client_events = events;
-    } else {
-        wait.fd = fd;
-        wait.fd_events = events;
-    }
-    return aio_task_wait(task, &wait);
+    return aio_task_wait_fd(task, fd, events, timeout_ms);
 }
 
 int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg)

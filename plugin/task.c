@@ -83,20 +83,17 @@ int aio_spawn(const char *name, aio_task_fn fn, void *arg, aio_task **handle)
     if (aio_engine.ntasks >= aio_engine.opts.max_tasks)
         return AIO_EBUSY;
     struct aio_task *task = task_new();
-    struct aio_request *ctx = task ? aio_request_new() : NULL;
+    struct aio_request *ctx = task ? aio_task_new_request(task) : NULL;
     if (!ctx) {
         if (task)
             task_recycle(task);
         return AIO_ENOMEM;
     }
-    ctx->task = task;
-    ctx->registry = &aio_engine.registry;
     ctx->method = "";
     ctx->path = "";
     snprintf(task->name, sizeof(task->name), "%s", name ? name : "task");
     task->fn = fn;
     task->arg = arg;
-    task->req = ctx;
     task->result = 0;
     task->detached = handle == NULL;
     aio_list_append(&aio_engine.tasks, &task->node);

@@ -9,7 +9,6 @@
  * run for real. A websocket test pair puts a socketpair where the client
  * connection would be: the server end goes through the engine's websocket
  * layer, the client end is driven by this file with the same frame codec. */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -56,12 +55,6 @@ struct aio_testing {
     int expired;
 };
 
-/* A message the client received. */
-struct client_msg {
-    struct aio_list node;
-    aio_msg *msg;
-};
-
 struct aio_testing_ws {
     struct aio_list node; /* in aio_testing.sockets */
     aio_testing *t;
@@ -73,7 +66,7 @@ struct aio_testing_ws {
     struct aio_ws_parser parser; /* frames from the server */
     struct aio_buf out;          /* frames to the server, `written` of it out */
     size_t written;
-    struct aio_list inbox;       /* struct client_msg */
+    struct aio_list inbox;       /* the messages the client received */
     uint32_t mask_seed;
     int upgraded;
     int sent_close;
@@ -139,7 +132,7 @@ void aio_testing_run_for(aio_testing *t, int ms)
 
 /* ---- runs --------------------------------------------------------------------- */
 
-#define run_of(req) ((struct test_run *)(void *)((char *)(req)->task - offsetof(struct test_run, task)))
+#define run_of(req) aio_container_of((req)->task, struct test_run, task)
 
 static int run_done(const void *arg)
 {
@@ -148,7 +141,7 @@ static int run_done(const void *arg)
 
 static void run_finished(struct aio_task *task)
 {
-    struct test_run *run = (struct test_run *)(void *)task;
+    struct test_run *run = aio_container_of(task, struct test_run, task);
     run->done = 1;
     /* The server closes a connection once its request is over: the client
      * reads what is left, then the end. */
@@ -170,14 +163,14 @@ static void run_main(void *arg)
     }
     switch (run->mode) {
     case RUN_VIEW:
-        run->result = aio_run_mapped_view(req, run->view);
+        run->result = aio_mapper_run(req, run->view);
         break;
     case RUN_FN:
         run->result = run->fn(req);
         break;
     case RUN_SERVE:
         aio_dispatch(req);
-        run->result = req->upgraded ? 101 : req->status;
+        run->result = aio_testing_status(req);
         break;
     }
 }
@@ -380,15 +373,13 @@ void aio_testing_free(aio_testing *t)
     struct aio_list *node;
     while ((node = aio_list_first(&t->sockets)) != NULL)
         ws_free(aio_list_entry(node, aio_testing_ws, node));
-    for (node = aio_list_first(&t->runs); node; node = aio_list_next(&t->runs, node))
-        run_stop(t, aio_list_entry(node, struct test_run, node));
+    while ((node = aio_list_first(&t->runs)) != NULL)
+        run_free(t, aio_list_entry(node, struct test_run, node)); /* cancels it if running */
     aio_engine.stopping = 1; /* spawning now fails with AIO_ECANCELLED */
     aio_tasks_cancel_all();
     if (turn_until(t, no_tasks_left, NULL, t->timeout_ms) != AIO_OK)
         fprintf(stderr, "aio_testing: %d spawned task(s) still run after being cancelled\n",
                 aio_engine.ntasks);
-    while ((node = aio_list_first(&t->runs)) != NULL)
-        run_free(t, aio_list_entry(node, struct test_run, node));
     uv_close((uv_handle_t *)&t->deadline, NULL);
     aio_engine.running = 0;
     aio_engine_close();
@@ -435,7 +426,7 @@ aio_request *aio_testing_request(aio_testing *t, const char *method, const char 
         return NULL;
     }
     struct test_run *run = calloc(1, sizeof(*run));
-    struct aio_request *req = run ? aio_request_new() : NULL;
+    struct aio_request *req = run ? aio_task_new_request(&run->task) : NULL;
     if (!req || aio_coro_init(&run->task.coro, aio_engine.opts.stack_size) != AIO_OK) {
         if (req)
             aio_request_free(req);
@@ -454,29 +445,8 @@ aio_request *aio_testing_request(aio_testing *t, const char *method, const char 
     }
     aio_task_init(&run->task);
     run->task.ops = &test_task_ops;
-    run->task.req = req;
-    req->task = &run->task;
-    req->registry = &aio_engine.registry;
-    req->started_us = aio_now_us();
     aio_list_append(&t->runs, &run->node);
     return req;
-}
-
-/* "User-Agent" -> "HTTP_USER_AGENT"; "Content-Type" -> "CONTENT_TYPE". */
-static char *cgi_name(struct aio_arena *arena, const char *name)
-{
-    int bare = strcasecmp(name, "Content-Type") == 0 || strcasecmp(name, "Content-Length") == 0;
-    size_t len = strlen(name);
-    char *var = aio_arena_alloc(arena, len + 6);
-    if (!var)
-        return NULL;
-    char *p = var;
-    if (!bare)
-        p += sprintf(p, "HTTP_");
-    for (size_t i = 0; i < len; i++)
-        *p++ = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
-    *p = '\0';
-    return var;
 }
 
 int aio_testing_set_header(aio_request *req, const char *name, const char *value)
@@ -484,7 +454,7 @@ int aio_testing_set_header(aio_request *req, const char *name, const char *value
     if (!req || !name || !value || !aio_http_is_token(name, strlen(name)) ||
         !aio_http_valid_header_value(value))
         return AIO_EINVAL;
-    char *var = cgi_name(&req->arena, name);
+    char *var = aio_http_cgi_var(&req->arena, name);
     if (!var)
         return AIO_ENOMEM;
     for (size_t i = 0; i < req->headers.count; i++) {
@@ -546,33 +516,25 @@ void aio_testing_request_free(aio_request *req)
 
 /* ---- running views -------------------------------------------------------- */
 
-/* The checks every run/serve helper makes; NULL when it may go on. */
-static struct test_run *runnable(aio_testing *t, aio_request *req)
+/* The checks every run/serve helper makes: AIO_OK with *run set, or why not. */
+static int runnable(aio_testing *t, aio_request *req, struct test_run **run)
 {
+    *run = NULL;
     if (!t || !req || req->task->ops != &test_task_ops)
-        return NULL;
-    if (aio_in_coroutine()) {
-        fail(t, AIO_ESCOPE, "the aio_testing helpers are for the test, not for coroutines");
-        return NULL;
-    }
-    return run_of(req);
-}
-
-static const struct aio_route *find_route(const char *name)
-{
-    const struct aio_registry *reg = &aio_engine.registry;
-    for (size_t i = 0; name && i < reg->nroutes; i++)
-        if (strcmp(reg->routes[i]->name, name) == 0)
-            return reg->routes[i];
-    return NULL;
+        return AIO_EINVAL;
+    if (aio_in_coroutine())
+        return fail(t, AIO_ESCOPE, "the aio_testing helpers are for the test, not for coroutines");
+    *run = run_of(req);
+    return AIO_OK;
 }
 
 int aio_testing_run_view(aio_testing *t, aio_request *req, const char *route_name)
 {
-    struct test_run *run = runnable(t, req);
-    if (!run)
-        return t && aio_in_coroutine() ? AIO_ESCOPE : AIO_EINVAL;
-    const struct aio_route *route = find_route(route_name);
+    struct test_run *run;
+    int rc = runnable(t, req, &run);
+    if (rc != AIO_OK)
+        return rc;
+    const struct aio_route *route = aio_registry_find_route(&aio_engine.registry, route_name);
     if (!route)
         return fail(t, AIO_ENOTFOUND, "no route named '%s'", route_name ? route_name : "(null)");
     const struct aio_view *view = NULL;
@@ -590,34 +552,37 @@ int aio_testing_run_view(aio_testing *t, aio_request *req, const char *route_nam
     req->route = route;
     req->view = view;
     run->view = view;
-    int rc = run_start(t, run, RUN_VIEW);
+    rc = run_start(t, run, RUN_VIEW);
     return rc == AIO_OK ? run_to_end(t, run) : rc;
 }
 
 int aio_testing_run(aio_testing *t, aio_request *req, aio_view_fn fn)
 {
-    struct test_run *run = runnable(t, req);
-    if (!run || !fn)
-        return t && aio_in_coroutine() ? AIO_ESCOPE : AIO_EINVAL;
+    struct test_run *run;
+    int rc = fn ? runnable(t, req, &run) : AIO_EINVAL;
+    if (rc != AIO_OK)
+        return rc;
     run->fn = fn;
-    int rc = run_start(t, run, RUN_FN);
+    rc = run_start(t, run, RUN_FN);
     return rc == AIO_OK ? run_to_end(t, run) : rc;
 }
 
 int aio_testing_start_request(aio_testing *t, aio_request *req)
 {
-    struct test_run *run = runnable(t, req);
-    if (!run)
-        return t && aio_in_coroutine() ? AIO_ESCOPE : AIO_EINVAL;
-    return run_start(t, run, RUN_SERVE);
+    struct test_run *run;
+    int rc = runnable(t, req, &run);
+    return rc == AIO_OK ? run_start(t, run, RUN_SERVE) : rc;
 }
 
 int aio_testing_wait(aio_testing *t, aio_request *req, int timeout_ms)
 {
-    struct test_run *run = runnable(t, req);
-    if (!run || !run->started)
-        return t && aio_in_coroutine() ? AIO_ESCOPE : AIO_EINVAL;
-    int rc = turn_until(t, run_done, run, timeout_ms);
+    struct test_run *run;
+    int rc = runnable(t, req, &run);
+    if (rc != AIO_OK)
+        return rc;
+    if (!run->started)
+        return AIO_EINVAL;
+    rc = turn_until(t, run_done, run, timeout_ms);
     return rc == AIO_OK ? run->result : rc;
 }
 
@@ -634,11 +599,6 @@ int aio_testing_done(const aio_request *req)
 
 /* ---- the response, as the server would send it ---------------------------- */
 
-static int bodyless(const aio_request *req)
-{
-    return req->status < 200 || req->status == 204 || req->status == 304;
-}
-
 int aio_testing_status(const aio_request *req)
 {
     return req ? (req->upgraded ? 101 : req->status) : 0;
@@ -652,14 +612,17 @@ const char *aio_testing_response_header(const aio_request *req, const char *name
         if (strcasecmp(req->response_headers.items[i].key, name) == 0)
             return req->response_headers.items[i].value;
     /* what the server adds itself */
-    if (strcasecmp(name, "Content-Type") == 0 && req->response_body.len && !bodyless(req))
-        return "text/html; charset=utf-8";
+    if (strcasecmp(name, "Content-Type") == 0 && req->response_body.len &&
+        aio_response_has_body(req))
+        return AIO_HTML_TYPE;
     return NULL;
 }
 
 const char *aio_testing_response_body(const aio_request *req, size_t *len)
 {
-    size_t n = req && !bodyless(req) && req->method_bit != AIO_HEAD ? req->response_body.len : 0;
+    size_t n = req && aio_response_has_body(req) && req->method_bit != AIO_HEAD
+                   ? req->response_body.len
+                   : 0;
     if (len)
         *len = n;
     return n ? req->response_body.data : no_body;
@@ -667,7 +630,7 @@ const char *aio_testing_response_body(const aio_request *req, size_t *len)
 
 /* ---- the websocket test pair: the server's end ------------------------------- */
 
-#define ws_of_conn(c) ((aio_testing_ws *)(void *)((char *)(c)-offsetof(aio_testing_ws, conn)))
+#define ws_of_conn(c) aio_container_of(c, aio_testing_ws, conn)
 
 static void server_event(struct aio_conn *conn, int status, int events)
 {
@@ -716,7 +679,7 @@ static void on_client_event(uv_poll_t *poll, int status, int events);
 
 static void client_watch(aio_testing_ws *ws)
 {
-    int events = ws->fd < 0 ? 0 : UV_READABLE | (ws->out.len > ws->written ? UV_WRITABLE : 0);
+    int events = UV_READABLE | (ws->out.len > ws->written ? UV_WRITABLE : 0);
     if (events == ws->client_events)
         return;
     if (events)
@@ -728,7 +691,7 @@ static void client_watch(aio_testing_ws *ws)
 
 static void client_flush(aio_testing_ws *ws)
 {
-    while (ws->fd >= 0 && ws->written < ws->out.len) {
+    while (ws->written < ws->out.len) {
         ssize_t n = send(ws->fd, ws->out.data + ws->written, ws->out.len - ws->written,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
@@ -765,17 +728,7 @@ static int client_queue_frame(aio_testing_ws *ws, int opcode, const void *data, 
 static void client_queue_close(aio_testing_ws *ws, int code, const char *reason)
 {
     uint8_t payload[125];
-    size_t len = 0;
-    if (code != AIO_WS_NO_STATUS) {
-        size_t rlen = reason ? strlen(reason) : 0;
-        if (rlen > 123)
-            rlen = 123;
-        payload[0] = (uint8_t)(code >> 8);
-        payload[1] = (uint8_t)code;
-        memcpy(payload + 2, reason ? reason : "", rlen);
-        len = rlen + 2;
-    }
-    client_queue_frame(ws, AIO_WS_OP_CLOSE, payload, len);
+    client_queue_frame(ws, AIO_WS_OP_CLOSE, payload, aio_ws_close_payload(payload, code, reason));
     ws->sent_close = 1;
 }
 
@@ -783,17 +736,12 @@ static void client_handle(aio_testing_ws *ws, struct aio_ws_event *ev)
 {
     switch (ev->kind) {
     case AIO_WS_EV_MESSAGE: {
-        struct client_msg *m = malloc(sizeof(*m));
         aio_msg *msg = aio_msg_new(ev->opcode == AIO_WS_OP_TEXT ? AIO_MSG_TEXT : AIO_MSG_BINARY,
                                    ev->data, ev->len);
-        if (!m || !msg) {
-            free(m);
-            aio_msg_free(msg);
+        if (msg)
+            aio_list_append(&ws->inbox, &msg->node);
+        else
             aio_log("websocket test client: out of memory, a message is lost");
-            break;
-        }
-        m->msg = msg;
-        aio_list_append(&ws->inbox, &m->node);
         break;
     }
     case AIO_WS_EV_PING:
@@ -908,7 +856,7 @@ static void free_pair(uv_handle_t *poll)
 static void ws_free(aio_testing_ws *ws)
 {
     aio_testing *t = ws->t;
-    if (!ws->run->done && ws->fd >= 0) {
+    if (!ws->run->done) {
         shutdown(ws->fd, SHUT_RDWR); /* the server sees the connection drop */
         turn_until(t, run_done, ws->run, t->timeout_ms);
     }
@@ -921,9 +869,7 @@ static void ws_free(aio_testing_ws *ws)
     struct aio_list *node;
     while ((node = aio_list_first(&ws->inbox)) != NULL) {
         aio_list_remove(node);
-        struct client_msg *m = aio_list_entry(node, struct client_msg, node);
-        aio_msg_free(m->msg);
-        free(m);
+        aio_msg_free(aio_list_entry(node, aio_msg, node));
     }
     aio_list_remove(&ws->node);
     uv_close((uv_handle_t *)&ws->client_poll, free_pair);
@@ -1005,10 +951,7 @@ aio_msg *aio_testing_ws_recv(aio_testing_ws *ws, int timeout_ms)
     if (!node)
         return NULL;
     aio_list_remove(node);
-    struct client_msg *m = aio_list_entry(node, struct client_msg, node);
-    aio_msg *msg = m->msg;
-    free(m);
-    return msg;
+    return aio_list_entry(node, aio_msg, node);
 }
 
 /* The view's session ended and the client has read all it was sent. */

@@ -36,14 +36,7 @@ static int hook_wait_fd(int fd, int timeout_s, int events)
     if (!task) /* not in a coroutine: a plain blocking poll */
         return events == AIO_READ ? uwsgi_simple_wait_read_hook(fd, timeout_s)
                                   : uwsgi_simple_wait_write_hook(fd, timeout_s);
-    struct aio_wait wait = {.fd = -1, .timeout_ms = hook_timeout_ms(timeout_s)};
-    if (is_client_fd(task, fd)) {
-        wait.client_events = events;
-    } else {
-        wait.fd = fd;
-        wait.fd_events = events;
-    }
-    return hook_result(task, aio_task_wait(task, &wait));
+    return hook_result(task, aio_task_wait_fd(task, fd, events, hook_timeout_ms(timeout_s)));
 }
 
 static int hook_wait_read(int fd, int timeout_s)

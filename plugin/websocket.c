@@ -36,13 +36,6 @@
 /* How long to wait for the peer's close frame, and for the last bytes. */
 #define CLOSE_TIMEOUT_MS 2000
 
-struct aio_msg {
-    struct aio_list node;
-    int type;
-    size_t len;
-    char *data;
-};
-
 enum ws_state {
     WS_OPEN,
     WS_CLOSING, /* our close frame is out, the peer's is awaited */
@@ -175,17 +168,7 @@ static int queue_frame(struct aio_ws *ws, int opcode, const void *data, size_t l
 static void queue_close(struct aio_ws *ws, int code, const char *reason)
 {
     uint8_t payload[125];
-    size_t len = 0;
-    if (code != AIO_WS_NO_STATUS) {
-        payload[0] = (uint8_t)(code >> 8);
-        payload[1] = (uint8_t)code;
-        len = strlen(reason);
-        if (len > 123)
-            len = 123;
-        memcpy(payload + 2, reason, len);
-        len += 2;
-    }
-    queue_frame(ws, AIO_WS_OP_CLOSE, payload, len);
+    queue_frame(ws, AIO_WS_OP_CLOSE, payload, aio_ws_close_payload(payload, code, reason));
     ws->state = ws->got_close ? WS_CLOSED : WS_CLOSING;
     if (!ws->close_code)
         ws->close_code = code;
@@ -380,26 +363,50 @@ void aio_msg_free(aio_msg *msg)
     }
 }
 
-static int send_message(struct aio_ws *ws, int type, const void *data, size_t len)
+/* A message any sender may send: AIO_OK, AIO_ESCOPE or AIO_EINVAL. */
+static int check_message(int type, const void *data, size_t len)
 {
     if (!on_loop_thread())
         return AIO_ESCOPE;
-    if (!ws || (type != AIO_MSG_TEXT && type != AIO_MSG_BINARY) || (!data && len))
+    if ((type != AIO_MSG_TEXT && type != AIO_MSG_BINARY) || (!data && len) ||
+        (type == AIO_MSG_TEXT && !aio_utf8_valid(data, len)))
         return AIO_EINVAL;
-    if (type == AIO_MSG_TEXT && !aio_utf8_valid(data, len))
-        return AIO_EINVAL;
+    return AIO_OK;
+}
+
+static int queue_message(struct aio_ws *ws, int type, const void *data, size_t len)
+{
+    return queue_frame(ws, type == AIO_MSG_TEXT ? AIO_WS_OP_TEXT : AIO_WS_OP_BINARY, data, len);
+}
+
+/* Drops a connection that lets what others send it pile up (it would eat
+ * the worker's memory); 1 when it did. */
+static int drop_if_backlogged(struct aio_ws *ws)
+{
+    if (unwritten(ws) <= HARD_LIMIT)
+        return 0;
+    log_protocol_error(ws, AIO_WS_ABNORMAL, "too slow to read what is sent to it");
+    connection_gone(ws, AIO_WS_ABNORMAL);
+    return 1;
+}
+
+static int send_message(struct aio_ws *ws, int type, const void *data, size_t len)
+{
+    int rc = check_message(type, data, len);
+    if (rc == AIO_OK && !ws)
+        rc = AIO_EINVAL;
+    if (rc != AIO_OK)
+        return rc;
     if (ws->state != WS_OPEN || ws->gone)
         return AIO_ECLOSED;
-    int rc = queue_frame(ws, type == AIO_MSG_TEXT ? AIO_WS_OP_TEXT : AIO_WS_OP_BINARY, data, len);
-    if (rc != AIO_OK)
+    if ((rc = queue_message(ws, type, data, len)) != AIO_OK)
         return rc;
     if (is_owner(ws)) {
         while (unwritten(ws) > HIGH_WATER && !ws->gone)
             if (owner_wait(ws, -1) == AIO_ECANCELLED)
                 break;
-    } else if (unwritten(ws) > HARD_LIMIT) {
-        log_protocol_error(ws, AIO_WS_ABNORMAL, "too slow to read what is sent to it");
-        connection_gone(ws, AIO_WS_ABNORMAL);
+    } else {
+        drop_if_backlogged(ws);
     }
     return ws->gone ? AIO_ECLOSED : AIO_OK;
 }
@@ -421,11 +428,9 @@ int aio_ws_send_binary(aio_ws *ws, const void *data, size_t len)
 
 int aio_ws_broadcast(const char *route, int type, const void *data, size_t len)
 {
-    if (!on_loop_thread())
-        return AIO_ESCOPE;
-    if ((type != AIO_MSG_TEXT && type != AIO_MSG_BINARY) || (!data && len) ||
-        (type == AIO_MSG_TEXT && !aio_utf8_valid(data, len)))
-        return AIO_EINVAL;
+    int rc = check_message(type, data, len);
+    if (rc != AIO_OK)
+        return rc;
     int sent = 0;
     for (struct aio_list *n = aio_list_first(&aio_engine.websockets); n;
          n = aio_list_next(&aio_engine.websockets, n)) {
@@ -433,16 +438,9 @@ int aio_ws_broadcast(const char *route, int type, const void *data, size_t len)
         if (route && strcmp(ws->view->route->name, route) != 0)
             continue;
         /* the connection's own coroutine never waits here: this is not it */
-        if (ws->state == WS_OPEN && !ws->gone &&
-            queue_frame(ws, type == AIO_MSG_TEXT ? AIO_WS_OP_TEXT : AIO_WS_OP_BINARY, data,
-                        len) == AIO_OK) {
-            if (unwritten(ws) > HARD_LIMIT) {
-                log_protocol_error(ws, AIO_WS_ABNORMAL, "too slow to read what is sent to it");
-                connection_gone(ws, AIO_WS_ABNORMAL);
-            } else {
-                sent++;
-            }
-        }
+        if (ws->state == WS_OPEN && !ws->gone && queue_message(ws, type, data, len) == AIO_OK &&
+            !drop_if_backlogged(ws))
+            sent++;
     }
     return sent;
 }

@@ -38,6 +38,19 @@ int aio_ws_close_code_valid(int code)
            (code >= 3000 && code <= 4999);
 }
 
+size_t aio_ws_close_payload(uint8_t out[125], int code, const char *reason)
+{
+    if (code == AIO_WS_NO_STATUS)
+        return 0;
+    size_t len = reason ? strlen(reason) : 0;
+    if (len > 123)
+        len = 123;
+    out[0] = (uint8_t)(code >> 8);
+    out[1] = (uint8_t)code;
+    memcpy(out + 2, reason ? reason : "", len);
+    return len + 2;
+}
+
 void aio_ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], size_t offset)
 {
     for (size_t i = 0; i < len; i++)

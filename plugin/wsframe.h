@@ -94,6 +94,10 @@ size_t aio_ws_frame_header(uint8_t out[14], int fin, int opcode, uint64_t len,
 /* XORs data with the mask, as from payload offset `offset`. */
 void aio_ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], size_t offset);
 
+/* Writes a close frame's payload: `code` then `reason` (cut at 123 bytes),
+ * or nothing for AIO_WS_NO_STATUS (an empty close). Returns its size. */
+size_t aio_ws_close_payload(uint8_t out[125], int code, const char *reason);
+
 /* 1 for a close code an endpoint may send (1000-1003, 1007-1014,
  * 3000-4999). */
 int aio_ws_close_code_valid(int code);

@@ -55,6 +55,23 @@ static void cgi_names(void **state)
     assert_false(aio_http_header_is_cgi_var("Path", "PATH_INFO", 9));
 }
 
+/* Header names to CGI variables, and back. */
+static void cgi_vars(void **state)
+{
+    (void)state;
+    struct aio_arena arena;
+    aio_arena_init(&arena);
+    const char *names[] = {"User-Agent", "x-test", "Content-Type", "content-length", "Cookie"};
+    const char *vars[] = {"HTTP_USER_AGENT", "HTTP_X_TEST", "CONTENT_TYPE", "CONTENT_LENGTH",
+                          "HTTP_COOKIE"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char *var = aio_http_cgi_var(&arena, names[i]);
+        assert_str(var, vars[i]);
+        assert_true(aio_http_header_is_cgi_var(names[i], var, strlen(var)));
+    }
+    aio_arena_release(&arena);
+}
+
 static void request_lines(void **state)
 {
     (void)state;
@@ -108,7 +125,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tokens),   cmocka_unit_test(header_values), cmocka_unit_test(methods),
-        cmocka_unit_test(cgi_names),         cmocka_unit_test(request_lines),
+        cmocka_unit_test(cgi_names),         cmocka_unit_test(cgi_vars),         cmocka_unit_test(request_lines),
         cmocka_unit_test(targets),  cmocka_unit_test(reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -320,6 +320,31 @@ static void server_frames_round_trip(void **state)
     assert_memory_equal(header + 2, mask, 4);
 }
 
+/* Close payloads as both ends build them: the parser reads back the code
+ * and the reason (cut at 123 bytes); no status, no payload. */
+static void close_payloads(void **state)
+{
+    (void)state;
+    uint8_t payload[125];
+    size_t n = aio_ws_close_payload(payload, 1001, "going away");
+    assert_int_equal(n, 12);
+    struct aio_buf in = AIO_BUF_INIT;
+    frame(&in, 1, AIO_WS_OP_CLOSE, (const char *)payload, n);
+    struct events e;
+    parse_all_ways(&in, &e);
+    assert_int_equal(e.ev[0].kind, AIO_WS_EV_CLOSE);
+    assert_int_equal(e.ev[0].code, 1001);
+    assert_str(e.copies[0], "going away");
+    char long_reason[200];
+    memset(long_reason, 'r', sizeof(long_reason) - 1);
+    long_reason[sizeof(long_reason) - 1] = '\0';
+    assert_int_equal(aio_ws_close_payload(payload, 4000, long_reason), 125);
+    assert_int_equal(payload[0] << 8 | payload[1], 4000);
+    assert_int_equal(aio_ws_close_payload(payload, 1000, NULL), 2);
+    assert_int_equal(aio_ws_close_payload(payload, AIO_WS_NO_STATUS, "ignored"), 0);
+    aio_buf_free(&in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +352,7 @@ int main(void)
         cmocka_unit_test(close_frames),     cmocka_unit_test(close_frame_errors),
         cmocka_unit_test(protocol_errors),  cmocka_unit_test(invalid_utf8),
         cmocka_unit_test(size_limit),       cmocka_unit_test(server_frames_round_trip),
+        cmocka_unit_test(close_payloads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
