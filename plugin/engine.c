@@ -106,14 +106,14 @@ void aio_task_run(struct aio_task *task)
     task->ops->finished(task);
 }
 
-struct aio_request *aio_task_new_request(struct aio_task *task)
+struct aio_request *aio_task_new_request(struct aio_task *task, uint64_t started_us)
 {
     struct aio_request *req = aio_request_new();
     if (!req)
         return NULL;
     req->task = task;
     req->registry = &aio_engine.registry;
-    req->started_us = aio_now_us();
+    req->started_us = started_us;
     task->req = req;
     return req;
 }

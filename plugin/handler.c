@@ -134,10 +134,10 @@ int aio_handle_request(struct wsgi_request *wsgi_req)
         aio_log("empty request, skipped");
         return -1;
     }
-    struct aio_request *req = aio_task_new_request(task);
+    /* begun at the accept, not now */
+    struct aio_request *req = aio_task_new_request(task, wsgi_req->start_of_request);
     if (!req)
         return -1;
-    req->started_us = wsgi_req->start_of_request; /* from the accept, not from now */
     int error = 0;
     const char *why = NULL;
     if (uwsgi_parse_vars(wsgi_req)) {

@@ -235,8 +235,8 @@ void aio_engine_close(void);
  * finished() cleans up). */
 void aio_task_run(struct aio_task *task);
 /* A new request served by `task` (or its context, for a spawned task),
- * or NULL when out of memory. */
-struct aio_request *aio_task_new_request(struct aio_task *task);
+ * begun at `started_us` (aio_now_us()'s clock), or NULL when out of memory. */
+struct aio_request *aio_task_new_request(struct aio_task *task, uint64_t started_us);
 /* The task whose coroutine is running on this thread, or NULL. */
 struct aio_task *aio_running_task(void);
 /* Watches the connection for UV_* events (0: stop); the watcher is created

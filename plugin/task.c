@@ -83,7 +83,7 @@ int aio_spawn(const char *name, aio_task_fn fn, void *arg, aio_task **handle)
     if (aio_engine.ntasks >= aio_engine.opts.max_tasks)
         return AIO_EBUSY;
     struct aio_task *task = task_new();
-    struct aio_request *ctx = task ? aio_task_new_request(task) : NULL;
+    struct aio_request *ctx = task ? aio_task_new_request(task, aio_now_us()) : NULL;
     if (!ctx) {
         if (task)
             task_recycle(task);

@@ -426,7 +426,7 @@ aio_request *aio_testing_request(aio_testing *t, const char *method, const char 
         return NULL;
     }
     struct test_run *run = calloc(1, sizeof(*run));
-    struct aio_request *req = run ? aio_task_new_request(&run->task) : NULL;
+    struct aio_request *req = run ? aio_task_new_request(&run->task, aio_now_us()) : NULL;
     if (!req || aio_coro_init(&run->task.coro, aio_engine.opts.stack_size) != AIO_OK) {
         if (req)
             aio_request_free(req);
