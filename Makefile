@@ -13,16 +13,26 @@
 CC ?= gcc
 PYTHON ?= python3
 BUILD := build
-PURE := acl arena auth buf coro http options params registry render request route template traversal tween utf8 wsframe
-PURE_SRC := $(PURE:%=plugin/%.c)
-HEADERS := $(wildcard plugin/*.h plugin/include/*.h)
-UNIT := http utf8 wsframe params route template options registry request auth acl coro coro_ucontext
-CFLAGS_UNIT := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iplugin -Iplugin/include
-LIBS_UNIT := -lcmocka -ljansson -lcrypto -ldl -lm
+# The layers, lowest first, as plugin/uwsgiplugin.py lists them: a layer's
+# sources are the .c files of its folder, and a unit test of a layer links
+# that layer and those below it only (tests/unit/<layer>/ mirrors plugin/).
+LAYERS := $(shell cd plugin && $(PYTHON) -c 'exec(open("uwsgiplugin.py").read()); print(*LAYERS)')
+$(if $(LAYERS),,$(error cannot read LAYERS from plugin/uwsgiplugin.py))
+HEADERS := $(wildcard plugin/*/*.h plugin/include/uwsgi-aio/*.h)
+CFLAGS_UNIT := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iplugin -Iplugin/include -Itests
+LIBS_UNIT := -lcmocka -luv -ljansson -lcrypto -ldl -lm -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# SRC_<layer>: the sources of that layer and of every layer below it
+below :=
+$(foreach l,$(LAYERS),$(eval below += $(wildcard plugin/$(l)/*.c))$(eval SRC_$(l) := $(below)))
+
+UNIT_SRC := $(foreach l,$(LAYERS),$(wildcard tests/unit/$(l)/test_*.c))
+UNIT := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%) $(BUILD)/unit/engine/test_coro_ucontext
+UNIT_ASAN := $(UNIT:$(BUILD)/%=$(BUILD)/asan/%)
+
 .PHONY: all build unit inproc inproc-asan integration sanitize unit-asan integration-asan check \
-	test bench clean fuzz
+	test bench clean fuzz layers
 
 all: build
 
@@ -31,28 +41,37 @@ build:
 
 # ---- unit tests -------------------------------------------------------
 
-$(BUILD)/unit/test_%: tests/unit/test_%.c $(PURE_SRC) $(HEADERS) tests/unit/testing.h
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_UNIT) -o $@ $< $(PURE_SRC) $(LIBS_UNIT)
+# $(1): layer
+define unit_rules
+$(BUILD)/unit/$(1)/test_%: tests/unit/$(1)/test_%.c $$(SRC_$(1)) $$(HEADERS) tests/unit/testing.h
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_UNIT) -o $$@ $$< $$(SRC_$(1)) $$(LIBS_UNIT)
+
+$(BUILD)/asan/unit/$(1)/test_%: tests/unit/$(1)/test_%.c $$(SRC_$(1)) $$(HEADERS) tests/unit/testing.h
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_UNIT) $$(SAN_FLAGS) -o $$@ $$< $$(SRC_$(1)) $$(LIBS_UNIT)
+endef
+$(foreach l,$(LAYERS),$(eval $(call unit_rules,$(l))))
 
 # the coroutine tests again, with the portable ucontext switch
-$(BUILD)/unit/test_coro_ucontext: tests/unit/test_coro.c $(PURE_SRC) $(HEADERS)
+$(BUILD)/unit/engine/test_coro_ucontext: tests/unit/engine/test_coro.c $(SRC_engine) $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_UNIT) -DAIO_CORO_UCONTEXT -o $@ $< $(PURE_SRC) $(LIBS_UNIT)
+	$(CC) $(CFLAGS_UNIT) -DAIO_CORO_UCONTEXT -o $@ $< $(SRC_engine) $(LIBS_UNIT)
 
-$(BUILD)/asan/unit/test_%: tests/unit/test_%.c $(PURE_SRC) $(HEADERS) tests/unit/testing.h
+$(BUILD)/asan/unit/engine/test_coro_ucontext: tests/unit/engine/test_coro.c $(SRC_engine) $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_UNIT) $(SAN_FLAGS) -o $@ $< $(PURE_SRC) $(LIBS_UNIT)
+	$(CC) $(CFLAGS_UNIT) $(SAN_FLAGS) -DAIO_CORO_UCONTEXT -o $@ $< $(SRC_engine) $(LIBS_UNIT)
 
-$(BUILD)/asan/unit/test_coro_ucontext: tests/unit/test_coro.c $(PURE_SRC) $(HEADERS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_UNIT) $(SAN_FLAGS) -DAIO_CORO_UCONTEXT -o $@ $< $(PURE_SRC) $(LIBS_UNIT)
+unit: layers $(UNIT)
+	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
 
-unit: $(UNIT:%=$(BUILD)/unit/test_%)
-	@set -e; for t in $^; do echo "== $$t"; $$t; done
-
-unit-asan: $(UNIT:%=$(BUILD)/asan/unit/test_%)
+unit-asan: $(UNIT_ASAN)
 	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+# ---- the layers' include rules (tools/check-layers.sh) ------------------------
+
+layers:
+	bash tools/check-layers.sh
 
 # ---- in-process tests (libaio_testing) ------------------------------------
 
@@ -80,7 +99,7 @@ inproc-asan:
 # ---- integration tests ------------------------------------------------
 
 # a websocket client in C (the tutorial's WSTest), run against live servers
-WS_CLIENT_SRC := tests/ws/wsclient.c plugin/wsframe.c plugin/utf8.c plugin/buf.c
+WS_CLIENT_SRC := tests/ws/wsclient.c $(SRC_proto)
 $(BUILD)/ws/wstest: tests/ws/wstest.c $(WS_CLIENT_SRC) tests/ws/wsclient.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_UNIT) -Itests/ws -o $@ $< $(WS_CLIENT_SRC) -lcmocka
@@ -108,10 +127,11 @@ clean:
 
 FUZZ_SECONDS ?= 20
 
-$(BUILD)/fuzz/fuzz_wsframe: tests/fuzz/fuzz_wsframe.c plugin/wsframe.c plugin/utf8.c plugin/buf.c $(HEADERS)
+# the parsers are in the protocol layer: a target links it and the base
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(SRC_proto) $(HEADERS)
 	@mkdir -p $(@D)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	    -Iplugin -Iplugin/include -o $@ $< plugin/wsframe.c plugin/utf8.c plugin/buf.c
+	    -Iplugin -Iplugin/include -o $@ $< $(SRC_proto)
 
 # A bounded run from the seed corpus; new inputs it finds stay in build/.
 fuzz: $(BUILD)/fuzz/fuzz_wsframe

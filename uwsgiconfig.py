@@ -62,10 +62,10 @@ def compiler():
 
 def build_plugin(out_dir, sanitize):
     target = os.path.join(out_dir, 'aio_plugin.so')
-    sources = ([p for p in glob.glob(os.path.join(PLUGIN_DIR, '*.[ch]'))
-                if os.path.basename(p) != 'testing.c'] +
-               glob.glob(os.path.join(INCLUDE_DIR, '*.h')) +
-               [os.path.join(PLUGIN_DIR, 'uwsgiplugin.py')])
+    recipe = plugin_recipe()
+    sources = ([p for layer in recipe['LAYERS'] + ['uwsgi']
+                for p in glob.glob(os.path.join(PLUGIN_DIR, layer, '*.[ch]'))] +
+               public_headers() + [os.path.join(PLUGIN_DIR, 'uwsgiplugin.py')])
     if up_to_date(target, sources):
         return target
     # uWSGI's builder writes uwsgi.h and the .so into the working directory.
@@ -102,12 +102,19 @@ def plugin_recipe():
     return recipe
 
 
+def public_headers():
+    return glob.glob(os.path.join(INCLUDE_DIR, 'uwsgi-aio', '*.h'))
+
+
 def build_testing_lib(out_dir, sanitize):
-    """libaio_testing.so: the engine's sources (no uWSGI) and testing.c."""
+    """libaio_testing.so: every layer (no uWSGI) and the test host."""
     target = os.path.join(out_dir, 'testing', 'libaio_testing.so')
     recipe = plugin_recipe()
-    sources = [os.path.join(PLUGIN_DIR, name + '.c') for name in recipe['ENGINE'] + ['testing']]
-    headers = glob.glob(os.path.join(PLUGIN_DIR, '*.h')) + glob.glob(os.path.join(INCLUDE_DIR, '*.h'))
+    layers = recipe['LAYERS'] + ['testing']
+    sources = [os.path.join(PLUGIN_DIR, name + '.c')
+               for layer in layers for name in recipe['sources'](layer)]
+    headers = ([p for layer in layers for p in glob.glob(os.path.join(PLUGIN_DIR, layer, '*.h'))] +
+               public_headers())
     if up_to_date(target, sources + headers + [os.path.join(PLUGIN_DIR, 'uwsgiplugin.py')]):
         return target
     os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -168,7 +175,7 @@ def build_module(src_dir, out_so, sanitize=False):
     sources = sorted(glob.glob(os.path.join(src_dir, '*.c')))
     if not sources:
         sys.exit('uwsgiconfig: no .c files in %s' % src_dir)
-    headers = (glob.glob(os.path.join(src_dir, '*.h')) + [os.path.join(INCLUDE_DIR, 'aio.h')] +
+    headers = (glob.glob(os.path.join(src_dir, '*.h')) + public_headers() +
                glob.glob(os.path.join(src_dir, 'pkgconfig')))
     os.makedirs(os.path.dirname(os.path.abspath(out_so)), exist_ok=True)
     if not up_to_date(out_so, sources + headers):

@@ -1,11 +1,29 @@
 # Recipe for uWSGI's plugin builder: `uwsgi --build-plugin plugin` (or
 # `python3 uwsgiconfig.py`, which wraps it) compiles these files against the
 # installed uWSGI's uwsgi.h (--dot-h) and CFLAGS (--cflags).
+#
+# The folders are the source lists: a layer's sources are the .c files in
+# its folder (docs/ARCHITECTURE.md). uwsgiconfig.py and the Makefile read
+# LAYERS from here, so this is the one place that says what is built of what.
+import glob
 import os
 
 NAME = 'aio'
 
 _here = os.environ.get('AIO_PLUGIN_DIR', 'plugin')
+
+# Lowest first: each may include the headers of those before it only.
+LAYERS = ['base', 'proto', 'engine', 'app']
+# The hosts: each sits on every layer above, and never includes the other.
+HOSTS = ['uwsgi', 'testing']
+
+
+def sources(layer):
+    """The .c files of a layer (or host), relative to the plugin folder,
+    without their extension, as uWSGI's builder wants them."""
+    found = glob.glob(os.path.join(_here, layer, '*.c'))
+    return sorted(os.path.relpath(path, _here)[:-2] for path in found)
+
 
 CFLAGS = [
     '-std=gnu11',
@@ -22,10 +40,6 @@ CFLAGS = [
 # another library's symbol of the same name.
 LDFLAGS = ['-Wl,-Bsymbolic-functions']
 LIBS = ['-luv', '-ljansson', '-lcrypto', '-ldl', '-lm', '-lpthread']
-# The engine knows nothing of uWSGI (libaio_testing is built from it too) ...
-ENGINE = ['acl', 'arena', 'auth', 'buf', 'coro', 'dispatch', 'engine', 'executor', 'http',
-          'mapper', 'options', 'params', 'registry', 'render', 'request', 'route', 'suspend',
-          'task', 'template', 'traversal', 'tween', 'utf8', 'websocket', 'wsframe']
-# ... and these host it in uWSGI.
-UWSGI_HOST = ['accept', 'handler', 'loop', 'plugin', 'waithooks']
-GCC_LIST = ENGINE + UWSGI_HOST
+# The plugin: every layer and the uWSGI host (libaio_testing is the same
+# layers with the test host instead).
+GCC_LIST = [name for layer in LAYERS + ['uwsgi'] for name in sources(layer)]

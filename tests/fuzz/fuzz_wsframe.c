@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
-#include "wsframe.h"
+#include "base/utf8.h"
+#include "proto/wsframe.h"
 
 #define MAX_MESSAGE 4096
 #define MAX_EVENTS 64

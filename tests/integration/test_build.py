@@ -9,7 +9,7 @@ import unittest
 from tests.integration.harness import ROOT, SANITIZE, Uwsgi, get
 
 MODULE = r'''
-#include <aio.h>
+#include <uwsgi-aio/aio.h>
 
 static int page(aio_request *req)
 {
@@ -32,7 +32,7 @@ MODULE_TEST = r'''
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <aio_testing.h>
+#include <uwsgi-aio/aio_testing.h>
 
 static void greets(void **state)
 {
@@ -118,7 +118,7 @@ class OwnModuleTest(unittest.TestCase):
             src = os.path.join(work, 'broken')
             os.makedirs(src)
             with open(os.path.join(src, 'broken.c'), 'w') as f:
-                f.write('#include <aio.h>\nint aio_main(aio_config *cfg) { return cfg; }\n')
+                f.write('#include <uwsgi-aio/aio.h>\nint aio_main(aio_config *cfg) { return cfg; }\n')
             result = subprocess.run([sys.executable, os.path.join(ROOT, 'uwsgiconfig.py'),
                                      'module', src], cwd=work, capture_output=True, text=True)
             self.assertNotEqual(result.returncode, 0)

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include <aio_testing.h>
+#include <uwsgi-aio/aio_testing.h>
 
 #define SECRET "a-test-secret-that-is-long-enough-0123456789"
 #define PROBE BUILD_DIR "/test-views/probe.so"

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "arena.h"
+#include "base/arena.h"
 
 #define assert_str(actual, expected) assert_string_equal((actual), (expected))
 

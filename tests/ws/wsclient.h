@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "wsframe.h"
+#include "proto/wsframe.h"
 
 struct ws_client {
     int fd;

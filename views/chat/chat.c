@@ -2,7 +2,7 @@
  * delivered to every connected client (broadcast), and GET /chat serves a
  * page to try it in a browser. A callback view (aiopyramid's
  * WebsocketConnectionView): on_open, on_message and on_close. */
-#include <aio.h>
+#include <uwsgi-aio/aio.h>
 
 #include <stdio.h>
 

@@ -15,7 +15,7 @@
  * (after pg_sleep(delay) on the server), one "id name" line each.
  * Setting: database.conninfo, a libpq connection string.
  */
-#include <aio.h>
+#include <uwsgi-aio/aio.h>
 
 #include <libpq-fe.h>
 #include <pthread.h>

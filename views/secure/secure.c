@@ -14,7 +14,7 @@
  * group:admins, alice and bob in group:users; anybody else is unknown.
  * Setting: secure.secret (at least 32 bytes).
  */
-#include <aio.h>
+#include <uwsgi-aio/aio.h>
 
 #include <jansson.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * websocket, the echo itself, a blocking view for the executor, and a
  * plain-text hello world for benchmarks. */
 #define _DEFAULT_SOURCE /* usleep() */
-#include <aio.h>
+#include <uwsgi-aio/aio.h>
 #include <stdio.h>
 #include <unistd.h>
 

@@ -1,7 +1,7 @@
 /* A view module with a configuration mistake, chosen by the setting
  * `badroute.mistake`: the tests check that start-up stops with one clear
  * line naming it. */
-#include <aio.h>
+#include <uwsgi-aio/aio.h>
 
 #include <string.h>
 

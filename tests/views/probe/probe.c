@@ -1,7 +1,7 @@
 /* A view module for the integration tests: each view exposes one piece of
  * the API over HTTP so the tests can check it on a real uwsgi. */
 #define _DEFAULT_SOURCE /* usleep() */
-#include <aio.h>
+#include <uwsgi-aio/aio.h>
 
 #include <errno.h>
 #include <pthread.h>

@@ -2,7 +2,7 @@
  * the authentication groupfinder, the ACL, and the traversal lookup. The
  * tests send many requests at once to prove they really suspend (the
  * worker serves the others meanwhile) rather than block. */
-#include <aio.h>
+#include <uwsgi-aio/aio.h>
 
 #include <string.h>
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include <aio_testing.h>
+#include <uwsgi-aio/aio_testing.h>
 
 static double now(void)
 {

@@ -1,0 +1,69 @@
+/* app.c - the framework's state and life (app.h), and what ties a task to
+ * the request it serves. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+
+struct aio__app aio__app;
+
+void aio__app_init(void)
+{
+    memset(&aio__app, 0, sizeof(aio__app));
+    aio_registry_init(&aio__app.registry);
+    aio_options_init(&aio__app.opts);
+    aio_list_init(&aio__app.tasks);
+    aio_list_init(&aio__app.starting);
+    aio_list_init(&aio__app.spare_tasks);
+    aio_list_init(&aio__app.websockets);
+}
+
+void aio__app_open(void)
+{
+    aio__spawn_open();
+}
+
+void aio__app_close(void)
+{
+    aio__spawn_close();
+    free(aio__app.ws_read_buf);
+    aio__app.ws_read_buf = NULL;
+}
+
+void aio__app_free(void)
+{
+    aio_registry_free(&aio__app.registry);
+    for (size_t i = 0; i < aio__app.opts.nviews; i++)
+        free(aio__app.opts.views[i]);
+    free(aio__app.opts.views);
+    aio__app.opts.views = NULL;
+    aio__app.opts.nviews = 0;
+}
+
+const struct aio_engine_config *aio__app_engine_config(void)
+{
+    return &aio__app.opts.engine;
+}
+
+struct aio_request *aio__request_for_task(struct aio_task *task, uint64_t started_us)
+{
+    struct aio_request *req = aio_request_new();
+    if (!req)
+        return NULL;
+    req->task = task;
+    req->registry = &aio__app.registry;
+    req->started_us = started_us;
+    task->req = req;
+    return req;
+}
+
+void aio__request_cancelled(struct aio_task *task, const char *why)
+{
+    const struct aio_request *req = task->req;
+    if (!task->conn || !req || !req->method)
+        return;
+    aio__app.cancelled++;
+    const char *query = req->query_string ? req->query_string : "";
+    aio__log("%s %s%s%s: %s after %.3f s, request cancelled", req->method, req->path,
+             *query ? "?" : "", query, why, (double)(aio__wall_us() - req->started_us) / 1e6);
+}

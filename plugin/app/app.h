@@ -1,0 +1,105 @@
+/* app.h - the framework: what <uwsgi-aio/aio.h> promises, on top of the
+ * engine. Its state is struct aio__app: the options, the registry the view
+ * modules filled, spawned tasks and open websockets. A host (uwsgi/ or
+ * testing/) fills the options, opens the engine and the framework, and
+ * hands each request it builds to aio__dispatch(). */
+#ifndef AIO_APP_APP_H
+#define AIO_APP_APP_H
+
+#include <stdint.h>
+
+#include <uwsgi-aio/aio.h>
+
+#include "app/options.h"
+#include "app/registry.h"
+#include "app/request.h"
+#include "base/list.h"
+#include "engine/engine.h"
+
+struct aio__app {
+    struct aio_options opts;
+    struct aio_registry registry;
+    /* tasks started with aio_spawn() (spawn.c) */
+    struct aio_list tasks;       /* not yet finished */
+    int ntasks;
+    struct aio_list starting;    /* waiting for their first run */
+    uv_timer_t start_tasks;
+    struct aio_list spare_tasks; /* finished, kept for reuse */
+    /* websocket sessions (websocket.c) */
+    struct aio_list websockets;  /* open ones */
+    uint64_t next_ws_id;
+    char *ws_read_buf;           /* scratch buffer for their reads */
+    /* counters for the host's summary */
+    uint64_t spawned;            /* tasks started */
+    uint64_t cancelled;          /* requests whose client went away */
+};
+
+extern struct aio__app aio__app;
+
+/* ---- app.c: the framework's life ---------------------------------------- */
+
+/* Before any option: empty registry, option defaults. */
+void aio__app_init(void);
+/* After the engine opened: the framework's handles; aio_main() may spawn
+ * tasks from then on. */
+void aio__app_open(void);
+/* Before the engine closes: closes the framework's handles. */
+void aio__app_close(void);
+/* Frees the registry and the options. */
+void aio__app_free(void);
+/* The engine's part of the options, once they are all set. */
+const struct aio_engine_config *aio__app_engine_config(void);
+/* A new request served by `task` (or its context, for a spawned task),
+ * begun at `started_us` (aio__wall_us()'s clock), or NULL when out of
+ * memory. */
+struct aio_request *aio__request_for_task(struct aio_task *task, uint64_t started_us);
+/* struct aio_task_ops' cancelled() for tasks that serve a client: counts
+ * and logs the request that was cancelled. */
+void aio__request_cancelled(struct aio_task *task, const char *why);
+
+/* ---- dispatch.c: from a built request to its response -------------------- */
+
+/* Serves `req` in its task's coroutine: tweens, routing, traversal, view
+ * lookup, permission, the view's mapper, its renderer. The response is on
+ * req (nothing to send when req->upgraded or the task was cancelled). */
+void aio__dispatch(struct aio_request *req);
+/* Replaces the response with a plain-text error page: the one error page
+ * writer, for both hosts. */
+void aio__respond_error(struct aio_request *req, int status, const char *detail);
+
+/* ---- mapper.c ---------------------------------------------------------------- */
+
+/* Runs the view the way its mapper says (without its renderer); an
+ * executor view's identity is worked out on the loop first. Returns the
+ * view's status. */
+int aio__mapper_run(struct aio_request *req, const struct aio_view *view);
+
+/* ---- spawn.c: aio_spawn() ------------------------------------------------------ */
+
+/* The start queue's handle (app.c opens and closes it with the framework). */
+void aio__spawn_open(void);
+void aio__spawn_close(void);
+/* Starts tasks spawned before the loop ran (from aio_main). */
+void aio__tasks_start_pending(void);
+/* Cancels every spawned task (graceful stop). */
+void aio__tasks_cancel_all(void);
+
+/* ---- websocket.c: upgraded connections -------------------------------------- */
+
+/* Runs a websocket view for `req` (a GET to its route) on the connection of
+ * the request's task. Returns 0 when the connection was upgraded and served
+ * (nothing more to send), or the HTTP status to answer a bad handshake with. */
+int aio__websocket_session(struct aio_request *req, const struct aio_view *view);
+/* A websocket message, queued in an inbox through `node`. */
+struct aio_msg {
+    struct aio_list node;
+    int type;
+    size_t len;
+    char *data;
+};
+/* A message (takes `data`, malloc'ed and NUL-terminated), or NULL. */
+struct aio_msg *aio__msg_new(int type, char *data, size_t len);
+/* Graceful stop: close every websocket with 1001. */
+void aio__websockets_going_away(void);
+
+#endif

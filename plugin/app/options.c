@@ -1,0 +1,226 @@
+#include "app/options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <uwsgi-aio/aio.h>
+#include "app/registry.h"
+#include "base/array.h"
+
+int aio_option_int(const char *option, const char *value, long min, long max, long *out,
+                   char *error, size_t error_size)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = value && *value ? strtol(value, &end, 10) : 0;
+    if (!value || !*value || errno || *end || n < min || n > max) {
+        snprintf(error, error_size, "option '%s' must be an integer from %ld to %ld (got '%s')",
+                 option, min, max, value ? value : "");
+        return AIO_EINVAL;
+    }
+    *out = n;
+    return AIO_OK;
+}
+
+static int size_suffix_shift(const char *suffix, unsigned *shift)
+{
+    if (suffix[0] == '\0') {
+        *shift = 0;
+        return 1;
+    }
+    if (suffix[1] != '\0')
+        return 0;
+    switch (tolower((unsigned char)suffix[0])) {
+    case 'k': *shift = 10; return 1;
+    case 'm': *shift = 20; return 1;
+    case 'g': *shift = 30; return 1;
+    default: return 0;
+    }
+}
+
+int aio_option_size(const char *option, const char *value, size_t min, size_t max,
+                    size_t *out, char *error, size_t error_size)
+{
+    char *end = NULL;
+    unsigned shift = 0;
+    errno = 0;
+    unsigned long long n = 0;
+    int ok = value && isdigit((unsigned char)value[0]);
+    if (ok) {
+        n = strtoull(value, &end, 10);
+        ok = !errno && size_suffix_shift(end, &shift) && n <= (SIZE_MAX >> shift);
+    }
+    if (ok)
+        n <<= shift;
+    if (!ok || n < min || n > max) {
+        snprintf(error, error_size,
+                 "option '%s' must be a size from %zu to %zu bytes, e.g. 256k (got '%s')", option,
+                 min, max, value ? value : "");
+        return AIO_EINVAL;
+    }
+    *out = (size_t)n;
+    return AIO_OK;
+}
+
+int aio_option_bool(const char *option, const char *value, int *out, char *error,
+                    size_t error_size)
+{
+    static const char *truthy[] = {"1", "true", "yes", "on"};
+    static const char *falsy[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; value && i < 4; i++) {
+        if (strcasecmp(value, truthy[i]) == 0) {
+            *out = 1;
+            return AIO_OK;
+        }
+        if (strcasecmp(value, falsy[i]) == 0) {
+            *out = 0;
+            return AIO_OK;
+        }
+    }
+    snprintf(error, error_size, "option '%s' must be true or false (got '%s')", option,
+             value ? value : "");
+    return AIO_EINVAL;
+}
+
+int aio_option_setting(const char *option, char *pair, char **key, char **value, char *error,
+                       size_t error_size)
+{
+    char *eq = pair ? strchr(pair, '=') : NULL;
+    int ok = eq && eq != pair;
+    for (char *p = pair; ok && p < eq; p++)
+        ok = isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-';
+    if (!ok) {
+        snprintf(error, error_size,
+                 "option '%s' must look like key=value with a key of letters, digits, '_', '.', "
+                 "'-' (got '%s')",
+                 option, pair ? pair : "");
+        return AIO_EINVAL;
+    }
+    *eq = '\0';
+    *key = pair;
+    *value = eq + 1;
+    return AIO_OK;
+}
+
+/* ---- the options themselves --------------------------------------------- */
+
+#define DEFAULT_STACK_SIZE (256u * 1024u)
+#define DEFAULT_EXECUTOR_THREADS 16
+#define DEFAULT_EXECUTOR_QUEUE 1024
+#define DEFAULT_MAX_TASKS 1024
+/* uWSGI's own defaults for its websocket options */
+#define DEFAULT_WS_MAX_MESSAGE (1024u * 1024u)
+#define DEFAULT_WS_PONG_TOLERANCE 3
+
+void aio_options_init(struct aio_options *o)
+{
+    o->ignore_websocket_closed = 1;
+}
+
+void aio_options_defaults(struct aio_options *o)
+{
+    if (!o->engine.stack_size)
+        o->engine.stack_size = DEFAULT_STACK_SIZE;
+    if (!o->engine.executor_threads)
+        o->engine.executor_threads = DEFAULT_EXECUTOR_THREADS;
+    if (!o->engine.executor_queue)
+        o->engine.executor_queue = DEFAULT_EXECUTOR_QUEUE;
+    if (!o->max_tasks)
+        o->max_tasks = DEFAULT_MAX_TASKS;
+    if (!o->engine.ws_max_message)
+        o->engine.ws_max_message = DEFAULT_WS_MAX_MESSAGE;
+    if (!o->engine.ws_pong_tolerance)
+        o->engine.ws_pong_tolerance = DEFAULT_WS_PONG_TOLERANCE;
+}
+
+static int add_view_module(struct aio_options *o, const char *name, const char *path,
+                           char *error, size_t error_size)
+{
+    if (!path || !*path) {
+        snprintf(error, error_size, "option '%s' needs the path of a view module", name);
+        return AIO_EINVAL;
+    }
+    if (aio__array_grow((void **)&o->views, o->nviews, sizeof(*o->views)) != AIO_OK ||
+        !(o->views[o->nviews] = strdup(path)))
+        return AIO_ENOMEM;
+    o->nviews++;
+    return AIO_OK;
+}
+
+static int add_setting(struct aio_registry *reg, const char *name, const char *value,
+                       char *error, size_t error_size)
+{
+    char *pair = value ? strdup(value) : NULL;
+    if (value && !pair)
+        return AIO_ENOMEM;
+    char *key, *val;
+    int rc = aio_option_setting(name, pair, &key, &val, error, error_size);
+    if (rc == AIO_OK && aio_registry_add_setting(reg, key, val))
+        rc = AIO_ENOMEM;
+    free(pair);
+    return rc;
+}
+
+static int set_when_full(struct aio_options *o, const char *name, const char *value, char *error,
+                         size_t error_size)
+{
+    if (value && strcmp(value, "reject") == 0) {
+        o->engine.when_full = AIO_FULL_REJECT;
+    } else if (value && strcmp(value, "wait") == 0) {
+        o->engine.when_full = AIO_FULL_WAIT;
+    } else {
+        snprintf(error, error_size, "option '%s' must be 'reject' or 'wait' (got '%s')", name,
+                 value ? value : "");
+        return AIO_EINVAL;
+    }
+    return AIO_OK;
+}
+
+int aio_options_set(struct aio_options *o, struct aio_registry *reg, const char *name,
+                    const char *value, char *error, size_t error_size)
+{
+    static const struct {
+        const char *name;
+        long min, max;
+        size_t offset;
+    } integers[] = {
+        {"aio-executor-threads", 1, 1024, offsetof(struct aio_options, engine.executor_threads)},
+        {"aio-executor-queue", 1, 1000000, offsetof(struct aio_options, engine.executor_queue)},
+        {"aio-max-tasks", 1, 1000000, offsetof(struct aio_options, max_tasks)},
+    };
+    static const struct {
+        const char *name;
+        size_t offset;
+    } booleans[] = {
+        {"aio-websocket-bytes", offsetof(struct aio_options, websocket_bytes)},
+        {"aio-ignore-websocket-closed", offsetof(struct aio_options, ignore_websocket_closed)},
+    };
+    if (!name)
+        return AIO_EINVAL;
+    for (size_t i = 0; i < sizeof(integers) / sizeof(integers[0]); i++)
+        if (strcmp(name, integers[i].name) == 0)
+            return aio_option_int(name, value, integers[i].min, integers[i].max,
+                                  (long *)((char *)o + integers[i].offset), error, error_size);
+    for (size_t i = 0; i < sizeof(booleans) / sizeof(booleans[0]); i++)
+        if (strcmp(name, booleans[i].name) == 0)
+            return aio_option_bool(name, value, (int *)((char *)o + booleans[i].offset), error,
+                                   error_size);
+    if (strcmp(name, "aio-stack-size") == 0)
+        return aio_option_size(name, value, 16u * 1024u, 64u * 1024u * 1024u, &o->engine.stack_size,
+                               error, error_size);
+    if (strcmp(name, "aio-executor-when-full") == 0)
+        return set_when_full(o, name, value, error, error_size);
+    if (strcmp(name, "aio-views") == 0)
+        return add_view_module(o, name, value, error, error_size);
+    if (strcmp(name, "aio-setting") == 0)
+        return add_setting(reg, name, value, error, error_size);
+    if (strcmp(name, "aio-tweens") == 0)
+        return aio_registry_set_tween_order(reg, value ? value : "") ? AIO_ENOMEM : AIO_OK;
+    return AIO_ENOTFOUND;
+}

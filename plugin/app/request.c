@@ -1,0 +1,317 @@
+/* request.c - the request/response API of views (SPEC §7). */
+#include "app/request.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "proto/http.h"
+#include "app/registry.h"
+
+struct aio_request *aio_request_new(void)
+{
+    struct aio_arena arena;
+    aio_arena_init(&arena);
+    struct aio_request *req = aio_arena_alloc(&arena, sizeof(*req));
+    if (!req)
+        return NULL;
+    memset(req, 0, sizeof(*req));
+    req->arena = arena;
+    req->method = "GET";
+    req->method_bit = AIO_GET;
+    req->path = "/";
+    req->query_string = "";
+    req->remote_addr = "";
+    req->body = "";
+    req->status = 200;
+    req->view_name = "";
+    req->subpath = "";
+    return req;
+}
+
+void aio_request_free(struct aio_request *req)
+{
+    if (!req)
+        return;
+    aio_buf_free(&req->response_body);
+    json_decref(req->result);
+    struct aio_arena arena = req->arena; /* req itself lives in the arena */
+    aio_arena_release(&arena);
+}
+
+int aio_request_set_line(struct aio_request *req, const char *method, const char *path,
+                         const char *query_string)
+{
+    const char *m = aio_arena_strdup(&req->arena, method);
+    const char *p = aio_arena_strdup(&req->arena, path);
+    const char *q = aio_arena_strdup(&req->arena, query_string ? query_string : "");
+    if (!m || !p || !q)
+        return AIO_ENOMEM;
+    req->method = m;
+    req->method_bit = aio_http_method_bit(m);
+    req->path = p;
+    req->query_string = q;
+    return AIO_OK;
+}
+
+int aio_request_add_header_var(struct aio_request *req, const char *var, size_t var_len,
+                               const char *value, size_t value_len)
+{
+    const char *k = aio_arena_strndup(&req->arena, var, var_len);
+    const char *v = aio_arena_strndup(&req->arena, value, value_len);
+    if (!k || !v)
+        return AIO_ENOMEM;
+    return aio_kvlist_add(&req->arena, &req->headers, k, v);
+}
+
+int aio_is_form_content_type(const char *content_type)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    if (!content_type || strncasecmp(content_type, form, sizeof(form) - 1) != 0)
+        return 0;
+    char next = content_type[sizeof(form) - 1];
+    return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+int aio_request_parse_params(struct aio_request *req, const char **error)
+{
+    int rc = aio_parse_urlencoded(&req->arena, req->query_string, strlen(req->query_string),
+                                  &req->params, error);
+    if (rc == AIO_OK && req->body_len && aio_is_form_content_type(aio_header(req, "Content-Type")))
+        rc = aio_parse_urlencoded(&req->arena, req->body, req->body_len, &req->params, error);
+    return rc;
+}
+
+/* ---- accessors ---------------------------------------------------- */
+
+const char *aio_method(const aio_request *req) { return req->method; }
+const char *aio_path(const aio_request *req) { return req->path; }
+const char *aio_query_string(const aio_request *req) { return req->query_string; }
+const char *aio_remote_addr(const aio_request *req) { return req->remote_addr; }
+
+const char *aio_route_name(const aio_request *req)
+{
+    return req->route ? aio_route_get_name(req->route) : NULL;
+}
+
+const char *aio_header(const aio_request *req, const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < req->headers.count; i++) {
+        const struct aio_kv *kv = &req->headers.items[i];
+        if (aio_http_header_is_cgi_var(name, kv->key, strlen(kv->key)))
+            return kv->value;
+    }
+    return NULL;
+}
+
+const char *aio_match(const aio_request *req, const char *name)
+{
+    return name ? aio_kvlist_get(&req->match, name) : NULL;
+}
+
+const char *aio_param(const aio_request *req, const char *name)
+{
+    return name ? aio_kvlist_get(&req->params, name) : NULL;
+}
+
+size_t aio_params(const aio_request *req, const char *name, const char **out, size_t max)
+{
+    size_t found = 0;
+    for (size_t i = 0; name && i < req->params.count; i++) {
+        if (strcmp(req->params.items[i].key, name) != 0)
+            continue;
+        if (found < max)
+            out[found] = req->params.items[i].value;
+        found++;
+    }
+    return found;
+}
+
+double aio_param_double(const aio_request *req, const char *name, double fallback)
+{
+    const char *s = aio_param(req, name);
+    if (!s || !*s)
+        return fallback;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    return (*end || errno || !isfinite(v)) ? fallback : v;
+}
+
+long aio_param_long(const aio_request *req, const char *name, long fallback)
+{
+    const char *s = aio_param(req, name);
+    if (!s || !*s)
+        return fallback;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    return (*end || errno) ? fallback : v;
+}
+
+const char *aio_body(const aio_request *req, size_t *len)
+{
+    if (len)
+        *len = req->body_len;
+    return req->body;
+}
+
+const char *aio_setting(const aio_request *req, const char *key)
+{
+    return req->registry && key ? aio_registry_setting(req->registry, key) : NULL;
+}
+
+void *aio_alloc(aio_request *req, size_t size)
+{
+    return aio_arena_alloc(&req->arena, size);
+}
+
+char *aio_strdup(aio_request *req, const char *s)
+{
+    return s ? aio_arena_strdup(&req->arena, s) : NULL;
+}
+
+/* ---- response ----------------------------------------------------- */
+
+int aio_set_status(aio_request *req, int status)
+{
+    if (status < 100 || status > 599)
+        return AIO_EINVAL;
+    req->status = status;
+    return AIO_OK;
+}
+
+void aio_response_reset(struct aio_request *req)
+{
+    req->status = 200;
+    req->response_headers.count = 0;
+    req->has_content_type = 0;
+    aio_buf_reset(&req->response_body);
+}
+
+int aio_add_header(aio_request *req, const char *name, const char *value)
+{
+    /* uWSGI's header API takes 16-bit lengths */
+    if (!name || !value || strlen(name) > 255 || strlen(value) > 65000 ||
+        !aio_http_is_token(name, strlen(name)) || !aio_http_valid_header_value(value) ||
+        strcasecmp(name, "Content-Length") == 0)
+        return AIO_EINVAL;
+    const char *k = aio_arena_strdup(&req->arena, name);
+    const char *v = aio_arena_strdup(&req->arena, value);
+    if (!k || !v || aio_kvlist_add(&req->arena, &req->response_headers, k, v))
+        return AIO_ENOMEM;
+    if (strcasecmp(name, "Content-Type") == 0)
+        req->has_content_type = 1;
+    return AIO_OK;
+}
+
+int aio_write_body(aio_request *req, const void *data, size_t len)
+{
+    if (!data && len)
+        return AIO_EINVAL;
+    return aio_buf_append(&req->response_body, data, len);
+}
+
+int aio_printf(aio_request *req, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = aio_buf_vprintf(&req->response_body, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int aio_response_default_type(struct aio_request *req, const char *type)
+{
+    if (req->has_content_type)
+        return AIO_OK;
+    return aio_add_header(req, "Content-Type", type);
+}
+
+int aio_response_has_body(const struct aio_request *req)
+{
+    return req->status >= 200 && req->status != 204 && req->status != 304;
+}
+
+int aio_respond_text(aio_request *req, int status, const char *text)
+{
+    int rc = aio_set_status(req, status);
+    if (rc == AIO_OK)
+        rc = aio_response_default_type(req, "text/plain; charset=utf-8");
+    if (rc == AIO_OK && text) {
+        aio_buf_reset(&req->response_body);
+        rc = aio_write_body(req, text, strlen(text));
+    }
+    return rc;
+}
+
+static const char *rendered_lookup(void *ctx, const char *name, size_t len)
+{
+    const struct aio_kvlist *vars = ctx;
+    for (size_t i = vars->count; i-- > 0;)
+        if (strlen(vars->items[i].key) == len && memcmp(vars->items[i].key, name, len) == 0)
+            return vars->items[i].value;
+    return NULL;
+}
+
+int aio_vrender(aio_request *req, const char *template_path, va_list ap)
+{
+    if (!template_path)
+        return AIO_EINVAL;
+    const struct aio_template *tpl =
+        req->view ? aio_module_template(aio_view_module(req->view), template_path) : NULL;
+    if (!tpl) {
+        aio_fail(req, "template '%s' not found", template_path);
+        return AIO_ENOTFOUND;
+    }
+    req->rendered.count = 0;
+    for (;;) {
+        const char *name = va_arg(ap, const char *);
+        if (!name)
+            break;
+        const char *value = va_arg(ap, const char *);
+        const char *k = aio_arena_strdup(&req->arena, name);
+        const char *v = aio_arena_strdup(&req->arena, value ? value : "");
+        if (!k || !v || aio_kvlist_add(&req->arena, &req->rendered, k, v))
+            return AIO_ENOMEM;
+    }
+    aio_buf_reset(&req->response_body);
+    int rc = aio_template_render(tpl, rendered_lookup, &req->rendered, &req->response_body);
+    if (rc == AIO_OK)
+        rc = aio_response_default_type(req, AIO_HTML_TYPE);
+    return rc;
+}
+
+int aio_render(aio_request *req, const char *template_path, ...)
+{
+    va_list ap;
+    va_start(ap, template_path);
+    int rc = aio_vrender(req, template_path, ap);
+    va_end(ap);
+    return rc;
+}
+
+const char *aio_rendered_value(const aio_request *req, const char *name)
+{
+    return name ? rendered_lookup((void *)&req->rendered, name, strlen(name)) : NULL;
+}
+
+int aio_fail(aio_request *req, const char *fmt, ...)
+{
+    struct aio_buf msg = AIO_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = aio_buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (rc == AIO_OK)
+        req->failure = aio_arena_strdup(&req->arena, msg.data);
+    aio_buf_free(&msg);
+    return AIO_ERROR;
+}

@@ -1,0 +1,104 @@
+/* request.h - the aio_request object: what a view reads and writes. It
+ * knows nothing of uWSGI or the loop, so dummy requests for tests and real
+ * ones share all of this code. */
+#ifndef AIO_REQUEST_H
+#define AIO_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uwsgi-aio/aio.h>
+#include "base/arena.h"
+#include "base/buf.h"
+#include "proto/params.h"
+
+struct aio_task;
+struct aio_route;
+struct json_t;
+struct aio_view;
+struct aio_registry;
+
+struct aio_request {
+    struct aio_arena arena;
+    /* input */
+    const char *method;
+    unsigned method_bit;       /* AIO_GET..., 0 for other methods */
+    const char *path;          /* percent-decoded */
+    const char *query_string;  /* raw */
+    const char *remote_addr;
+    struct aio_kvlist headers; /* CGI names: HTTP_USER_AGENT, CONTENT_TYPE */
+    struct aio_kvlist params;
+    struct aio_kvlist match;
+    const char *body;
+    size_t body_len;
+    uint64_t started_us;       /* when it began (wall clock), for log lines */
+    /* dispatch */
+    const struct aio_registry *registry;
+    const struct aio_route *route;
+    const struct aio_view *view;
+    /* response */
+    int status;
+    struct aio_kvlist response_headers;
+    struct aio_buf response_body;
+    int has_content_type;
+    struct aio_kvlist rendered;
+    struct json_t *result; /* for the view's renderer, created on demand */
+    const char *failure;
+    /* identity, computed once per request (auth.c) */
+    int identity_done;
+    const char *claimed_userid;
+    const char *userid;
+    aio_principals principals;
+    void *authn_data; /* the policy's, for this request */
+    struct aio_kvlist cookies;
+    int cookies_parsed;
+    /* traversal (traversal.c): the lineage, context first */
+    void **lineage;
+    const struct aio_resource_type **lineage_types;
+    size_t lineage_len;
+    const char *view_name;
+    const char *subpath;
+    /* execution: the task running this request, NULL for dummies */
+    struct aio_task *task;
+    int unavailable; /* the executor was full: answer 503 */
+    int upgraded;    /* a websocket took over the connection: answer nothing */
+};
+
+/* A new, empty request (method GET, path "/"), or NULL. */
+struct aio_request *aio_request_new(void);
+void aio_request_free(struct aio_request *req);
+
+/* Setters used when building a request (copies into the arena). */
+int aio_request_set_line(struct aio_request *req, const char *method, const char *path,
+                         const char *query_string);
+int aio_request_add_header_var(struct aio_request *req, const char *var, size_t var_len,
+                               const char *value, size_t value_len);
+/* Parses the query string and, for urlencoded bodies, the body into params.
+ * AIO_EINVAL with *error set on malformed input. */
+int aio_request_parse_params(struct aio_request *req, const char **error);
+
+/* Walks the route's traversal path (traversal.c); may suspend. */
+int aio_traverse(struct aio_request *req, const struct aio_route *route);
+
+/* Runs the tween chain around `handler` (tween.c). */
+int aio_run_tweens(aio_request *req, aio_tween_fn const *chain, size_t n,
+                   int (*handler)(aio_request *req));
+
+/* Makes the response of aio_result(req) with the view's renderer (render.c). */
+int aio_apply_renderer(struct aio_request *req, const struct aio_view *view);
+
+/* Content-Type `type`, unless the response has one already. */
+int aio_response_default_type(struct aio_request *req, const char *type);
+/* 0 for the statuses that have no body (1xx, 204, 304). */
+int aio_response_has_body(const struct aio_request *req);
+/* HTML: what a template renders, and what the server calls a body sent
+ * without a Content-Type. */
+#define AIO_HTML_TYPE "text/html; charset=utf-8"
+
+/* Forgets the response built so far (status back to 200). */
+void aio_response_reset(struct aio_request *req);
+
+/* Form content type check: "application/x-www-form-urlencoded; charset=x" */
+int aio_is_form_content_type(const char *content_type);
+
+#endif

@@ -1,0 +1,253 @@
+/* engine.h - the loop engine: one libuv loop per worker, coroutines that
+ * run on it as tasks, the client connections they serve, and the executor
+ * threads they hand blocking calls to.
+ *
+ * The engine knows nothing of HTTP, views or uWSGI. What a task does when
+ * it runs or ends, and how bytes move on a connection, are the host's
+ * (struct aio_task_ops, struct aio_conn_ops). Its state is struct
+ * aio__engine, and nothing else is the engine's. */
+#ifndef AIO_ENGINE_ENGINE_H
+#define AIO_ENGINE_ENGINE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include <uwsgi-aio/aio_common.h>
+
+#include "base/list.h"
+#include "base/log.h"
+#include "engine/coro.h"
+
+struct aio_request; /* what a task serves: the framework's, opaque here */
+struct aio_task;
+struct aio_job;
+
+/* ---- client connections ------------------------------------------------- */
+
+enum aio_io_status {
+    AIO_IO_DONE = 0,    /* everything was written */
+    AIO_IO_AGAIN = 1,   /* the socket is full: wait until it is writable */
+    AIO_IO_FAILED = -1, /* the connection is unusable */
+};
+
+struct aio_conn;
+
+/* How bytes move on a connection, and who gets its events: uWSGI's
+ * protocol I/O in the server, a socketpair in the test harness. A
+ * websocket takes a connection over by putting its own ops in front
+ * (keeping the host's for the bytes). */
+struct aio_conn_ops {
+    /* Events on the fd (status < 0: libuv's error). */
+    void (*event)(struct aio_conn *conn, int status, int events);
+    /* Sends the websocket handshake's answer (101). AIO_OK, or < 0 when the
+     * peer is gone. */
+    int (*upgrade)(struct aio_conn *conn, struct aio_request *req);
+    /* read(2)'s contract; bytes already buffered by the host come first. */
+    ssize_t (*read)(struct aio_conn *conn, char *buf, size_t len);
+    /* Writes data[*pos..len) as far as the socket takes it, advancing *pos. */
+    enum aio_io_status (*write)(struct aio_conn *conn, const char *data, size_t len,
+                                size_t *pos);
+};
+
+/* A client connection, as the engine watches it. */
+struct aio_conn {
+    int fd;
+    uv_poll_t *poll; /* created on first need */
+    int events;      /* UV_* events watched now */
+    const struct aio_conn_ops *ops;
+    void *data; /* state of whoever put its ops in front (a websocket) */
+};
+
+/* Watches the connection for UV_* events (0: stop); the watcher is created
+ * on first use. */
+int aio__conn_watch(struct aio_conn *conn, int events);
+/* Forgets the connection's fd (must run before the fd is closed). */
+void aio__conn_unwatch(struct aio_conn *conn);
+
+/* ---- tasks: a coroutine and what it waits for ----------------------------- */
+
+enum aio_task_state {
+    AIO_TASK_IDLE,    /* not started, or finished */
+    AIO_TASK_ACTIVE,  /* its coroutine runs (or is about to) */
+    AIO_TASK_WAITING, /* its coroutine is suspended in aio__task_wait() */
+};
+
+/* What a host does with its tasks. */
+struct aio_task_ops {
+    void (*resuming)(struct aio_task *task); /* may be NULL */
+    void (*finished)(struct aio_task *task);
+    /* The task was just cancelled for `why` (never NULL); may be NULL. */
+    void (*cancelled)(struct aio_task *task, const char *why);
+};
+
+/* What a suspended coroutine waits for. */
+struct aio_wait {
+    int client_events;       /* AIO_READ/AIO_WRITE on the client connection */
+    int fd;                  /* another fd to watch, or -1 */
+    int fd_events;           /* AIO_READ/AIO_WRITE on `fd` */
+    int timeout_ms;          /* < 0: none */
+    struct aio_job *job;     /* an executor job: only its end wakes the task */
+    struct aio_task *joined; /* a spawned task to join */
+    int executor_room;       /* room in the executor's queue */
+};
+
+/* A coroutine of the loop: an async core's, serving a request, or one
+ * started with aio_spawn(). */
+struct aio_task {
+    struct aio_coro coro;
+    enum aio_task_state state;
+    uv_timer_t timer;       /* the timeout of a wait (and a core's head deadline) */
+    uv_poll_t *wait_poll;   /* watcher of struct aio_wait.fd */
+    struct aio_wait wait;   /* valid while WAITING */
+    int wait_result;        /* set by whoever wakes the task */
+    int soon_result;        /* the result of a pending aio__task_wake_soon() */
+    int ready_fd;           /* the fd that became ready */
+    unsigned cancelled : 1; /* client gone / worker stopping: waits now fail */
+    unsigned timed_out : 1; /* a uWSGI read/write timed out */
+    const struct aio_task_ops *ops;
+    /* Its client connection, or NULL (a spawned task; or a websocket owns
+     * the connection now). */
+    struct aio_conn *conn;
+    struct aio_request *req;    /* its request, or a spawned task's context */
+    struct aio_list node;       /* spawned: in the framework's task list */
+    struct aio_list queue_node; /* in a start queue, wake_soon or room_waiters */
+    /* spawned tasks only */
+    char name[64];
+    int (*fn)(struct aio_request *ctx, void *arg);
+    void *arg;
+    int result;
+    int finished;
+    int detached;            /* nobody will join it: free it when it ends */
+    struct aio_task *joiner; /* the task suspended in aio_join() on it */
+};
+
+/* Initialises the wait machinery (timer) of a task. */
+void aio__task_init(struct aio_task *task);
+/* Runs a task's coroutine until it suspends or ends (then its ops'
+ * finished() cleans up). */
+void aio__task_run(struct aio_task *task);
+/* Suspends the running task (see struct aio_wait). Returns AIO_OK (a pure
+ * sleep ended, a join or room came), > 0 (ready events; task->ready_fd),
+ * the job's result, AIO_ETIMEDOUT, AIO_ECANCELLED or AIO_EBUSY/AIO_EINVAL/
+ * AIO_ERROR. */
+int aio__task_wait(struct aio_task *task, const struct aio_wait *wait);
+/* Waits for `fd` (the task's client connection or any other) to be ready
+ * for `events` (AIO_READ/AIO_WRITE), timeout_ms < 0: no timeout. Returns as
+ * aio__task_wait(). */
+int aio__task_wait_fd(struct aio_task *task, int fd, int events, int timeout_ms);
+/* Resumes a WAITING task with `result`. */
+void aio__task_wake(struct aio_task *task, int result);
+/* Resumes a WAITING task with `result` once the current callback is over:
+ * for wakers that must not run the task's coroutine from where they are. */
+void aio__task_wake_soon(struct aio_task *task, int result);
+/* Client connection events for a task that waits. */
+void aio__task_conn_event(struct aio_task *task, int status, int events);
+/* Marks the task cancelled and wakes it if what it waits for allows.
+ * `why` (NULL: quietly) goes to the ops' cancelled() hook. */
+void aio__task_cancel(struct aio_task *task, const char *why);
+/* The task whose coroutine is running on this thread, or NULL. */
+struct aio_task *aio__running_task(void);
+
+/* ---- the executor: blocking calls in threads --------------------------------- */
+
+/* A call to make in an executor thread; the task that submitted it is
+ * suspended until it returns. */
+struct aio_job {
+    struct aio_list node;
+    int (*fn)(void *arg);
+    void *arg;
+    int result;
+    struct aio_task *task;
+};
+
+enum aio_when_full {
+    AIO_FULL_REJECT, /* AIO_EFULL at once */
+    AIO_FULL_WAIT,   /* suspend until the queue has room */
+};
+
+struct aio_executor {
+    pthread_t *threads;
+    int nthreads;
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    struct aio_list queue; /* jobs no thread has taken yet */
+    int queued;
+    struct aio_list done;  /* jobs that returned, for the loop */
+    int running;           /* jobs submitted and not yet done */
+    int stopping;
+    uv_async_t notify;     /* threads -> loop: jobs are done */
+    struct aio_list room_waiters; /* tasks waiting for room in the queue */
+};
+
+/* Runs fn(arg) in an executor thread, suspending `task` until it returns.
+ * Returns AIO_OK (*result holds fn's return value), AIO_EFULL (the queue
+ * is full and the configuration says reject), AIO_ECANCELLED (the task was
+ * cancelled before fn started) or AIO_ERROR (no thread could start). */
+int aio__executor_call(struct aio_task *task, int (*fn)(void *), void *arg, int *result);
+
+/* ---- the engine's state ------------------------------------------------------ */
+
+/* What the engine is told by whoever configures it. */
+struct aio_engine_config {
+    size_t stack_size;            /* of every coroutine */
+    long executor_threads;
+    long executor_queue;          /* jobs waiting for a thread, at most */
+    enum aio_when_full when_full; /* what a full queue does */
+    size_t ws_max_message;        /* websocket messages, in bytes */
+    long ws_ping_freq;            /* s between idle pings (0: none) */
+    long ws_pong_tolerance;       /* s a pong may take */
+};
+
+struct aio__engine {
+    struct aio_engine_config config;
+    uv_loop_t loop;
+    pthread_t loop_thread;
+    int open;     /* the loop exists (tasks may be spawned) */
+    int running;  /* the loop runs */
+    int stopping; /* a graceful stop is under way: stop once nothing is live */
+    /* Requests, tasks and executor jobs under way: the loop stops when a
+     * stop is asked and this is 0 (and the host agrees). */
+    int live;
+    /* The host's say in stopping: 1 when it holds nothing more (parked
+     * connections ...). NULL: nothing. */
+    int (*host_idle)(void);
+    struct aio_task *current;  /* task whose coroutine runs, or NULL */
+    struct aio_list wake_soon; /* tasks to resume from the loop's top level */
+    uv_check_t wake_check;
+    struct aio_executor executor;
+    uint64_t jobs;             /* executor jobs run */
+};
+
+extern struct aio__engine aio__engine;
+
+/* Creates the loop. AIO_OK or AIO_ERROR. */
+int aio__engine_open(void);
+/* What the configuration says; before the first request or task. */
+void aio__engine_configure(const struct aio_engine_config *config);
+/* Closes what aio__engine_open() made, once the hosts closed their
+ * handles: stops the executor, runs the loop's close callbacks. */
+void aio__engine_close(void);
+/* One more (+1) or one less (-1) piece of live work. */
+void aio__engine_live(int delta);
+/* From now on, stop the loop once nothing is live. */
+void aio__engine_begin_stop(void);
+/* Stops the loop if a graceful stop is under way and nothing is left. */
+void aio__engine_check_stop(void);
+/* 1 on the loop's thread while the loop exists. */
+int aio__on_loop_thread(void);
+/* The loop's clock, in ms (cached per loop turn, as libuv's timers see it). */
+uint64_t aio__loop_ms(void);
+/* Wall-clock microseconds, as uWSGI's start_of_request. */
+uint64_t aio__wall_us(void);
+/* uv_close() callback for handles that were malloc'ed alone. */
+void aio__free_handle(uv_handle_t *handle);
+
+/* Between the engine's own files (engine.c opens and closes the others). */
+void aio__executor_init(void);
+void aio__executor_stop(void);
+void aio__task_queues_init(void);
+void aio__task_queues_close(void);
+
+#endif

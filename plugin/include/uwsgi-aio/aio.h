@@ -1,0 +1,529 @@
+/*
+ * aio.h - the public API of uwsgi-aio.
+ *
+ * A view module is a shared object that includes this header and defines
+ * aio_main(). uwsgi-aio loads it (option `aio-views`), calls aio_main() once
+ * per worker before serving, and then calls the views it registered.
+ *
+ * Conventions
+ *   - Names avoid POSIX AIO's (aio_read, aio_write, aio_error, aio_return,
+ *     aio_suspend, aio_cancel, aio_fsync, aio_init), which glibc exports:
+ *     compile view modules with -I<this directory> so <aio.h> is this file.
+ *   - Functions that can fail return an int status: AIO_OK (0) or a negative
+ *     AIO_E* code; aio_strerror() turns it into text.
+ *   - Strings returned by request accessors belong to the request and stay
+ *     valid until the view returns.
+ *   - Suspending functions (aio_sleep, aio_wait_fd) may only be called from a
+ *     coroutine: a coroutine view or any function it calls. Called anywhere
+ *     else they return AIO_ESCOPE (aiopyramid's ScopeError).
+ */
+#ifndef AIO_H
+#define AIO_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "aio_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AIO_API_VERSION 1
+
+#include <stdint.h>
+
+typedef struct aio_request aio_request;
+typedef struct aio_config aio_config;
+typedef struct aio_task aio_task;
+typedef struct aio_ws aio_ws;
+typedef struct aio_msg aio_msg;
+
+/* Status codes (AIO_OK, AIO_E*) and aio_strerror(): <uwsgi-aio/aio_common.h>. */
+
+/* ------------------------------------------------------------------ */
+/* App constructor and configuration                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every view module defines this. It runs once per worker, before the
+ * worker serves, outside any coroutine: blocking code is fine here.
+ * Return 0 on success; anything else stops start-up.
+ */
+int aio_main(aio_config *cfg);
+
+/* A view: fills in the response of `req`. Return AIO_OK, or a negative
+ * status (see aio_fail) to answer 500 and log the failure. */
+typedef int (*aio_view_fn)(aio_request *req);
+
+struct json_t; /* jansson's JSON value (#include <jansson.h> to use one) */
+struct aio_resource_type;
+/* Traversal: the root resource of a request (see aio_add_route_traversal). */
+typedef int (*aio_root_fn)(aio_request *req, void **root,
+                           const struct aio_resource_type **type);
+
+/*
+ * View flags: how the view runs (its mapper) ...
+ *   AIO_COROUTINE  declared a coroutine: runs on the loop, in the request's
+ *                  coroutine, and may suspend.
+ *   AIO_EXECUTOR   runs in an executor thread, whatever it is.
+ *   neither        the default, coroutine-or-executor mapper: a view not
+ *                  declared a coroutine is treated as blocking code and runs
+ *                  in an executor thread (so it never stalls the loop).
+ * In an executor thread a view uses the same request/response API (the
+ * response is buffered and sent by the loop when the view returns), but it
+ * must not suspend (aio_sleep & co. return AIO_ESCOPE there: block instead)
+ * and must not touch memory other requests use without its own locking.
+ */
+#define AIO_COROUTINE 0x01u
+#define AIO_EXECUTOR 0x02u
+
+/* ... and which request methods it answers (none given: every method).
+ * A view that answers GET also answers HEAD (the body is not sent). */
+/* AIO_GET, AIO_HEAD, AIO_POST, AIO_PUT, AIO_DELETE, AIO_PATCH, AIO_OPTIONS:
+ * <uwsgi-aio/aio_common.h> */
+
+/*
+ * Adds a named route. Patterns are paths with placeholders:
+ *   "/users/{id}"          {id} matches one path segment (no '/')
+ *   "/files/{path:.*}"     {name:regex} matches a POSIX extended regex
+ * Routes are tried in the order they were added, across all modules.
+ * The request path is percent-decoded before matching.
+ */
+AIO_API int aio_add_route(aio_config *cfg, const char *name, const char *pattern);
+
+/* Attaches a view to a route (which may be added before or after). */
+AIO_API int aio_add_view(aio_config *cfg, const char *route, aio_view_fn view,
+                         unsigned flags);
+
+/*
+ * A view with everything that may be said about it. Zeroed fields keep
+ * their defaults, so designated initializers read well:
+ *     aio_add_view_spec(cfg, &(struct aio_view_spec){
+ *         .route = "whoami", .view = whoami, .flags = AIO_COROUTINE | AIO_GET,
+ *         .renderer = "json"});
+ */
+struct aio_view_spec {
+    const char *route;
+    aio_view_fn view;
+    unsigned flags;         /* mapper and methods, as for aio_add_view() */
+    /* NULL: the view writes its own response;
+     * "json": aio_result(req) as application/json;
+     * "string": what the view wrote, as text/plain;
+     * "templates/...": that template of the module, with aio_result(req)'s
+     *                  members as its variables (as text/html). */
+    const char *renderer;
+    const char *permission; /* NULL: public; else the ACL must grant it (403) */
+    const char *context;    /* traversal: the context type it is for (NULL: any) */
+    const char *name;       /* traversal: its view name (NULL: the default view) */
+};
+AIO_API int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec);
+
+/* The value of `aio-setting = key=value`, or NULL. */
+AIO_API const char *aio_config_setting(const aio_config *cfg, const char *key);
+
+/* The module's asset directory (where its templates/ live). */
+AIO_API const char *aio_config_asset_dir(const aio_config *cfg);
+
+/* Reports a configuration error of the module: start-up stops with this
+ * message (naming the module). Returns AIO_EINVAL, for
+ *     return aio_config_fail(cfg, "setting db.url is missing");          */
+AIO_API int aio_config_fail(aio_config *cfg, const char *fmt, ...) AIO_PRINTF(2, 3);
+
+/* ------------------------------------------------------------------ */
+/* Request                                                             */
+/* ------------------------------------------------------------------ */
+
+AIO_API const char *aio_method(const aio_request *req);       /* "GET" */
+AIO_API const char *aio_path(const aio_request *req);         /* decoded */
+AIO_API const char *aio_query_string(const aio_request *req); /* raw, "" */
+AIO_API const char *aio_remote_addr(const aio_request *req);
+AIO_API const char *aio_route_name(const aio_request *req);
+
+/* A request header by name, case-insensitive ("User-Agent"); NULL when
+ * absent. Repeated headers are joined with ", ". */
+AIO_API const char *aio_header(const aio_request *req, const char *name);
+
+/* A placeholder value of the matched route ("id" of "/users/{id}"). */
+AIO_API const char *aio_match(const aio_request *req, const char *name);
+
+/*
+ * Request parameters: the query string, then an
+ * application/x-www-form-urlencoded body, percent-decoded.
+ * aio_param returns the first value of `name` or NULL; aio_params stores up
+ * to `max` values in `out` and returns how many there are in total.
+ */
+AIO_API const char *aio_param(const aio_request *req, const char *name);
+AIO_API size_t aio_params(const aio_request *req, const char *name,
+                          const char **out, size_t max);
+/* The parameter as a number; `fallback` when absent or not a number. */
+AIO_API double aio_param_double(const aio_request *req, const char *name,
+                                double fallback);
+AIO_API long aio_param_long(const aio_request *req, const char *name,
+                            long fallback);
+
+/* The request body (read in full before the view runs). Never NULL. */
+AIO_API const char *aio_body(const aio_request *req, size_t *len);
+
+/* The value of `aio-setting = key=value`, or NULL. */
+AIO_API const char *aio_setting(const aio_request *req, const char *key);
+
+/* Memory that lives as long as the request. NULL when out of memory. */
+AIO_API void *aio_alloc(aio_request *req, size_t size);
+AIO_API char *aio_strdup(aio_request *req, const char *s);
+
+/* ------------------------------------------------------------------ */
+/* Response (buffered; sent when the view returns)                     */
+/* ------------------------------------------------------------------ */
+
+/* 100..599; the default is 200. */
+AIO_API int aio_set_status(aio_request *req, int status);
+/* Adds a response header. Names must be HTTP tokens and values may not
+ * contain CR, LF or NUL (AIO_EINVAL). Content-Length is computed. */
+AIO_API int aio_add_header(aio_request *req, const char *name, const char *value);
+AIO_API int aio_write_body(aio_request *req, const void *data, size_t len);
+AIO_API int aio_printf(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
+/* Status, text/plain; charset=utf-8 and `text` as the whole body. */
+AIO_API int aio_respond_text(aio_request *req, int status, const char *text);
+
+/*
+ * Renders a template of the view's module (a path below its asset dir, e.g.
+ * "templates/home.html") with name/value pairs ending in NULL, as text/html.
+ * In templates, {{name}} is replaced by the HTML-escaped value and
+ * {{{name}}} by the raw value; an unknown name renders as nothing.
+ */
+AIO_API int aio_render(aio_request *req, const char *template_path, ...)
+    AIO_SENTINEL;
+AIO_API int aio_vrender(aio_request *req, const char *template_path, va_list ap);
+/* The value given for `name` by the last aio_render, or NULL (for tests). */
+AIO_API const char *aio_rendered_value(const aio_request *req, const char *name);
+
+/* The view's result for its renderer: a JSON object (jansson's), created
+ * empty on first use and owned by the request. For the "json" renderer it
+ * is the body; for a template renderer its members are the variables. */
+AIO_API struct json_t *aio_result(aio_request *req);
+/* Shortcuts: set a member to a string (NULL: null) or an integer. */
+AIO_API int aio_result_set_string(aio_request *req, const char *key, const char *value);
+AIO_API int aio_result_set_int(aio_request *req, const char *key, long long value);
+/* A member of the result as text ("" for null), or NULL (for tests). */
+AIO_API const char *aio_result_get(aio_request *req, const char *key);
+
+/* Records why the view failed (logged with the 500) and returns AIO_ERROR:
+ *     return aio_fail(req, "database said %s", msg);                       */
+AIO_API int aio_fail(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
+
+/* ------------------------------------------------------------------ */
+/* Suspension (coroutines only)                                        */
+/* ------------------------------------------------------------------ */
+
+/* Suspends the calling request for `seconds` (millisecond resolution, at
+ * most AIO_SLEEP_MAX). AIO_OK, AIO_ECANCELLED (client gone), AIO_ESCOPE or
+ * AIO_EINVAL. */
+#define AIO_SLEEP_MAX 2000000.0
+AIO_API int aio_sleep(aio_request *req, double seconds);
+
+/* AIO_READ and AIO_WRITE: <uwsgi-aio/aio_common.h> */
+/*
+ * Suspends until `fd` is readable/writable (events: AIO_READ|AIO_WRITE) or
+ * `timeout_ms` passes (negative: no timeout). Returns the ready events (> 0),
+ * AIO_ETIMEDOUT, AIO_ECANCELLED, AIO_EBUSY (another task waits on this fd),
+ * AIO_ESCOPE or AIO_EINVAL. For any non-blocking client library (libpq ...).
+ */
+AIO_API int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms);
+
+/* 1 when called from a coroutine of this worker's loop, else 0. */
+AIO_API int aio_in_coroutine(void);
+
+/* 1 once the request is cancelled: its client went away (or, for a task,
+ * the worker is stopping). Its waits then return AIO_ECANCELLED. */
+AIO_API int aio_is_cancelled(const aio_request *req);
+
+/* ------------------------------------------------------------------ */
+/* Tweens: functions wrapping every request                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct aio_next aio_next;
+/* A tween does what it wants before and after aio_call_next(req, next),
+ * which runs the rest of the chain (other tweens, routing, the view) and
+ * returns its status; the response is on `req`. A tween may suspend. */
+typedef int (*aio_tween_fn)(aio_request *req, aio_next *next);
+AIO_API int aio_call_next(aio_request *req, aio_next *next);
+
+/* Adds a tween. Without the option aio-tweens, tweens run in the order
+ * they are added (the first added is the outermost); aio-tweens lists the
+ * tweens to run, outermost first, by name. The built-in tween "timing"
+ * adds an X-Response-Time header: how long the rest of the chain took. */
+AIO_API int aio_add_tween(aio_config *cfg, const char *name, aio_tween_fn tween);
+
+/* ------------------------------------------------------------------ */
+/* Authentication                                                     */
+/* ------------------------------------------------------------------ */
+
+#define AIO_EVERYONE "system.Everyone"
+#define AIO_AUTHENTICATED "system.Authenticated"
+
+/* A list of principals (userids, groups...), owned by the request. */
+typedef struct aio_principals {
+    const char **names;
+    size_t count;
+} aio_principals;
+
+/* Adds a principal (copied into the request's memory). */
+AIO_API int aio_principals_add(aio_request *req, aio_principals *principals, const char *name);
+
+/* An authentication policy (Pyramid's interface). Every function may
+ * suspend. unauthenticated_userid: the claimed userid or NULL;
+ * authenticated_userid: the userid once verified, or NULL;
+ * effective_principals: fills `out` (AIO_EVERYONE first);
+ * remember/forget: add the response headers (Set-Cookie) that log the
+ * user in or out. */
+struct aio_authn_policy {
+    const char *(*unauthenticated_userid)(aio_request *req, void *state);
+    const char *(*authenticated_userid)(aio_request *req, void *state);
+    int (*effective_principals)(aio_request *req, void *state, aio_principals *out);
+    int (*remember)(aio_request *req, void *state, const char *userid);
+    int (*forget)(aio_request *req, void *state);
+    void *state;
+};
+AIO_API int aio_set_authentication_policy(aio_config *cfg, const struct aio_authn_policy *policy);
+
+/* The user's groups (or other principals), e.g. from a database; may
+ * suspend (aiopyramid's authn_policy_factory callback). AIO_OK, or
+ * AIO_ENOTFOUND when the user is unknown (then nobody is authenticated). */
+typedef int (*aio_groupfinder_fn)(aio_request *req, const char *userid, aio_principals *groups,
+                                  void *arg);
+
+/*
+ * The built-in policy: a signed ticket in a cookie, in the spirit of
+ * Pyramid's AuthTktAuthenticationPolicy(hashalg='sha512'): an HMAC-SHA-512
+ * (OpenSSL) over the userid, a timestamp and tokens, compared in constant
+ * time. Tickets older than `timeout` seconds are refused; older than
+ * `reissue_time` they are renewed on the response.
+ */
+struct aio_authtkt {
+    const char *secret;          /* at least 32 bytes (a start-up error otherwise) */
+    aio_groupfinder_fn callback; /* NULL: every valid ticket authenticates */
+    void *callback_arg;
+    const char *cookie_name;     /* default "auth_tkt" */
+    long timeout;                /* seconds; 0: none */
+    long reissue_time;           /* seconds; 0: never */
+    long max_age;                /* the cookie's Max-Age; 0: a session cookie */
+    const char *path;            /* default "/" */
+    const char *domain;          /* default: none */
+    int secure;                  /* the Secure flag */
+    int http_only;               /* the HttpOnly flag: give 1 (or -1: off) */
+    const char *same_site;       /* "Lax" (default), "Strict" or "None" */
+};
+AIO_API int aio_use_authtkt(aio_config *cfg, const struct aio_authtkt *options);
+/* Remembers `userid` with tokens ('.'-separated words of [A-Za-z0-9_:-]):
+ * signed into the ticket, they become principals. Built-in policy only. */
+AIO_API int aio_authtkt_remember(aio_request *req, const char *userid, const char *tokens);
+
+/* The request's identity through the policy (cached per request; with no
+ * policy: nobody, and principals [AIO_EVERYONE]). May suspend. */
+AIO_API const char *aio_unauthenticated_userid(aio_request *req);
+AIO_API const char *aio_authenticated_userid(aio_request *req);
+AIO_API int aio_effective_principals(aio_request *req, aio_principals *out);
+AIO_API int aio_remember(aio_request *req, const char *userid);
+AIO_API int aio_forget(aio_request *req);
+
+/* A request cookie's value, or NULL. */
+AIO_API const char *aio_cookie(aio_request *req, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Authorization: ACLs                                                */
+/* ------------------------------------------------------------------ */
+
+#define AIO_ALLOW 1
+#define AIO_DENY 0
+/* An ACE's permission meaning "every permission". */
+#define AIO_ALL_PERMISSIONS NULL
+
+struct aio_ace {
+    int action;             /* AIO_ALLOW or AIO_DENY */
+    const char *principal;  /* a userid, a group, AIO_EVERYONE, AIO_AUTHENTICATED */
+    const char *permission; /* or AIO_ALL_PERMISSIONS */
+};
+
+/* An ACL, possibly computed (it may suspend): set *acl and *count, or
+ * *count = 0 for none (then the parent's counts, under traversal). */
+typedef int (*aio_acl_fn)(aio_request *req, void *context, const struct aio_ace **acl,
+                          size_t *count);
+
+/* The ACL of the module's routes without traversal (Pyramid's root
+ * factory __acl__). */
+AIO_API int aio_set_root_acl(aio_config *cfg, aio_acl_fn acl);
+
+/* 1 when the request's principals are granted `permission` on its context
+ * (the first ACE matching a principal and the permission decides, walking
+ * from the context up to the root; nothing matches: denied), 0 when
+ * denied, < 0 on failure. May suspend. */
+AIO_API int aio_has_permission(aio_request *req, const char *permission);
+
+/* ------------------------------------------------------------------ */
+/* Traversal                                                          */
+/* ------------------------------------------------------------------ */
+
+/* What traversal knows of a kind of resource. child() looks up a child
+ * (AIO_OK, setting *child and *child_type; AIO_ENOTFOUND; or a failure) and acl()
+ * (may be NULL) gives its ACL; both may suspend. */
+struct aio_resource_type {
+    const char *name;
+    int (*child)(aio_request *req, void *resource, const char *segment, void **child,
+                 const struct aio_resource_type **child_type);
+    aio_acl_fn acl;
+};
+
+/*
+ * A route whose views are found by traversal (Pyramid's traversal): the
+ * value of the pattern's "traverse" placeholder (a star one, as in
+ * "/tree*traverse") is split into segments walked from root(req) with child(); the
+ * first segment without a child is the view name, the rest the subpath.
+ * Views are then chosen by the context's type and the view name
+ * (aio_view_spec .context and .name).
+ */
+AIO_API int aio_add_route_traversal(aio_config *cfg, const char *name, const char *pattern,
+                                    aio_root_fn root);
+/* The context found by traversal (NULL without), its type name, the view
+ * name ("" for the default view) and the subpath ("a/b", "" for none). */
+AIO_API void *aio_context(const aio_request *req);
+AIO_API const char *aio_context_type(const aio_request *req);
+AIO_API const char *aio_view_name(const aio_request *req);
+AIO_API const char *aio_subpath(const aio_request *req);
+
+/* ------------------------------------------------------------------ */
+/* WebSockets                                                         */
+/* ------------------------------------------------------------------ */
+
+/* A websocket view: runs on the loop, in the connection's coroutine, once
+ * the handshake is done. The connection closes (1000) when it returns. */
+typedef int (*aio_ws_view_fn)(aio_ws *ws);
+
+/* A flag for websocket views: deliver every message as bytes
+ * (AIO_MSG_BINARY), like aiopyramid's use_bytes; by default text frames
+ * arrive as text (AIO_MSG_TEXT, valid UTF-8) and binary ones as bytes. */
+#define AIO_WS_BYTES 0x10u
+
+/* Attaches a websocket view to a route; it answers GET requests that ask
+ * for an upgrade (others get 426). Flags: AIO_WS_BYTES (AIO_COROUTINE is
+ * implied; AIO_EXECUTOR is a configuration error). */
+AIO_API int aio_add_websocket_view(aio_config *cfg, const char *route, aio_ws_view_fn view,
+                                   unsigned flags);
+
+/* Callback views (aiopyramid's WebsocketConnectionView): on_open once,
+ * on_message for every message (freed after it returns), on_close once the
+ * connection has closed, with its close code. on_open and on_close may be
+ * NULL. A negative return from on_open/on_message closes with 1011. */
+struct aio_ws_callbacks {
+    int (*on_open)(aio_ws *ws);
+    int (*on_message)(aio_ws *ws, const aio_msg *msg);
+    void (*on_close)(aio_ws *ws, int code);
+};
+AIO_API int aio_add_websocket_callbacks(aio_config *cfg, const char *route,
+                                        const struct aio_ws_callbacks *callbacks, unsigned flags);
+
+#define AIO_MSG_TEXT 1
+#define AIO_MSG_BINARY 2
+
+/* The next message; suspends until one arrives. NULL once the connection
+ * is closed or closing (or when called outside the connection's own
+ * coroutine). Free it with aio_msg_free(). */
+AIO_API aio_msg *aio_ws_recv(aio_ws *ws);
+AIO_API int aio_msg_type(const aio_msg *msg); /* AIO_MSG_TEXT or AIO_MSG_BINARY */
+/* The payload (NUL-terminated too) and its length. */
+AIO_API const char *aio_msg_data(const aio_msg *msg, size_t *len);
+AIO_API void aio_msg_free(aio_msg *msg);
+
+/*
+ * Sends a message. Any coroutine or task of the worker may send to any
+ * open websocket (broadcast). Returns AIO_OK, AIO_ECLOSED (closed or
+ * closing), AIO_EINVAL (text that is not UTF-8) or AIO_ESCOPE (not on the
+ * loop thread). The connection's own coroutine is suspended while a lot is
+ * waiting to be written (backpressure); others never are, and a connection
+ * too slow to read what others send it is dropped.
+ */
+AIO_API int aio_ws_send(aio_ws *ws, const aio_msg *msg); /* keeps the type */
+AIO_API int aio_ws_send_text(aio_ws *ws, const char *text);
+AIO_API int aio_ws_send_binary(aio_ws *ws, const void *data, size_t len);
+/* Sends `data` to every open websocket of `route` (NULL: all); returns how
+ * many, or AIO_EINVAL/AIO_ESCOPE. */
+AIO_API int aio_ws_broadcast(const char *route, int type, const void *data, size_t len);
+
+/* Starts the closing handshake (code 1000-1003, 1007-1014, 3000-4999;
+ * reason at most 123 bytes of UTF-8); from the connection's coroutine it
+ * waits (briefly) for the peer's answer. AIO_OK or AIO_EINVAL. */
+AIO_API int aio_ws_close(aio_ws *ws, int code, const char *reason);
+AIO_API int aio_ws_is_open(const aio_ws *ws);
+/* The code the connection closed with (AIO_WS_... 1005: none given,
+ * 1006: dropped), 0 while open. */
+AIO_API int aio_ws_close_code(const aio_ws *ws);
+
+/* The handshake request: headers, match dict, settings, aio_alloc... and
+ * the request to pass to aio_sleep()/aio_wait_fd() in a websocket view. */
+AIO_API aio_request *aio_ws_request(aio_ws *ws);
+AIO_API void aio_ws_set_data(aio_ws *ws, void *data);
+AIO_API void *aio_ws_data(const aio_ws *ws);
+/* A number naming the connection, and the connection it names if still
+ * open (NULL otherwise): how a task may keep a reference to one. */
+AIO_API uint64_t aio_ws_id(const aio_ws *ws);
+AIO_API aio_ws *aio_ws_find(uint64_t id);
+
+/* aiopyramid's ignore_websocket_closed: AIO_ECLOSED becomes AIO_OK, so a
+ * view ending because its socket closed ends quietly. The option
+ * aio-ignore-websocket-closed (on by default) does this for every view:
+ *     return aio_ws_ignore_closed(pump(ws));                              */
+AIO_API int aio_ws_ignore_closed(int status);
+
+/* ------------------------------------------------------------------ */
+/* The executor: blocking code without blocking the loop              */
+/* ------------------------------------------------------------------ */
+
+/* Blocking work: runs in an executor thread. Its return value (>= 0 for
+ * success, negative for failure, by your own convention) comes back. */
+typedef int (*aio_blocking_fn)(void *arg);
+
+/*
+ * From a coroutine: runs fn(arg) in an executor thread and suspends until
+ * it returns (aiopyramid's run_in_executor / use_executor). Returns fn's
+ * return value, or AIO_EBUSY (the executor queue is full and
+ * aio-executor-when-full is reject), AIO_ECANCELLED (cancelled before fn
+ * started), AIO_ESCOPE or AIO_ERROR. If the client goes away while fn runs,
+ * the request ends once fn has returned (fn itself is never interrupted).
+ * fn runs in another thread: it should use only what `arg` gives it (or
+ * data protected by its own locks) and no aio_ function.
+ */
+AIO_API int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Tasks: background coroutines on the loop                           */
+/* ------------------------------------------------------------------ */
+
+/* A task's body. `ctx` is the task's own context: an aio_request with no
+ * HTTP request behind it, to pass to aio_sleep, aio_wait_fd,
+ * aio_run_in_executor, aio_join, aio_alloc and aio_setting. Return a
+ * negative status (aio_fail(ctx, ...) records why) and it is logged. */
+typedef int (*aio_task_fn)(aio_request *ctx, void *arg);
+
+/*
+ * Starts fn(ctx, arg) as a task on the loop (aiopyramid's spawn_greenlet):
+ * it may suspend like a coroutine view. Call it from the loop (a coroutine
+ * view, a task, or aio_main(); tasks spawned there start with the loop).
+ * With handle == NULL the task is fire-and-forget; otherwise *handle must
+ * be passed to aio_join() exactly once. `name` labels its log lines.
+ * Returns AIO_OK, AIO_EBUSY (aio-max-tasks tasks are running),
+ * AIO_ECANCELLED (the worker is stopping), AIO_ESCOPE (not on the loop
+ * thread) or AIO_EINVAL/AIO_ENOMEM. When the worker stops gracefully,
+ * running tasks are cancelled: their waits return AIO_ECANCELLED.
+ */
+AIO_API int aio_spawn(const char *name, aio_task_fn fn, void *arg, aio_task **handle);
+
+/* Suspends until `task` ends and stores its return value in *result.
+ * Consumes the handle. AIO_OK, AIO_ECANCELLED (the caller was cancelled;
+ * the task goes on, detached), AIO_ESCOPE or AIO_EINVAL. */
+AIO_API int aio_join(aio_request *req, aio_task *task, int *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AIO_H */

@@ -1,0 +1,210 @@
+#include "proto/http.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <uwsgi-aio/aio_common.h>
+#include "base/arena.h"
+#include "base/buf.h"
+#include "proto/params.h"
+#include "base/utf8.h"
+
+const char *aio_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+static int is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return 1;
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+int aio_http_is_token(const char *s, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+int aio_http_valid_header_value(const char *value)
+{
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} methods[] = {
+    {"GET", AIO_GET},       {"HEAD", AIO_HEAD},   {"POST", AIO_POST},
+    {"PUT", AIO_PUT},       {"DELETE", AIO_DELETE}, {"PATCH", AIO_PATCH},
+    {"OPTIONS", AIO_OPTIONS},
+};
+
+unsigned aio_http_method_bit(const char *method)
+{
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(method, methods[i].name) == 0)
+            return methods[i].bit;
+    return 0;
+}
+
+size_t aio_http_format_methods(unsigned mask, char *out, size_t size)
+{
+    size_t len = 0;
+    if (size)
+        out[0] = '\0';
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (!(mask & methods[i].bit))
+            continue;
+        int n = snprintf(out + len, size > len ? size - len : 0, "%s%s",
+                         len ? ", " : "", methods[i].name);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+    return len < size ? len : (size ? size - 1 : 0);
+}
+
+static char cgi_char(char c)
+{
+    if (c == '-')
+        return '_';
+    if (c >= 'a' && c <= 'z')
+        return (char)(c - 'a' + 'A');
+    return c;
+}
+
+static int cgi_equal(const char *name, const char *var, size_t var_len)
+{
+    size_t i = 0;
+    for (; name[i] && i < var_len; i++)
+        if (cgi_char(name[i]) != var[i])
+            return 0;
+    return name[i] == '\0' && i == var_len;
+}
+
+/* CGI names the two entity headers without the HTTP_ prefix. */
+static int is_entity_header(const char *name)
+{
+    return cgi_equal(name, "CONTENT_TYPE", 12) || cgi_equal(name, "CONTENT_LENGTH", 14);
+}
+
+int aio_http_header_is_cgi_var(const char *name, const char *var, size_t var_len)
+{
+    if (is_entity_header(name))
+        return cgi_equal(name, var, var_len);
+    if (var_len < 5 || memcmp(var, "HTTP_", 5) != 0)
+        return 0;
+    return cgi_equal(name, var + 5, var_len - 5);
+}
+
+char *aio_http_cgi_var(struct aio_arena *arena, const char *name)
+{
+    size_t len = strlen(name);
+    char *var = aio_arena_alloc(arena, len + 6);
+    if (!var)
+        return NULL;
+    char *p = var;
+    if (!is_entity_header(name)) {
+        memcpy(p, "HTTP_", 5);
+        p += 5;
+    }
+    for (size_t i = 0; i < len; i++)
+        *p++ = cgi_char(name[i]);
+    *p = '\0';
+    return var;
+}
+
+const char *aio_http_check_request_line(const char *method, size_t method_len,
+                                        const char *protocol, size_t protocol_len)
+{
+    if (!aio_http_is_token(method, method_len))
+        return "malformed request method";
+    if (protocol_len < 6 || memcmp(protocol, "HTTP/", 5) != 0)
+        return "malformed or missing HTTP version";
+    return NULL;
+}
+
+const char *aio_http_decode_target(struct aio_arena *arena, const char *target, size_t len,
+                                   const char **path)
+{
+    const char *query = memchr(target, '?', len);
+    if (query)
+        len = (size_t)(query - target);
+    size_t scheme = len > 7 && memcmp(target, "http://", 7) == 0    ? 7
+                    : len > 8 && memcmp(target, "https://", 8) == 0 ? 8
+                                                                    : 0;
+    if (scheme) { /* absolute-form: keep the path after the authority */
+        const char *slash = memchr(target + scheme, '/', len - scheme);
+        if (!slash)
+            return "the request target has no path";
+        len -= (size_t)(slash - target);
+        target = slash;
+    }
+    if (len == 0 || target[0] != '/')
+        return "the request target must be a path";
+    char *decoded = aio_arena_alloc(arena, len + 1);
+    size_t decoded_len = 0;
+    if (!decoded)
+        return "out of memory";
+    if (aio_percent_decode(decoded, target, len, 0, &decoded_len, NULL) != AIO_OK)
+        return "malformed percent-escape (or encoded NUL) in the path";
+    if (!aio_utf8_valid(decoded, decoded_len))
+        return "the decoded path is not UTF-8";
+    *path = decoded;
+    return NULL;
+}
+
+int aio__http_error_body(struct aio_buf *out, int status, const char *detail)
+{
+    int rc = aio_buf_printf(out, "%d %s\n", status, aio_http_reason(status));
+    if (rc == AIO_OK && detail)
+        rc = aio_buf_printf(out, "\n%s\n", detail);
+    return rc;
+}

@@ -1,0 +1,334 @@
+/* core.c - the async cores and their whole state machine.
+ *
+ * An async core is one of uWSGI's `async = N` request slots (a
+ * wsgi_request) with a coroutine of ours. Its life:
+ *
+ *   FREE    -> HEAD     a connection was accepted into it (accept.c calls
+ *                       aio__core_begin): uWSGI's protocol parser reads the
+ *                       request head as the bytes arrive, within
+ *                       socket-timeout
+ *   HEAD    -> RUNNING  the head is complete: its task's coroutine runs
+ *                       uWSGI's routing and request hook (handler.c), and
+ *                       suspends and resumes as the request waits
+ *   HEAD    -> FREE     the head failed, timed out, or the core was evicted
+ *                       for a complete request waiting in the parking lot
+ *   RUNNING -> FREE     the request is closed; the core goes back to
+ *                       uWSGI's unused stack and, through aio__admit_soon(),
+ *                       to the oldest parked connection
+ *
+ * A core is live work for the engine from HEAD until it is FREE again.
+ * The client fd is only registered with epoll when needed: a request whose
+ * head arrives with the connection and whose view never suspends costs no
+ * epoll_ctl call at all. */
+#include <uwsgi.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "proto/http.h"
+#include "uwsgi/host.h"
+
+extern struct uwsgi_server uwsgi;
+
+#define core_of_conn(c) aio_container_of(c, struct aio_core, conn)
+#define core_of(t) aio_container_of(t, struct aio_core, task)
+
+static void head_feed(struct aio_core *core);
+
+/* ---- the client connection ------------------------------------------- */
+
+static void on_conn_event(struct aio_conn *conn, int status, int events)
+{
+    struct aio_core *core = core_of_conn(conn);
+    if (core->state == AIO_CORE_HEAD)
+        head_feed(core); /* the parser's read reports EOF and errors itself */
+    else if (core->task.state == AIO_TASK_WAITING)
+        aio__task_conn_event(&core->task, status, events);
+    else
+        aio__conn_watch(conn, 0);
+}
+
+/* The websocket session's way to the connection: uWSGI's handshake and the
+ * socket's protocol I/O (which hands out bytes read past the head first). */
+static int conn_upgrade(struct aio_conn *conn, struct aio_request *req)
+{
+    (void)req;
+    struct wsgi_request *w = core_of_conn(conn)->wsgi_req;
+    return uwsgi_websocket_handshake(w, NULL, 0, NULL, 0, NULL, 0) ? AIO_ERROR : AIO_OK;
+}
+
+static ssize_t conn_read(struct aio_conn *conn, char *buf, size_t len)
+{
+    struct wsgi_request *w = core_of_conn(conn)->wsgi_req;
+    return w->socket->proto_read_body(w, buf, len);
+}
+
+static enum aio_io_status conn_write(struct aio_conn *conn, const char *data, size_t len,
+                                     size_t *pos)
+{
+    struct wsgi_request *w = core_of_conn(conn)->wsgi_req;
+    w->write_pos = *pos;
+    int rc = w->socket->proto_write(w, (char *)data, len);
+    *pos = w->write_pos;
+    w->write_pos = 0;
+    return rc == UWSGI_OK ? AIO_IO_DONE : rc == UWSGI_AGAIN ? AIO_IO_AGAIN : AIO_IO_FAILED;
+}
+
+static const struct aio_conn_ops core_conn_ops = {
+    .event = on_conn_event,
+    .upgrade = conn_upgrade,
+    .read = conn_read,
+    .write = conn_write,
+};
+
+/* ---- -> FREE ------------------------------------------------------------- */
+
+static void core_release(struct aio_core *core)
+{
+    core->state = AIO_CORE_FREE;
+    core->task.state = AIO_TASK_IDLE;
+    core->task.cancelled = 0;
+    core->task.timed_out = 0;
+    core->task.req = NULL;
+    core->task.conn = &core->conn;
+    uwsgi.async_queue_unused_ptr++;
+    uwsgi.async_queue_unused[uwsgi.async_queue_unused_ptr] = core->wsgi_req;
+    aio__admit_soon(); /* to a parked connection, from the loop's top level */
+    aio__engine_live(-1);
+}
+
+/* ---- the coroutine: RUNNING ---------------------------------------------- */
+
+/* uWSGI's functions find the current request in uwsgi.wsgi_req. */
+static void core_task_resuming(struct aio_task *task)
+{
+    uwsgi.wsgi_req = core_of(task)->wsgi_req;
+}
+
+static void core_task_finished(struct aio_task *task)
+{
+    core_release(core_of(task));
+}
+
+static const struct aio_task_ops core_task_ops = {
+    .resuming = core_task_resuming,
+    .finished = core_task_finished,
+    .cancelled = aio__request_cancelled,
+};
+
+struct aio_core *aio__core_of_task(struct aio_task *task)
+{
+    return task && task->ops == &core_task_ops ? core_of(task) : NULL;
+}
+
+/* The body of every request coroutine: uWSGI's internal routing and the
+ * request hook of the modifier (normally ours), then uWSGI's request close,
+ * exactly as uWSGI's own async engine does it. */
+static void core_main(void *arg)
+{
+    struct aio_core *core = arg;
+    struct wsgi_request *wsgi_req = core->wsgi_req;
+#ifdef UWSGI_ROUTING
+    if (uwsgi_apply_routes(wsgi_req) != UWSGI_ROUTE_BREAK)
+#endif
+    {
+        for (;;) {
+            wsgi_req->async_status = uwsgi.p[wsgi_req->uh->modifier1]->request(wsgi_req);
+            if (wsgi_req->async_status <= UWSGI_OK)
+                break;
+            /* another plugin asked to be called again: yield one turn */
+            wsgi_req->switches++;
+            struct aio_wait turn = {.fd = -1, .timeout_ms = 0};
+            aio__task_wait(&core->task, &turn);
+        }
+    }
+    aio__conn_unwatch(&core->conn);
+    uwsgi.wsgi_req = wsgi_req;
+    uwsgi_close_request(wsgi_req);
+}
+
+static void core_start(struct aio_core *core)
+{
+    aio__host.stats.requests++;
+    core->state = AIO_CORE_RUNNING;
+    aio_coro_prepare(&core->task.coro, core_main, core);
+    aio__task_run(&core->task);
+}
+
+int aio__cores_busy(void)
+{
+    int busy = 0;
+    for (int i = 0; i < aio__host.ncores; i++)
+        busy += aio__host.cores[i].state != AIO_CORE_FREE;
+    return busy;
+}
+
+void aio__cores_cancel_waiting(void)
+{
+    for (int i = 0; i < aio__host.ncores; i++)
+        if (aio__host.cores[i].task.state == AIO_TASK_WAITING)
+            aio__task_cancel(&aio__host.cores[i].task, "worker stopping");
+}
+
+/* ---- HEAD: the request head arriving --------------------------------------- */
+
+static int is_plain_http(const struct uwsgi_socket *sock)
+{
+    return sock->proto_name && strcmp(sock->proto_name, "http") == 0;
+}
+
+static void head_push(struct aio_core *core)
+{
+    core->head_started = aio__loop_ms();
+    aio_list_append(&aio__host.heads, &core->head_node);
+}
+
+static void head_remove(struct aio_core *core)
+{
+    aio_list_remove(&core->head_node);
+}
+
+/* HEAD -> FREE: ends a connection whose request never reached the request
+ * hook, answering `status` (0: nothing) to a plain HTTP client. */
+static void head_abort(struct aio_core *core, int status)
+{
+    struct wsgi_request *wsgi_req = core->wsgi_req;
+    head_remove(core);
+    uv_timer_stop(&core->task.timer);
+    aio__conn_unwatch(&core->conn);
+    int fd = wsgi_req->fd;
+    int answer = status && is_plain_http(wsgi_req->socket);
+    if (answer) {
+        aio__send_error(fd, status);
+        wsgi_req->fd_closed = 1; /* the fd lingers: see aio__linger_close() */
+    }
+    uwsgi_destroy_request(wsgi_req); /* frees parser buffers (and closes the fd) */
+    if (answer)
+        aio__linger_close(fd);
+    uwsgi.workers[uwsgi.mywid].cores[core->id].in_request = 0;
+    core_release(core);
+}
+
+/* The parser gave up: tell a plain HTTP client why when we can. */
+static void head_failed(struct aio_core *core)
+{
+    struct wsgi_request *wsgi_req = core->wsgi_req;
+    int status = 0;
+    if (is_plain_http(wsgi_req->socket) && wsgi_req->proto_parser_buf) {
+        if (wsgi_req->proto_parser_pos >= uwsgi.buffer_size)
+            status = 431;
+        else if (memmem(wsgi_req->proto_parser_buf, wsgi_req->proto_parser_pos, "\r\n\r\n", 4))
+            status = 400; /* a complete head, but malformed */
+    }
+    if (status) {
+        aio__host.stats.rejected++;
+        aio__log("rejected a request head: %d %s", status, aio_http_reason(status));
+    }
+    head_abort(core, status);
+}
+
+/* More client data (or EOF) for a core in the HEAD state. */
+static void head_feed(struct aio_core *core)
+{
+    struct wsgi_request *wsgi_req = core->wsgi_req;
+    uwsgi.wsgi_req = wsgi_req;
+    int status = wsgi_req->socket->proto(wsgi_req);
+    if (status == UWSGI_AGAIN) {
+        if (aio__conn_watch(&core->conn, UV_READABLE) != AIO_OK)
+            head_abort(core, 503);
+        return;
+    }
+    if (status < 0) {
+        head_failed(core);
+        return;
+    }
+    head_remove(core);
+    uv_timer_stop(&core->task.timer);
+    if (aio__conn_watch(&core->conn, 0) != AIO_OK) {
+        head_abort(core, 503);
+        return;
+    }
+    core_start(core); /* HEAD -> RUNNING */
+}
+
+static void on_head_timeout(uv_timer_t *timer)
+{
+    struct aio_core *core = core_of((struct aio_task *)timer->data);
+    /* A connection that never sent a byte is closed quietly: browsers open
+     * spare connections they may never use. */
+    int started = core->wsgi_req->proto_parser_pos > 0;
+    if (started)
+        aio__log("request head not complete after %d s (socket-timeout), answering 408",
+                 uwsgi.socket_timeout);
+    head_abort(core, started ? 408 : 0);
+}
+
+void aio__core_begin(struct wsgi_request *wsgi_req, uint64_t accepted)
+{
+    struct aio_core *core = &aio__host.cores[wsgi_req->async_id];
+    aio__engine_live(+1);
+    uwsgi.workers[uwsgi.mywid].cores[wsgi_req->async_id].in_request = 1;
+    wsgi_req->start_of_request = uwsgi_micros();
+    wsgi_req->start_of_request_in_sec = wsgi_req->start_of_request / 1000000;
+    core->state = AIO_CORE_HEAD;
+    core->conn.fd = wsgi_req->fd;
+    head_push(core);
+    uint64_t deadline = (uint64_t)uwsgi.socket_timeout * 1000;
+    uint64_t waited = aio__loop_ms() - accepted;
+    uv_timer_start(&core->task.timer, on_head_timeout, deadline > waited ? deadline - waited : 0, 0);
+    head_feed(core); /* optimistic: the head often arrives with the connection */
+}
+
+int aio__core_evict_oldest_head(uint64_t min_age_ms)
+{
+    struct aio_list *node = aio_list_first(&aio__host.heads);
+    if (!node)
+        return 0;
+    struct aio_core *oldest = aio_list_entry(node, struct aio_core, head_node);
+    if (aio__loop_ms() - oldest->head_started < min_age_ms)
+        return 0;
+    aio__host.stats.evicted++;
+    head_abort(oldest, 408);
+    return 1;
+}
+
+/* ---- set-up and tear-down ------------------------------------------------- */
+
+int aio__cores_init(void)
+{
+    aio__host.ncores = uwsgi.async;
+    aio__host.cores = calloc((size_t)aio__host.ncores, sizeof(*aio__host.cores));
+    if (!aio__host.cores)
+        return AIO_ENOMEM;
+    for (int i = 0; i < aio__host.ncores; i++) {
+        struct aio_core *core = &aio__host.cores[i];
+        core->id = i;
+        core->wsgi_req = &uwsgi.workers[uwsgi.mywid].cores[i].req;
+        core->task.ops = &core_task_ops;
+        core->task.conn = &core->conn;
+        core->conn.fd = -1;
+        core->conn.ops = &core_conn_ops;
+        aio__task_init(&core->task);
+        if (aio_coro_init(&core->task.coro, aio__engine.config.stack_size) != AIO_OK) {
+            aio__log("cannot allocate the stack of async core %d (%zu bytes): %s; lower 'aio' "
+                     "or 'aio-stack-size', or raise vm.max_map_count",
+                     i, aio__engine.config.stack_size, strerror(errno));
+            return AIO_ENOMEM;
+        }
+    }
+    return AIO_OK;
+}
+
+void aio__cores_close(void)
+{
+    for (int i = 0; i < aio__host.ncores; i++)
+        uv_close((uv_handle_t *)&aio__host.cores[i].task.timer, NULL);
+}
+
+void aio__cores_free(void)
+{
+    for (int i = 0; i < aio__host.ncores; i++)
+        aio_coro_destroy(&aio__host.cores[i].task.coro);
+    free(aio__host.cores);
+    aio__host.cores = NULL;
+}

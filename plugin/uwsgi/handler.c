@@ -1,0 +1,179 @@
+/* handler.c - uWSGI's request hook: one request, from uWSGI's parsed
+ * variables to an aio_request, through aio__dispatch() (dispatch.c), to the
+ * bytes of the response. Runs in the request's coroutine: reading
+ * the body and writing the response suspend through uWSGI's wait hooks. */
+#include <uwsgi.h>
+
+#include <string.h>
+
+#include "proto/http.h"
+#include "uwsgi/host.h"
+
+extern struct uwsgi_server uwsgi;
+
+/* Request bodies are read into memory before the view runs; without
+ * `limit-post` this is their cap. */
+#define AIO_DEFAULT_BODY_LIMIT (16u * 1024u * 1024u)
+
+static int is_plain_http(const struct wsgi_request *wsgi_req)
+{
+    const char *proto = wsgi_req->socket->proto_name;
+    return proto && strcmp(proto, "http") == 0;
+}
+
+static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req)
+{
+    char status[64];
+    int n = snprintf(status, sizeof(status), "%d %s", req->status, aio_http_reason(req->status));
+    if (uwsgi_response_prepare_headers(wsgi_req, status, (uint16_t)n))
+        return;
+    for (size_t i = 0; i < req->response_headers.count; i++) {
+        const struct aio_kv *h = &req->response_headers.items[i];
+        uwsgi_response_add_header(wsgi_req, (char *)h->key, (uint16_t)strlen(h->key),
+                                  (char *)h->value, (uint16_t)strlen(h->value));
+    }
+    int has_body = aio_response_has_body(req);
+    size_t len = has_body ? req->response_body.len : 0;
+    if (len && !req->has_content_type)
+        uwsgi_response_add_header(wsgi_req, "Content-Type", 12, AIO_HTML_TYPE,
+                                  (uint16_t)strlen(AIO_HTML_TYPE));
+    if (has_body)
+        uwsgi_response_add_content_length(wsgi_req, len);
+    if (is_plain_http(wsgi_req)) /* uWSGI's http-socket closes after each response */
+        uwsgi_response_add_header(wsgi_req, "Connection", 10, "close", 5);
+    if (len && req->method_bit != AIO_HEAD)
+        uwsgi_response_write_body_do(wsgi_req, req->response_body.data, len);
+    else
+        uwsgi_response_write_headers_do(wsgi_req);
+}
+
+/* ---- building the aio_request from uWSGI's variables ------------------ */
+
+static const char *decode_path(struct aio_request *req, struct wsgi_request *w)
+{
+    if (w->uri_len == 0) { /* no REQUEST_URI: trust the frontend's decoded PATH_INFO */
+        req->path = aio_arena_strndup(&req->arena, w->path_info, w->path_info_len);
+        return req->path ? NULL : "out of memory";
+    }
+    return aio_http_decode_target(&req->arena, w->uri, w->uri_len, &req->path);
+}
+
+static int is_header_var(const char *key, size_t len)
+{
+    return (len > 5 && memcmp(key, "HTTP_", 5) == 0) ||
+           (len == 12 && memcmp(key, "CONTENT_TYPE", 12) == 0) ||
+           (len == 14 && memcmp(key, "CONTENT_LENGTH", 14) == 0);
+}
+
+static const char *build_request(struct aio_request *req, struct wsgi_request *w)
+{
+    const char *why = aio_http_check_request_line(w->method, w->method_len, w->protocol,
+                                                  w->protocol_len);
+    if (why)
+        return why;
+    const char *method = aio_arena_strndup(&req->arena, w->method, w->method_len);
+    const char *query = aio_arena_strndup(&req->arena, w->query_string, w->query_string_len);
+    const char *remote = aio_arena_strndup(&req->arena, w->remote_addr, w->remote_addr_len);
+    if (!method || !query || !remote)
+        return "out of memory";
+    req->method = method;
+    req->method_bit = aio_http_method_bit(method);
+    req->query_string = query;
+    req->remote_addr = remote;
+    if ((why = decode_path(req, w)) != NULL)
+        return why;
+    for (int i = 0; i + 1 < w->var_cnt; i += 2) {
+        const struct iovec *k = &w->hvec[i], *v = &w->hvec[i + 1];
+        if (is_header_var(k->iov_base, k->iov_len) &&
+            aio_request_add_header_var(req, k->iov_base, k->iov_len, v->iov_base, v->iov_len))
+            return "out of memory";
+    }
+    return NULL;
+}
+
+/* Reads the whole body. Returns 0, or the HTTP status to answer with
+ * (-1: the client is gone, answer nothing). */
+static int read_body(struct aio_request *req, struct wsgi_request *w, struct aio_task *task)
+{
+    uint64_t limit = uwsgi.limit_post ? uwsgi.limit_post : AIO_DEFAULT_BODY_LIMIT;
+    if (aio_header(req, "Transfer-Encoding") && !aio_header(req, "Content-Length"))
+        return 411; /* chunked bodies: uWSGI's http-socket does not decode them */
+    if (w->post_cl == 0)
+        return 0;
+    if (w->post_cl > limit)
+        return 413;
+    ssize_t rlen = 0;
+    char *body = uwsgi_request_body_read(w, 0, &rlen);
+    if (!body || rlen != (ssize_t)w->post_cl)
+        return task->cancelled ? -1 : task->timed_out ? 408 : 400;
+    req->body = body;
+    req->body_len = (size_t)rlen;
+    return 0;
+}
+
+/* uWSGI's HTTP parser keeps the raw head (buffer-size bytes) until the
+ * request ends; everything in it has been copied out once the body is read.
+ * Freeing it now matters when thousands of requests are suspended. */
+static void release_parser_buffer(struct wsgi_request *w)
+{
+    if (w->proto_parser_buf && w->proto_parser_remains == 0) {
+        free(w->proto_parser_buf);
+        w->proto_parser_buf = NULL;
+    }
+}
+
+int aio__handle_request(struct wsgi_request *wsgi_req)
+{
+    struct aio_task *task = aio__running_task();
+    struct aio_core *core = aio__core_of_task(task);
+    if (!core) {
+        aio__log("request outside the aio loop engine: add `aio = N` to the configuration");
+        return -1;
+    }
+    if (!wsgi_req->uh->pktsize) {
+        aio__log("empty request, skipped");
+        return -1;
+    }
+    /* begun at the accept, not now */
+    struct aio_request *req = aio__request_for_task(task, wsgi_req->start_of_request);
+    if (!req)
+        return -1;
+    int error = 0;
+    const char *why = NULL;
+    if (uwsgi_parse_vars(wsgi_req)) {
+        if (uwsgi.limit_post && wsgi_req->post_cl > uwsgi.limit_post)
+            error = 413;
+        else /* too many headers for uWSGI's vector, or a broken packet */
+            error = wsgi_req->var_cnt >= uwsgi.vec_size - 5 ? 431 : 400;
+    } else if ((why = build_request(req, wsgi_req)) != NULL) {
+        error = 400;
+    } else if ((error = read_body(req, wsgi_req, task)) == 0 &&
+               aio_request_parse_params(req, &why) != AIO_OK) {
+        error = 400;
+    }
+    release_parser_buffer(wsgi_req);
+    if (error > 0)
+        aio__respond_error(req, error, why);
+    else if (error == 0)
+        aio__dispatch(req);
+    if (req->upgraded) {
+        /* the websocket session answered (101) and is over */
+    } else if (task->cancelled || error < 0) {
+        wsgi_req->status = 499; /* nginx's "client closed request", for the log */
+    } else {
+        send_response(req, wsgi_req);
+        if (error > 0) { /* the request may not have been read in full */
+            aio__conn_unwatch(&core->conn);
+            wsgi_req->fd_closed = 1;
+            aio__linger_close(wsgi_req->fd);
+        }
+    }
+    task->req = NULL;
+    aio_request_free(req);
+    return UWSGI_OK;
+}
+
+void aio__after_request(struct wsgi_request *wsgi_req)
+{
+    log_request(wsgi_req);
+}

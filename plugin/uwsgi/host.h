@@ -1,0 +1,139 @@
+/* host.h - the uWSGI host: the only part of uwsgi-aio that includes
+ * uwsgi.h. It puts the engine in a uWSGI worker (worker.c), owns the
+ * async cores and their state machine (core.c), accepts and parks
+ * connections (accept.c), closes error responses gently (linger.c), turns
+ * uWSGI's parsed request into a framework request and back into bytes
+ * (handler.c), and makes uWSGI's own blocking calls suspend (waithooks.c).
+ * Its state is struct aio__host. */
+#ifndef AIO_UWSGI_HOST_H
+#define AIO_UWSGI_HOST_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "app/app.h"
+#include "engine/engine.h"
+
+struct wsgi_request;
+struct uwsgi_socket;
+
+/* ---- async cores: one request each ------------------------------------ */
+
+enum aio_core_state {
+    AIO_CORE_FREE,    /* in uWSGI's unused-core stack */
+    AIO_CORE_HEAD,    /* connection accepted, request head not complete */
+    AIO_CORE_RUNNING, /* its task serves the request */
+};
+
+struct aio_core {
+    int id;
+    enum aio_core_state state;
+    struct wsgi_request *wsgi_req;
+    struct aio_task task;
+    struct aio_conn conn;      /* wsgi_req's fd */
+    uint64_t head_started;     /* loop time (ms) when the head phase began */
+    struct aio_list head_node; /* in aio__host.heads while HEAD */
+};
+
+struct aio_host_stats {
+    uint64_t requests; /* request heads completed */
+    uint64_t evicted;  /* slow heads dropped to free a core */
+    uint64_t evicted_reported;
+    uint64_t rejected; /* malformed or oversized request heads */
+};
+
+struct aio__host {
+    int selected;                 /* `aio = N` chose this loop engine */
+    volatile int *startup_failed; /* shared with the master (pre-fork) */
+    struct aio_core *cores;
+    int ncores;
+    struct aio_list heads;   /* cores in the HEAD state, oldest first */
+    struct aio_list pending; /* connections accepted without a core, oldest first */
+    int npending;
+    int max_pending;
+    char *peek_buf;            /* uwsgi.buffer_size bytes, to look at pending heads */
+    struct aio_list lingering; /* sockets closing after an error response */
+    uv_poll_t *listeners;
+    int nlisteners;
+    int listening;
+    int accept_error_logged;
+    uv_idle_t admit;           /* hands free cores out, resumes accepting */
+    uv_poll_t signal_polls[2];
+    int nsignal_polls;
+    uv_timer_t tick;
+    uv_async_t wakeup;
+    volatile sig_atomic_t stop_signals;
+    int stopping;
+    int exit_code;
+    struct aio_host_stats stats;
+};
+
+extern struct aio__host aio__host;
+
+/* ---- core.c: the async-core state machine ------------------------------ */
+
+/* Sets up the cores (their coroutines, tasks and connections). */
+int aio__cores_init(void);
+void aio__cores_close(void);
+void aio__cores_free(void);
+/* FREE -> HEAD: the connection is accepted into `wsgi_req` at loop time
+ * `accepted`: read its head. */
+void aio__core_begin(struct wsgi_request *wsgi_req, uint64_t accepted);
+/* Drops the oldest core still reading its head if it has been at it for
+ * over `min_age_ms`. 1 when one was dropped. */
+int aio__core_evict_oldest_head(uint64_t min_age_ms);
+/* Cores not FREE. */
+int aio__cores_busy(void);
+/* Worker stopping for good: cancels every request that still waits. */
+void aio__cores_cancel_waiting(void);
+/* The task's core, or NULL (a spawned task). */
+struct aio_core *aio__core_of_task(struct aio_task *task);
+
+/* ---- accept.c: listeners and the parking lot ---------------------------- */
+
+int aio__listeners_init(void);
+void aio__listeners_start(void);
+void aio__listeners_stop(void);
+void aio__listeners_close(void);
+void aio__listeners_free(void);
+/* Hands free cores to parked connections and resumes accepting when there
+ * is room again: soon, from the loop's top level. */
+void aio__admit_soon(void);
+/* Periodic: re-examines parked heads, expires slow ones. */
+void aio__accept_tick(void);
+void aio__pending_close_all(void);
+/* The status line and body of an error answered without a request. */
+void aio__send_error(int fd, int status);
+
+/* ---- linger.c ------------------------------------------------------------ */
+
+/* Half-closes fd after an error response and closes it once the client
+ * has hung up or a short delay passed. */
+void aio__linger_close(int fd);
+void aio__linger_close_all(void);
+
+/* ---- worker.c: the loop engine in a uWSGI worker -------------------------- */
+
+/* uWSGI's loop function for `loop = aio`: runs the worker to its end. */
+void aio__loop_run(void);
+/* Ask the worker to stop gracefully. */
+void aio__worker_request_stop(int exit_code);
+
+/* ---- plugin.c -------------------------------------------------------------- */
+
+/* Runs the view modules' aio_main() in this worker; on a configuration
+ * error it reports once and stops the whole instance (never returns). */
+void aio__worker_construct_app(void);
+
+/* ---- handler.c ------------------------------------------------------------- */
+
+/* uWSGI's request hook for our modifier: serves one request. */
+int aio__handle_request(struct wsgi_request *wsgi_req);
+/* After-request hook: the uWSGI request log line. */
+void aio__after_request(struct wsgi_request *wsgi_req);
+
+/* ---- waithooks.c ------------------------------------------------------------- */
+
+void aio__install_wait_hooks(void);
+
+#endif

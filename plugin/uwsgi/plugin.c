@@ -1,0 +1,195 @@
+/* plugin.c - the uWSGI plugin: options, start-up checks, the hooks uWSGI
+ * calls, and the per-worker construction of the application. */
+#include <uwsgi.h>
+
+#include "uwsgi/host.h"
+
+extern struct uwsgi_server uwsgi;
+
+static void log_to_uwsgi(const char *line)
+{
+    uwsgi_log("aio: %s\n", line);
+}
+
+/* A configuration error found in the master: one line, and stop. */
+static void fatal(const char *what)
+{
+    uwsgi_log("aio: configuration error: %s\n", what);
+    exit(1);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static void opt_aio(char *opt, char *value, void *unused)
+{
+    (void)unused;
+    char error[256];
+    long cores;
+    if (aio_option_int(opt, value, 2, 100000, &cores, error, sizeof(error)))
+        fatal(error);
+    uwsgi.async = (int)cores;
+    uwsgi.loop = "aio";
+    aio__host.selected = 1;
+    aio__app.opts.cores = cores;
+}
+
+/* Every aio-* option but `aio`: applied the way the test harness applies
+ * them too (options.c). */
+static void opt_engine(char *opt, char *value, void *unused)
+{
+    (void)unused;
+    char error[256] = "";
+    int rc = aio_options_set(&aio__app.opts, &aio__app.registry, opt, value, error,
+                             sizeof(error));
+    if (rc == AIO_ENOMEM)
+        fatal("out of memory");
+    if (rc != AIO_OK)
+        fatal(error[0] ? error : aio_strerror(rc));
+}
+
+static struct uwsgi_option aio_options[] = {
+    {"aio", required_argument, 0,
+     "run the uwsgi-aio loop engine with N async cores (concurrent requests per worker)",
+     opt_aio, NULL, 0},
+    {"aio-views", required_argument, 0,
+     "load a uwsgi-aio view module (.so); its aio_main() runs once per worker (repeatable)",
+     opt_engine, NULL, 0},
+    {"aio-setting", required_argument, 0,
+     "application setting key=value passed to the view modules (repeatable)", opt_engine, NULL,
+     0},
+    {"aio-stack-size", required_argument, 0,
+     "coroutine stack size of each async core and task, e.g. 256k (default 256k)",
+     opt_engine, NULL, 0},
+    {"aio-executor-threads", required_argument, 0,
+     "threads of each worker's executor, for blocking views and aio_run_in_executor() "
+     "(1-1024, default 16)",
+     opt_engine, NULL, 0},
+    {"aio-executor-queue", required_argument, 0,
+     "executor jobs that may wait for a thread before the executor counts as full "
+     "(default 1024)",
+     opt_engine, NULL, 0},
+    {"aio-executor-when-full", required_argument, 0,
+     "when the executor queue is full: reject (503 / AIO_EFULL, the default) or wait",
+     opt_engine, NULL, 0},
+    {"aio-websocket-bytes", required_argument, 0,
+     "deliver every websocket message as bytes (like aiopyramid's use_bytes; default false)",
+     opt_engine, NULL, 0},
+    {"aio-ignore-websocket-closed", required_argument, 0,
+     "a websocket view ending because its socket closed ends quietly (default true)",
+     opt_engine, NULL, 0},
+    {"aio-tweens", required_argument, 0,
+     "the tweens to run, outermost first, by name (default: every tween modules add, in order)",
+     opt_engine, NULL, 0},
+    {"aio-max-tasks", required_argument, 0,
+     "tasks started with aio_spawn() that may run at once per worker (default 1024)",
+     opt_engine, NULL, 0},
+    {0, 0, 0, 0, 0, 0, 0},
+};
+
+/* ---- start-up (master, before fork) ------------------------------------ */
+
+static void check_sockets(void)
+{
+    for (struct uwsgi_socket *s = uwsgi.sockets; s; s = s->next) {
+        const char *proto = s->proto_name ? s->proto_name : "uwsgi";
+        if (strcmp(proto, "uwsgi") != 0 && strcmp(proto, "http") != 0) {
+            char error[256];
+            snprintf(error, sizeof(error),
+                     "socket %s speaks '%s'; the aio loop engine serves 'socket' (uwsgi) and "
+                     "'http-socket' only",
+                     s->name, proto);
+            fatal(error);
+        }
+    }
+}
+
+static int aio_plugin_init(void)
+{
+    if (!aio__host.selected) {
+        if (aio__app.opts.nviews)
+            fatal("'aio-views' needs the aio loop engine: add 'aio = N' (N async cores)");
+        return 0;
+    }
+    if (strcmp(uwsgi.loop, "aio") != 0)
+        fatal("'aio' and another loop engine are both configured");
+    if (uwsgi.threads > 1)
+        fatal("'threads' cannot be combined with 'aio': requests already run concurrently");
+    check_sockets();
+    aio_options_defaults(&aio__app.opts);
+    /* Opening the modules here (once, before fork) reports a missing file or
+     * a broken module in one line; aio_main() itself runs in each worker. */
+    for (size_t i = 0; i < aio__app.opts.nviews; i++)
+        if (aio_registry_open_module(&aio__app.registry, aio__app.opts.views[i]) != AIO_OK)
+            fatal(aio__app.registry.error[0] ? aio__app.registry.error : "out of memory");
+    if (!aio__app.opts.nviews)
+        uwsgi_log("aio: no 'aio-views' configured: every request will get 404\n");
+    aio__host.startup_failed = uwsgi_malloc_shared(sizeof(*aio__host.startup_failed));
+    *aio__host.startup_failed = 0;
+    return 0;
+}
+
+/* max-requests, reload-on-rss ...: uWSGI would exit() in the middle of a
+ * request's coroutine; stop gracefully instead (only called from there). */
+static void aio_goodbye(void)
+{
+    aio__log("worker %d (pid %d) is done, stopping gracefully", uwsgi.mywid, (int)getpid());
+    aio__worker_request_stop(0);
+}
+
+static void aio_on_load(void)
+{
+    uwsgi_register_loop("aio", aio__loop_run);
+    aio__log_set_sink(log_to_uwsgi);
+    aio__app_init();
+}
+
+static void aio_post_fork(void)
+{
+    if (aio__host.selected)
+        uwsgi.gbcw_hook = aio_goodbye;
+}
+
+/* ---- per-worker construction ---------------------------------------- */
+
+void aio__worker_construct_app(void)
+{
+    if (aio_registry_construct(&aio__app.registry) == AIO_OK)
+        return;
+    const char *what = aio__app.registry.error[0] ? aio__app.registry.error : "out of memory";
+    /* Every worker fails the same way: only the first one says so. */
+    if (__sync_bool_compare_and_swap(aio__host.startup_failed, 0, 1))
+        uwsgi_log("aio: configuration error: %s\n", what);
+    exit(uwsgi.master_process ? UWSGI_FAILED_APP_CODE : 1);
+}
+
+/* A worker found a configuration error: end the instance. The workers are
+ * not signalled: they all run the same aio_main() and exit by themselves,
+ * and a signal during their start-up could catch them inside dlopen() or
+ * malloc(). One still alive after a few seconds is killed. */
+static void aio_master_cycle(void)
+{
+    if (!aio__host.startup_failed || !*aio__host.startup_failed ||
+        uwsgi.status.dying_for_need_app)
+        return;
+    uwsgi.status.dying_for_need_app = 1;  /* exit with uWSGI's "failed app" status */
+    uwsgi.status.brutally_destroying = 1; /* respawn no worker */
+    for (int i = 1; i <= uwsgi.numproc; i++) {
+        if (uwsgi.workers[i].pid > 0) {
+            uwsgi.workers[i].cursed_at = uwsgi_now();
+            uwsgi.workers[i].no_mercy_at = uwsgi.workers[i].cursed_at + 5;
+        }
+    }
+    uwsgi_destroy_processes(); /* mules, spoolers, daemons */
+}
+
+AIO_API struct uwsgi_plugin aio_plugin = {
+    .name = "aio",
+    .modifier1 = 0,
+    .options = aio_options,
+    .on_load = aio_on_load,
+    .init = aio_plugin_init,
+    .post_fork = aio_post_fork,
+    .request = aio__handle_request,
+    .after_request = aio__after_request,
+    .master_cycle = aio_master_cycle,
+};

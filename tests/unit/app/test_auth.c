@@ -1,0 +1,352 @@
+/* The signed-ticket authentication policy: tickets that are tampered with,
+ * expired, signed with another secret or cut short identify nobody;
+ * cookies, principals, groupfinder, reissue, remember/forget headers and
+ * the configuration checks. */
+#include "unit/testing.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <uwsgi-aio/aio.h>
+#include "app/auth.h"
+#include "app/registry.h"
+#include "app/request.h"
+
+#define SECRET "0123456789abcdef0123456789abcdef-test-secret"
+
+static struct aio_registry reg;
+static struct aio_authtkt options;
+static int groupfinder_calls;
+
+static int groupfinder(aio_request *req, const char *userid, aio_principals *groups, void *arg)
+{
+    (void)arg;
+    groupfinder_calls++;
+    if (strcmp(userid, "admin") == 0)
+        return aio_principals_add(req, groups, "group:admins");
+    if (strcmp(userid, "alice") == 0)
+        return aio_principals_add(req, groups, "group:users");
+    return AIO_ENOTFOUND;
+}
+
+static int app(aio_config *cfg)
+{
+    return aio_use_authtkt(cfg, &options);
+}
+
+static int view(aio_request *req)
+{
+    (void)req;
+    return AIO_OK;
+}
+
+static int build(void)
+{
+    aio_registry_free(&reg);
+    aio_registry_init(&reg);
+    assert_int_equal(aio_registry_add_module(&reg, "auth.so", "/nonexistent", app), AIO_OK);
+    return aio_registry_construct(&reg);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    options = (struct aio_authtkt){.secret = SECRET, .callback = groupfinder, .timeout = 3600,
+                                   .reissue_time = 600};
+    groupfinder_calls = 0;
+    aio_registry_init(&reg);
+    assert_int_equal(build(), AIO_OK);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    aio_registry_free(&reg);
+    return 0;
+}
+
+static struct aio_buf ticket_buf;
+
+static char *ticket_for(const char *userid, const char *tokens, long long when)
+{
+    struct aio_buf buf = AIO_BUF_INIT;
+    aio_buf_free(&ticket_buf);
+    assert_int_equal(aio_authtkt_make_ticket(reg.authn.state, userid, tokens, when, &buf), AIO_OK);
+    ticket_buf = buf;
+    return buf.data;
+}
+
+static int read_ticket(const char *value, const char **userid)
+{
+    const char *tokens;
+    long long ts;
+    return aio_authtkt_read_ticket(reg.authn.state, value, (long long)time(NULL), &arena, userid,
+                                   &tokens, &ts);
+}
+
+static void good_ticket(void **state)
+{
+    (void)state;
+    const char *userid = NULL, *tokens = NULL;
+    long long ts = 0, now = (long long)time(NULL);
+    char *value = ticket_for("J\xc3\xb6rg", "mfa.role:editor", now);
+    assert_int_equal(aio_authtkt_read_ticket(reg.authn.state, value, now, &arena, &userid, &tokens,
+                                             &ts),
+                     AIO_OK);
+    assert_str(userid, "J\xc3\xb6rg");
+    assert_str(tokens, "mfa.role:editor");
+    assert_true(ts == now);
+    assert_int_equal(strlen(value), 128 + 1 + strlen("1700000000") + 1 + 10 + 1 + 15);
+}
+
+static void tampered_tickets(void **state)
+{
+    (void)state;
+    const char *userid;
+    char *value = strdup(ticket_for("alice", "", (long long)time(NULL)));
+    size_t len = strlen(value);
+    for (size_t i = 0; i < len; i++) {
+        char saved = value[i];
+        value[i] = saved == '0' ? '1' : '0'; /* one changed character anywhere */
+        if (read_ticket(value, &userid) == AIO_OK)
+            fail_msg("ticket changed at %zu still accepted", i);
+        value[i] = saved;
+    }
+    /* a different user spliced onto alice's signature */
+    char forged[512];
+    snprintf(forged, sizeof(forged), "%.*s%s", 129 + 10 + 1, value, "61646d696e!");
+    assert_int_not_equal(read_ticket(forged, &userid), AIO_OK);
+    assert_null(userid);
+    assert_int_equal(read_ticket(value, &userid), AIO_OK);
+    free(value);
+}
+
+static void truncated_tickets(void **state)
+{
+    (void)state;
+    const char *userid;
+    char *value = strdup(ticket_for("alice", "a.b", (long long)time(NULL)));
+    for (size_t len = 0; len < strlen(value); len++) {
+        char *cut = strndup(value, len);
+        if (read_ticket(cut, &userid) == AIO_OK)
+            fail_msg("ticket cut to %zu bytes accepted", len);
+        free(cut);
+    }
+    const char *garbage[] = {"", "!", "!!!", "nonsense", "a!b!c!d", NULL};
+    for (int i = 0; garbage[i]; i++)
+        assert_int_equal(read_ticket(garbage[i], &userid), AIO_EINVAL);
+    free(value);
+}
+
+static void expired_ticket(void **state)
+{
+    (void)state;
+    const char *userid;
+    long long now = (long long)time(NULL);
+    assert_int_equal(read_ticket(ticket_for("alice", "", now - 3601), &userid), AIO_ETIMEDOUT);
+    assert_null(userid);
+    assert_int_equal(read_ticket(ticket_for("alice", "", now - 3500), &userid), AIO_OK);
+}
+
+static void other_secret(void **state)
+{
+    (void)state;
+    char *value = strdup(ticket_for("alice", "", (long long)time(NULL)));
+    options.secret = "another secret, just as long as the first one";
+    assert_int_equal(build(), AIO_OK);
+    const char *userid;
+    assert_int_equal(read_ticket(value, &userid), AIO_EINVAL);
+    free(value);
+}
+
+static struct aio_request *request_with_cookie(const char *cookie)
+{
+    struct aio_request *req = aio_request_new();
+    req->registry = &reg;
+    if (cookie)
+        aio_request_add_header_var(req, "HTTP_COOKIE", 11, cookie, strlen(cookie));
+    return req;
+}
+
+static const char *header_value(struct aio_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->response_headers.count; i++)
+        if (strcmp(req->response_headers.items[i].key, name) == 0)
+            return req->response_headers.items[i].value;
+    return NULL;
+}
+
+static int has(const aio_principals *p, const char *name)
+{
+    for (size_t i = 0; i < p->count; i++)
+        if (strcmp(p->names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void request_identity(void **state)
+{
+    (void)state;
+    char cookie[1024];
+    snprintf(cookie, sizeof(cookie), "theme=dark; auth_tkt=\"%s\" ; other=1",
+             ticket_for("admin", "mfa", (long long)time(NULL)));
+    struct aio_request *req = request_with_cookie(cookie);
+    assert_str(aio_cookie(req, "theme"), "dark");
+    assert_str(aio_cookie(req, "other"), "1");
+    assert_str(aio_unauthenticated_userid(req), "admin");
+    assert_str(aio_authenticated_userid(req), "admin");
+    aio_principals p;
+    assert_int_equal(aio_effective_principals(req, &p), AIO_OK);
+    assert_str(p.names[0], AIO_EVERYONE);
+    assert_true(has(&p, AIO_AUTHENTICATED) && has(&p, "admin") && has(&p, "group:admins"));
+    assert_true(has(&p, "mfa")); /* a signed token becomes a principal */
+    assert_int_equal(groupfinder_calls, 1); /* once per request */
+    assert_null(header_value(req, "Set-Cookie")); /* a fresh ticket is not reissued */
+    aio_request_free(req);
+}
+
+static void unknown_user_and_anonymous(void **state)
+{
+    (void)state;
+    char cookie[1024];
+    snprintf(cookie, sizeof(cookie), "auth_tkt=%s", ticket_for("ghost", "", (long long)time(NULL)));
+    struct aio_request *req = request_with_cookie(cookie);
+    assert_str(aio_unauthenticated_userid(req), "ghost"); /* claimed ... */
+    assert_null(aio_authenticated_userid(req));           /* ... not authenticated */
+    aio_principals p;
+    aio_effective_principals(req, &p);
+    assert_int_equal(p.count, 1);
+    assert_str(p.names[0], AIO_EVERYONE);
+    aio_request_free(req);
+
+    req = request_with_cookie("auth_tkt=tampered!123!616c696365!");
+    assert_null(aio_unauthenticated_userid(req));
+    assert_null(aio_authenticated_userid(req));
+    aio_request_free(req);
+    req = request_with_cookie(NULL);
+    assert_null(aio_authenticated_userid(req));
+    assert_null(aio_cookie(req, "auth_tkt"));
+    aio_request_free(req);
+}
+
+static void reissue(void **state)
+{
+    (void)state;
+    char cookie[1024];
+    snprintf(cookie, sizeof(cookie), "auth_tkt=%s",
+             ticket_for("alice", "", (long long)time(NULL) - 700)); /* older than reissue_time */
+    struct aio_request *req = request_with_cookie(cookie);
+    assert_str(aio_authenticated_userid(req), "alice");
+    const char *set = header_value(req, "Set-Cookie");
+    assert_non_null(set);
+    assert_true(strncmp(set, "auth_tkt=", 9) == 0);
+    assert_true(strcmp(set + 9, cookie + 9) != 0); /* a new ticket */
+    aio_request_free(req);
+}
+
+static void remember_and_forget(void **state)
+{
+    (void)state;
+    struct aio_request *req = request_with_cookie(NULL);
+    assert_int_equal(aio_remember(req, "alice"), AIO_OK);
+    const char *set = header_value(req, "Set-Cookie");
+    assert_non_null(strstr(set, "; Path=/"));
+    assert_non_null(strstr(set, "; HttpOnly"));
+    assert_non_null(strstr(set, "; SameSite=Lax"));
+    assert_null(strstr(set, "Secure"));
+    const char *userid;
+    char value[1024];
+    snprintf(value, sizeof(value), "%.*s", (int)strcspn(set + 9, ";"), set + 9);
+    assert_int_equal(read_ticket(value, &userid), AIO_OK);
+    assert_str(userid, "alice");
+    assert_int_equal(aio_remember(req, ""), AIO_EINVAL);
+    assert_int_equal(aio_authtkt_remember(req, "alice", "bad token!"), AIO_EINVAL);
+    aio_request_free(req);
+
+    req = request_with_cookie(NULL);
+    assert_int_equal(aio_forget(req), AIO_OK);
+    set = header_value(req, "Set-Cookie");
+    assert_true(strncmp(set, "auth_tkt=;", 10) == 0);
+    assert_non_null(strstr(set, "Max-Age=0"));
+    aio_request_free(req);
+
+    options.cookie_name = "sess";
+    options.secure = 1;
+    options.same_site = "Strict";
+    options.domain = "example.com";
+    options.max_age = 60;
+    options.http_only = -1;
+    assert_int_equal(build(), AIO_OK);
+    req = request_with_cookie(NULL);
+    aio_remember(req, "bob");
+    set = header_value(req, "Set-Cookie");
+    assert_true(strncmp(set, "sess=", 5) == 0);
+    assert_non_null(strstr(set, "; Domain=example.com; Max-Age=60; Secure; SameSite=Strict"));
+    assert_null(strstr(set, "HttpOnly"));
+    aio_request_free(req);
+}
+
+static void configuration_errors(void **state)
+{
+    (void)state;
+    struct {
+        struct aio_authtkt o;
+        const char *why;
+    } cases[] = {
+        {{.secret = NULL}, "no secret"},
+        {{.secret = "0123456789abcdef0123456789abcde"}, "too short"}, /* 31 bytes */
+        {{.secret = SECRET, .cookie_name = "bad name"}, "not a token"},
+        {{.secret = SECRET, .same_site = "Sometimes"}, "Lax, Strict or None"},
+        {{.secret = SECRET, .same_site = "None"}, "needs the Secure flag"},
+        {{.secret = SECRET, .timeout = 10, .reissue_time = 10}, "shorter than timeout"},
+        {{.secret = SECRET, .path = "/a;b"}, "path or domain"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        options = cases[i].o;
+        assert_int_equal(build(), AIO_EINVAL);
+        if (!strstr(reg.error, cases[i].why) || !strstr(reg.error, "authtkt"))
+            fail_msg("case %zu: '%s' lacks '%s'", i, reg.error, cases[i].why);
+    }
+}
+
+static void no_policy(void **state)
+{
+    (void)state;
+    struct aio_registry empty;
+    aio_registry_init(&empty);
+    struct aio_request *req = aio_request_new();
+    req->registry = &empty;
+    assert_null(aio_authenticated_userid(req));
+    aio_principals p;
+    assert_int_equal(aio_effective_principals(req, &p), AIO_OK);
+    assert_int_equal(p.count, 1);
+    assert_str(p.names[0], AIO_EVERYONE);
+    assert_int_equal(aio_remember(req, "x"), AIO_EINVAL);
+    aio_request_free(req);
+    aio_registry_free(&empty);
+    (void)view;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(good_ticket, setup, teardown),
+        cmocka_unit_test_setup_teardown(tampered_tickets, setup, teardown),
+        cmocka_unit_test_setup_teardown(truncated_tickets, setup, teardown),
+        cmocka_unit_test_setup_teardown(expired_ticket, setup, teardown),
+        cmocka_unit_test_setup_teardown(other_secret, setup, teardown),
+        cmocka_unit_test_setup_teardown(request_identity, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_user_and_anonymous, setup, teardown),
+        cmocka_unit_test_setup_teardown(reissue, setup, teardown),
+        cmocka_unit_test_setup_teardown(remember_and_forget, setup, teardown),
+        cmocka_unit_test_setup_teardown(configuration_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_policy, setup, teardown),
+    };
+    aio_arena_init(&arena);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    aio_arena_release(&arena);
+    aio_buf_free(&ticket_buf);
+    return failed;
+}
