@@ -262,7 +262,8 @@ def bench_executor(args):
 
 def bench_websocket(args):
     n = 1000
-    wsecho = build_tool('wsecho', ['plugin/wsframe.c', 'plugin/utf8.c', 'plugin/buf.c'])
+    wsecho = build_tool('wsecho', ['plugin/proto/wsframe.c', 'plugin/base/utf8.c',
+                                   'plugin/base/buf.c'])
     wsbare = build_baseline_plugin('wsbare')
     plugin = os.path.join(BUILD, 'aio_plugin.so')
     tutorial = os.path.join(BUILD, 'views', 'tutorial.so')

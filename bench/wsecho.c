@@ -22,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wsframe.h"
+#include <uwsgi-aio/aio_common.h>
+
+#include "proto/wsframe.h"
 
 #define MAX_CONNECTING 256
 #define MESSAGE "hello from wsecho, a benchmark message of some 64 bytes........"

@@ -26,8 +26,6 @@ void aio__app_open(void)
 void aio__app_close(void)
 {
     aio__spawn_close();
-    free(aio__app.ws_read_buf);
-    aio__app.ws_read_buf = NULL;
 }
 
 void aio__app_free(void)

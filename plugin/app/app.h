@@ -28,7 +28,6 @@ struct aio__app {
     /* websocket sessions (websocket.c) */
     struct aio_list websockets;  /* open ones */
     uint64_t next_ws_id;
-    char *ws_read_buf;           /* scratch buffer for their reads */
     /* counters for the host's summary */
     uint64_t spawned;            /* tasks started */
     uint64_t cancelled;          /* requests whose client went away */

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <uwsgi-aio/aio_common.h>
 #include "base/arena.h"
@@ -207,4 +208,24 @@ int aio__http_error_body(struct aio_buf *out, int status, const char *detail)
     if (rc == AIO_OK && detail)
         rc = aio_buf_printf(out, "\n%s\n", detail);
     return rc;
+}
+
+/* 1 when the comma-separated header value lists `token` (any case). */
+int aio_http_has_token(const char *value, const char *token)
+{
+    size_t len = strlen(token);
+    for (const char *p = value; p && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *end = p;
+        while (*end && *end != ',')
+            end++;
+        const char *last = end;
+        while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
+            last--;
+        if ((size_t)(last - p) == len && strncasecmp(p, token, len) == 0)
+            return 1;
+        p = end;
+    }
+    return 0;
 }

@@ -43,6 +43,10 @@ const char *aio_http_check_request_line(const char *method, size_t method_len,
 const char *aio_http_decode_target(struct aio_arena *arena, const char *target, size_t len,
                                    const char **path);
 
+/* 1 when the comma-separated header value lists `token` (any case), as
+ * "Connection: keep-alive, Upgrade" lists "upgrade". */
+int aio_http_has_token(const char *value, const char *token);
+
 /* The body of every error page, whoever answers it ("404 Not Found\n",
  * then a blank line and `detail` when given), appended to `out` (plain
  * text, UTF-8). AIO_OK or AIO_ENOMEM. */

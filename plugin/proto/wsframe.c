@@ -245,3 +245,31 @@ void aio_ws_parser_next(struct aio_ws_parser *p, struct aio_ws_event *ev)
     }
     compact(p);
 }
+
+int aio_ws_frame_append(struct aio_buf *out, int opcode, const void *data, size_t len,
+                        const uint8_t mask[4])
+{
+    uint8_t header[14];
+    size_t n = aio_ws_frame_header(header, 1, opcode, len, mask);
+    if (aio_buf_reserve(out, n + len) != AIO_OK)
+        return AIO_ENOMEM;
+    aio_buf_append(out, header, n);
+    size_t start = out->len;
+    aio_buf_append(out, data, len);
+    if (mask)
+        aio_ws_mask((uint8_t *)out->data + start, len, mask, 0);
+    return AIO_OK;
+}
+
+int aio_ws_key_valid(const char *key)
+{
+    if (!key || strlen(key) != 24 || strcmp(key + 22, "==") != 0)
+        return 0;
+    for (int i = 0; i < 22; i++) {
+        char c = key[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/'))
+            return 0;
+    }
+    return 1;
+}

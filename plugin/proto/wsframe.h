@@ -9,8 +9,8 @@
  * code to answer with (1002, 1007, 1009). After a close or an error event it
  * produces nothing more. It allocates only the buffers of one connection,
  * so connections never share state. */
-#ifndef AIO_WSFRAME_H
-#define AIO_WSFRAME_H
+#ifndef AIO_PROTO_WSFRAME_H
+#define AIO_PROTO_WSFRAME_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -94,9 +94,18 @@ size_t aio_ws_frame_header(uint8_t out[14], int fin, int opcode, uint64_t len,
 /* XORs data with the mask, as from payload offset `offset`. */
 void aio_ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], size_t offset);
 
+/* Appends one whole frame (FIN set) to `out`: the header, then the
+ * payload, masked when `mask` is given (clients). AIO_OK or AIO_ENOMEM. */
+int aio_ws_frame_append(struct aio_buf *out, int opcode, const void *data, size_t len,
+                        const uint8_t mask[4]);
+
 /* Writes a close frame's payload: `code` then `reason` (cut at 123 bytes),
  * or nothing for AIO_WS_NO_STATUS (an empty close). Returns its size. */
 size_t aio_ws_close_payload(uint8_t out[125], int code, const char *reason);
+
+/* 1 when `key` can be a Sec-WebSocket-Key: the base64 encoding of 16 bytes
+ * (RFC 6455 §4.2.1). */
+int aio_ws_key_valid(const char *key);
 
 /* 1 for a close code an endpoint may send (1000-1003, 1007-1014,
  * 3000-4999). */

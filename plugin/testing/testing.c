@@ -23,6 +23,7 @@
 
 #include "app/app.h"
 #include "proto/http.h"
+#include "engine/wsconn.h"
 #include "proto/wsframe.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
@@ -57,21 +58,14 @@ struct aio_testing {
 };
 
 struct aio_testing_ws {
-    struct aio_list node; /* in aio_testing.sockets */
+    struct aio_list node;     /* in aio_testing.sockets */
     aio_testing *t;
-    struct test_run *run;    /* the handshake request, served for the session */
-    struct aio_conn conn;    /* the server's end */
-    int fd;                  /* the client's end */
-    uv_poll_t client_poll;
-    int client_events;
-    struct aio_ws_parser parser; /* frames from the server */
-    struct aio_buf out;          /* frames to the server, `written` of it out */
-    size_t written;
-    struct aio_list inbox;       /* the messages the client received */
-    uint32_t mask_seed;
-    int upgraded;
-    int sent_close;
-    int close_code;              /* the server's close, 0 while none */
+    struct test_run *run;     /* the handshake request, served for the session */
+    struct aio_conn conn;     /* the server's end */
+    struct aio_conn peer;     /* the client's end ... */
+    struct aio_wsconn client; /* ... and the endpoint on it, as the server's */
+    struct aio_list inbox;    /* the messages the client received */
+    int upgraded;             /* the client endpoint is open */
 };
 
 static const char *const no_body = "";
@@ -634,34 +628,17 @@ const char *aio_testing_response_body(const aio_request *req, size_t *len)
     return n ? req->response_body.data : no_body;
 }
 
-/* ---- the websocket test pair: the server's end ------------------------------- */
+/* ---- the websocket test pair: both ends ----------------------------------------- */
 
 #define ws_of_conn(c) aio_container_of(c, aio_testing_ws, conn)
+#define ws_of_client(c) aio_container_of(c, aio_testing_ws, client)
 
-static void server_event(struct aio_conn *conn, int status, int events)
-{
-    struct aio_task *task = &ws_of_conn(conn)->run->task;
-    if (task->state == AIO_TASK_WAITING)
-        aio__task_conn_event(task, status, events);
-    else
-        aio__conn_watch(conn, 0);
-}
-
-/* The handshake was checked by the engine; nothing goes over the pair: the
- * client's end starts in the open state. */
-static int server_upgrade(struct aio_conn *conn, struct aio_request *req)
-{
-    (void)req;
-    ws_of_conn(conn)->upgraded = 1;
-    return AIO_OK;
-}
-
-static ssize_t server_read(struct aio_conn *conn, char *buf, size_t len)
+static ssize_t socket_read(struct aio_conn *conn, char *buf, size_t len)
 {
     return read(conn->fd, buf, len);
 }
 
-static enum aio_io_status server_write(struct aio_conn *conn, const char *data, size_t len,
+static enum aio_io_status socket_write(struct aio_conn *conn, const char *data, size_t len,
                                        size_t *pos)
 {
     ssize_t n = send(conn->fd, data + *pos, len - *pos, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -672,141 +649,74 @@ static enum aio_io_status server_write(struct aio_conn *conn, const char *data, 
     return *pos == len ? AIO_IO_DONE : AIO_IO_AGAIN;
 }
 
-static const struct aio_conn_ops pair_conn_ops = {
-    .event = server_event,
-    .upgrade = server_upgrade,
-    .read = server_read,
-    .write = server_write,
-};
+/* The client's end: only bytes (its endpoint takes the events). */
+static const struct aio_conn_ops peer_conn_ops = {.read = socket_read, .write = socket_write};
 
-/* ---- the websocket test pair: the client's end --------------------------------- */
-
-static void on_client_event(uv_poll_t *poll, int status, int events);
-
-static void client_watch(aio_testing_ws *ws)
+static int client_message(struct aio_wsconn *c, int opcode, char *data, size_t len)
 {
-    int events = UV_READABLE | (ws->out.len > ws->written ? UV_WRITABLE : 0);
-    if (events == ws->client_events)
-        return;
-    if (events)
-        uv_poll_start(&ws->client_poll, events, on_client_event);
+    aio_msg *msg = aio__msg_new(opcode == AIO_WS_OP_TEXT ? AIO_MSG_TEXT : AIO_MSG_BINARY, data, len);
+    if (msg)
+        aio_list_append(&ws_of_client(c)->inbox, &msg->node);
     else
-        uv_poll_stop(&ws->client_poll);
-    ws->client_events = events;
-}
-
-static void client_flush(aio_testing_ws *ws)
-{
-    while (ws->written < ws->out.len) {
-        ssize_t n = send(ws->fd, ws->out.data + ws->written, ws->out.len - ws->written,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                ws->written = ws->out.len; /* the server's end is gone: drop it */
-            break;
-        }
-        ws->written += (size_t)n;
-    }
-    if (ws->written == ws->out.len) {
-        aio_buf_reset(&ws->out);
-        ws->written = 0;
-    }
-    client_watch(ws);
-}
-
-/* Clients mask every frame (RFC 6455 §5.3), with a key that varies. */
-static int client_queue_frame(aio_testing_ws *ws, int opcode, const void *data, size_t len)
-{
-    uint8_t mask[4], header[14];
-    ws->mask_seed = ws->mask_seed * 1103515245u + 12345u;
-    memcpy(mask, &ws->mask_seed, sizeof(mask));
-    size_t n = aio_ws_frame_header(header, 1, opcode, len, mask);
-    if (aio_buf_reserve(&ws->out, n + len) != AIO_OK)
-        return AIO_ENOMEM;
-    aio_buf_append(&ws->out, header, n);
-    size_t start = ws->out.len;
-    aio_buf_append(&ws->out, data, len);
-    aio_ws_mask((uint8_t *)ws->out.data + start, len, mask, 0);
-    client_flush(ws);
+        aio__log("websocket test client: out of memory, a message is lost");
     return AIO_OK;
 }
 
-static void client_queue_close(aio_testing_ws *ws, int code, const char *reason)
+static void client_failed(struct aio_wsconn *c, int code, const char *why)
 {
-    uint8_t payload[125];
-    client_queue_frame(ws, AIO_WS_OP_CLOSE, payload, aio_ws_close_payload(payload, code, reason));
-    ws->sent_close = 1;
+    (void)c;
+    aio__log("websocket test client: the server broke the protocol: %s (%d)", why, code);
 }
 
-static void client_handle(aio_testing_ws *ws, struct aio_ws_event *ev)
+static void client_released(struct aio_wsconn *c)
 {
-    switch (ev->kind) {
-    case AIO_WS_EV_MESSAGE: {
-        aio_msg *msg = aio__msg_new(ev->opcode == AIO_WS_OP_TEXT ? AIO_MSG_TEXT : AIO_MSG_BINARY,
-                                   ev->data, ev->len);
-        if (msg)
-            aio_list_append(&ws->inbox, &msg->node);
-        else
-            aio__log("websocket test client: out of memory, a message is lost");
-        break;
-    }
-    case AIO_WS_EV_PING:
-        client_queue_frame(ws, AIO_WS_OP_PONG, ev->data, ev->len);
-        break;
-    case AIO_WS_EV_CLOSE:
-        ws->close_code = ev->code;
-        if (!ws->sent_close) /* echo it, as a client should */
-            client_queue_close(ws, ev->code, "");
-        break;
-    case AIO_WS_EV_ERROR:
-        aio__log("websocket test client: the server broke the protocol: %s", ev->reason);
-        ws->close_code = ev->code;
-        break;
-    case AIO_WS_EV_PONG:
-    case AIO_WS_EV_NONE:
-        break;
-    }
+    free(ws_of_client(c));
 }
 
-static void client_read(aio_testing_ws *ws)
+static const struct aio_wsconn_hooks client_hooks = {
+    .message = client_message,
+    .failed = client_failed,
+    .released = client_released,
+};
+
+/* The server's close (or the end of the connection), 0 while none. */
+static int client_close_code(const aio_testing_ws *ws)
 {
-    char buf[16384];
-    for (;;) {
-        ssize_t n = read(ws->fd, buf, sizeof(buf));
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-            return;
-        if (n <= 0) { /* the server's end closed */
-            if (!ws->close_code)
-                ws->close_code = AIO_WS_ABNORMAL;
-            uv_poll_stop(&ws->client_poll);
-            ws->client_events = 0;
-            return;
-        }
-        if (aio_ws_parser_feed(&ws->parser, buf, (size_t)n) != AIO_OK) {
-            aio__log("websocket test client: out of memory");
-            return;
-        }
-        struct aio_ws_event ev;
-        do {
-            aio_ws_parser_next(&ws->parser, &ev);
-            client_handle(ws, &ev);
-        } while (ev.kind != AIO_WS_EV_NONE);
-    }
+    return ws->upgraded && ws->client.got_close ? ws->client.close_code : 0;
 }
 
-static void on_client_event(uv_poll_t *poll, int status, int events)
+static int client_is_open(const aio_testing_ws *ws)
 {
-    aio_testing_ws *ws = poll->data;
-    if (status < 0) {
-        if (!ws->close_code)
-            ws->close_code = AIO_WS_ABNORMAL;
-        return;
-    }
-    if (events & UV_WRITABLE)
-        client_flush(ws);
-    if (events & (UV_READABLE | UV_DISCONNECT))
-        client_read(ws);
+    return ws->upgraded && ws->client.state == AIO_WSCONN_OPEN && !ws->client.got_close &&
+           !ws->client.gone;
 }
+
+static void server_event(struct aio_conn *conn, int status, int events)
+{
+    struct aio_task *task = &ws_of_conn(conn)->run->task;
+    if (task->state == AIO_TASK_WAITING)
+        aio__task_conn_event(task, status, events);
+    else
+        aio__conn_watch(conn, 0);
+}
+
+/* The handshake was checked by the framework; nothing goes over the pair:
+ * the client's end starts in the open state. */
+static int server_upgrade(struct aio_conn *conn, struct aio_request *req)
+{
+    (void)req;
+    aio_testing_ws *ws = ws_of_conn(conn);
+    ws->upgraded = 1;
+    aio__wsconn_open(&ws->client, AIO_WS_CLIENT, &ws->peer, 0, 0, 0, &client_hooks, ws);
+    return AIO_OK;
+}
+
+static const struct aio_conn_ops pair_conn_ops = {
+    .event = server_event,
+    .upgrade = server_upgrade,
+    .read = socket_read,
+    .write = socket_write,
+};
 
 /* ---- the websocket test pair: the test's API ------------------------------------- */
 
@@ -821,14 +731,8 @@ static int pair_open(aio_testing_ws *ws)
     }
     ws->conn.fd = fds[0];
     ws->conn.ops = &pair_conn_ops;
-    ws->fd = fds[1];
-    if (uv_poll_init(&aio__engine.loop, &ws->client_poll, ws->fd) != 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return AIO_ERROR;
-    }
-    ws->client_poll.data = ws;
-    client_watch(ws);
+    ws->peer.fd = fds[1];
+    ws->peer.ops = &peer_conn_ops;
     return AIO_OK;
 }
 
@@ -853,32 +757,30 @@ static int upgraded_or_done(const void *arg)
     return ws->upgraded || ws->run->done;
 }
 
-static void free_pair(uv_handle_t *poll)
-{
-    free(poll->data);
-}
-
 /* Drops the connection if open, waits for the session to end, frees. */
 static void ws_free(aio_testing_ws *ws)
 {
     aio_testing *t = ws->t;
     if (!ws->run->done) {
-        shutdown(ws->fd, SHUT_RDWR); /* the server sees the connection drop */
+        shutdown(ws->peer.fd, SHUT_RDWR); /* the server sees the connection drop */
         turn_until(t, run_done, ws->run, t->timeout_ms);
     }
     run_free(t, ws->run); /* cancels it first if still running */
     aio__conn_unwatch(&ws->conn);
     close(ws->conn.fd);
-    close(ws->fd);
-    aio_ws_parser_free(&ws->parser);
-    aio_buf_free(&ws->out);
     struct aio_list *node;
     while ((node = aio_list_first(&ws->inbox)) != NULL) {
         aio_list_remove(node);
         aio_msg_free(aio_list_entry(node, aio_msg, node));
     }
     aio_list_remove(&ws->node);
-    uv_close((uv_handle_t *)&ws->client_poll, free_pair);
+    int upgraded = ws->upgraded;
+    if (upgraded)
+        aio__wsconn_release(&ws->client); /* frees ws once its timer has closed */
+    aio__conn_unwatch(&ws->peer);
+    close(ws->peer.fd);
+    if (!upgraded)
+        free(ws);
 }
 
 aio_testing_ws *aio_testing_ws_connect(aio_testing *t, const char *target, int *status, ...)
@@ -907,9 +809,7 @@ aio_testing_ws *aio_testing_ws_connect(aio_testing *t, const char *target, int *
     ws->run = run_of(req);
     ws->run->task.conn = &ws->conn;
     ws->run->pair = ws;
-    ws->mask_seed = 0x5eed1234u;
     aio_list_init(&ws->inbox);
-    aio_ws_parser_init(&ws->parser, AIO_WS_CLIENT, 0);
     aio_list_append(&t->sockets, &ws->node);
     run_start(t, ws->run, RUN_SERVE);
     rc = turn_until(t, upgraded_or_done, ws, t->timeout_ms);
@@ -928,24 +828,24 @@ int aio_testing_ws_send_text(aio_testing_ws *ws, const char *text)
 {
     if (!ws || !text)
         return AIO_EINVAL;
-    if (ws->sent_close || ws->close_code)
+    if (!client_is_open(ws))
         return AIO_ECLOSED;
-    return client_queue_frame(ws, AIO_WS_OP_TEXT, text, strlen(text));
+    return aio__wsconn_send(&ws->client, AIO_WS_OP_TEXT, text, strlen(text));
 }
 
 int aio_testing_ws_send_binary(aio_testing_ws *ws, const void *data, size_t len)
 {
     if (!ws || (!data && len))
         return AIO_EINVAL;
-    if (ws->sent_close || ws->close_code)
+    if (!client_is_open(ws))
         return AIO_ECLOSED;
-    return client_queue_frame(ws, AIO_WS_OP_BINARY, data, len);
+    return aio__wsconn_send(&ws->client, AIO_WS_OP_BINARY, data, len);
 }
 
 static int message_or_closed(const void *arg)
 {
     const aio_testing_ws *ws = arg;
-    return !aio_list_empty(&ws->inbox) || ws->close_code;
+    return !aio_list_empty(&ws->inbox) || client_close_code(ws);
 }
 
 aio_msg *aio_testing_ws_recv(aio_testing_ws *ws, int timeout_ms)
@@ -964,7 +864,7 @@ aio_msg *aio_testing_ws_recv(aio_testing_ws *ws, int timeout_ms)
 static int session_over(const void *arg)
 {
     const aio_testing_ws *ws = arg;
-    return ws->run->done && ws->close_code;
+    return ws->run->done && client_close_code(ws);
 }
 
 int aio_testing_ws_close(aio_testing_ws *ws, int code, const char *reason)
@@ -973,17 +873,17 @@ int aio_testing_ws_close(aio_testing_ws *ws, int code, const char *reason)
         return AIO_EINVAL;
     if (aio_in_coroutine())
         return AIO_ESCOPE;
-    if (!ws->sent_close && !ws->close_code)
-        client_queue_close(ws, code, reason);
+    if (client_is_open(ws))
+        aio__wsconn_close(&ws->client, code, reason);
     if (turn_until(ws->t, session_over, ws, ws->t->timeout_ms) != AIO_OK)
         return fail(ws->t, AIO_ETIMEDOUT, "the websocket session did not end within %d ms",
                     ws->t->timeout_ms);
-    return ws->close_code;
+    return client_close_code(ws);
 }
 
 int aio_testing_ws_close_code(const aio_testing_ws *ws)
 {
-    return ws ? ws->close_code : 0;
+    return ws ? client_close_code(ws) : 0;
 }
 
 aio_request *aio_testing_ws_request(aio_testing_ws *ws)

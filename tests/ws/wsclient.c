@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <uwsgi-aio/aio_common.h>
+
 static int write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
@@ -59,16 +61,11 @@ int ws_client_open(struct ws_client *c, int port, const char *path)
 int ws_client_send(struct ws_client *c, int opcode, const void *data, size_t len)
 {
     static const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
-    uint8_t header[14];
-    size_t n = aio_ws_frame_header(header, 1, opcode, len, mask);
-    uint8_t *frame = malloc(n + len + 1);
-    if (!frame)
-        return -1;
-    memcpy(frame, header, n);
-    memcpy(frame + n, data, len);
-    aio_ws_mask(frame + n, len, mask, 0);
-    int rc = write_all(c->fd, frame, n + len);
-    free(frame);
+    struct aio_buf frame = AIO_BUF_INIT;
+    int rc = aio_ws_frame_append(&frame, opcode, data, len, mask) == AIO_OK
+                 ? write_all(c->fd, frame.data, frame.len)
+                 : -1;
+    aio_buf_free(&frame);
     return rc;
 }
 
