@@ -85,11 +85,11 @@ for file in plugin/include/uwsgi-aio/*.h; do
         fail "$file (public) includes an internal header"
     fi
 done
-# Nothing else of ours may include uwsgi.h either.
+# View modules and tests are not uWSGI plugins either.
 while IFS= read -r file; do
-    case "$file" in plugin/uwsgi/*) ;; *) fail "$file includes uwsgi.h: only plugin/uwsgi/ may" ;; esac
+    fail "$file includes uwsgi.h: only plugin/uwsgi/ may"
 done < <(grep -rlE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]uwsgi\.h[>"]' \
-             --include='*.[ch]' plugin views tests 2>/dev/null)
+             --include='*.[ch]' views tests 2>/dev/null)
 # Every source file sits in a layer's folder.
 for file in plugin/*.[ch]; do
     [ -e "$file" ] && fail "$file is in no layer's folder"

@@ -1,4 +1,4 @@
-/* acl.c - ACL authorization (SPEC §9), Pyramid's ACLAuthorizationPolicy:
+/* acl.c - ACL authorization, Pyramid's ACLAuthorizationPolicy:
  * walking from the request's context up to its root (then to the module's
  * root ACL), the first ACE whose principal the request has and whose
  * permission matches decides; when none does, the answer is no. ACLs may

@@ -1,4 +1,4 @@
-/* auth.c - authentication (SPEC §9): the request's identity through the
+/* auth.c - authentication: the request's identity through the
  * application's policy, request cookies, and the built-in signed-ticket
  * cookie policy (Pyramid's AuthTktAuthenticationPolicy, hashalg='sha512').
  *

@@ -1,5 +1,5 @@
 /* dispatch.c - from a built request to its response, whoever hosts the
- * engine (SPEC §4, §5, §9): the tween chain around routing, traversal,
+ * engine: the tween chain around routing, traversal,
  * view lookup, the permission check, the view's mapper and its renderer.
  * Runs in the request's coroutine, so every step may suspend. */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* mapper.c - how a view runs (SPEC §5).
+/* mapper.c - how a view runs.
  *
  *   coroutine (AIO_COROUTINE): the view runs right here, in the request's
  *     coroutine on the loop; it may suspend anywhere and the loop serves

@@ -1,4 +1,4 @@
-/* registry.c - view modules, routes and views (SPEC §4). Built once per
+/* registry.c - view modules, routes and views. Built once per
  * worker by the modules' aio_main() and read-only afterwards, so executor
  * threads may read it freely. */
 #include "app/registry.h"

@@ -1,4 +1,4 @@
-/* render.c - per-view renderers (SPEC §7): the view fills aio_result(req),
+/* render.c - per-view renderers: the view fills aio_result(req),
  * a JSON object (jansson's), and its renderer makes the response of it:
  * JSON, a template, or (the "string" renderer) what the view wrote, as
  * plain text. */

@@ -1,4 +1,4 @@
-/* request.c - the request/response API of views (SPEC §7). */
+/* request.c - the request/response API of views. */
 #include "app/request.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* traversal.c - Pyramid's traversal (SPEC §9): a route's *traverse path is
+/* traversal.c - Pyramid's traversal: a route's *traverse path is
  * walked segment by segment from the root resource, through the resources'
  * child() lookups (which may suspend). Where a segment has no child, it is
  * the view name and what follows is the subpath. */

@@ -1,4 +1,4 @@
-/* tween.c - tweens (SPEC §9): functions wrapping every request, each
+/* tween.c - tweens: functions wrapping every request, each
  * calling the next through aio_call_next(). They run in the request's
  * coroutine, so any of them may suspend without the others knowing. */
 #include <stdio.h>

@@ -4,43 +4,7 @@
 
 #include <uwsgi-aio/aio_common.h>
 
-int aio_kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
-                   const char *key, const char *value)
-{
-    if (list->count == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 8;
-        struct aio_kv *items = aio_arena_alloc(arena, cap * sizeof(*items));
-        if (!items)
-            return AIO_ENOMEM;
-        if (list->count)
-            memcpy(items, list->items, list->count * sizeof(*items));
-        list->items = items;
-        list->cap = cap;
-    }
-    list->items[list->count].key = key;
-    list->items[list->count].value = value;
-    list->count++;
-    return AIO_OK;
-}
-
-const char *aio_kvlist_get(const struct aio_kvlist *list, const char *key)
-{
-    for (size_t i = 0; i < list->count; i++)
-        if (strcmp(list->items[i].key, key) == 0)
-            return list->items[i].value;
-    return NULL;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "base/hex.h"
 
 int aio_percent_decode(char *dst, const char *src, size_t len, int plus_as_space,
                        size_t *out_len, size_t *bad_at)
@@ -49,12 +13,12 @@ int aio_percent_decode(char *dst, const char *src, size_t len, int plus_as_space
     for (size_t i = 0; i < len; i++) {
         char c = src[i];
         if (c == '%') {
-            if (len - i < 3 || hex_value(src[i + 1]) < 0 || hex_value(src[i + 2]) < 0) {
+            if (len - i < 3 || aio__hex_value(src[i + 1]) < 0 || aio__hex_value(src[i + 2]) < 0) {
                 if (bad_at)
                     *bad_at = i;
                 return AIO_EINVAL;
             }
-            int byte = hex_value(src[i + 1]) * 16 + hex_value(src[i + 2]);
+            int byte = aio__hex_value(src[i + 1]) * 16 + aio__hex_value(src[i + 2]);
             if (byte == 0) {
                 if (bad_at)
                     *bad_at = i;

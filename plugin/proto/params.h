@@ -1,29 +1,13 @@
 /* params.h - percent-decoding and application/x-www-form-urlencoded
  * parsing (query strings and form bodies). Strict: a malformed escape or an
  * encoded NUL is an error, never silently passed on. */
-#ifndef AIO_PARAMS_H
-#define AIO_PARAMS_H
+#ifndef AIO_PROTO_PARAMS_H
+#define AIO_PROTO_PARAMS_H
 
 #include <stddef.h>
 
 #include "base/arena.h"
-
-struct aio_kv {
-    const char *key;
-    const char *value;
-};
-
-/* An ordered list of key/value pairs living in an arena. */
-struct aio_kvlist {
-    struct aio_kv *items;
-    size_t count;
-    size_t cap;
-};
-
-int aio_kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
-                   const char *key, const char *value);
-/* First value of `key` (exact, case-sensitive match), or NULL. */
-const char *aio_kvlist_get(const struct aio_kvlist *list, const char *key);
+#include "base/kv.h"
 
 /*
  * Decodes src[0..len) into dst (which needs len + 1 bytes) and

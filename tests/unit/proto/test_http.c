@@ -4,6 +4,7 @@
 
 #include <uwsgi-aio/aio_common.h>
 #include "base/arena.h"
+#include "base/buf.h"
 #include "proto/http.h"
 
 static void tokens(void **state)
@@ -121,9 +122,33 @@ static void reasons(void **state)
     assert_str(aio_http_reason(299), "Unknown");
 }
 
+static void header_tokens(void **state)
+{
+    (void)state;
+    assert_true(aio_http_has_token("Upgrade", "upgrade"));
+    assert_true(aio_http_has_token("keep-alive, Upgrade", "upgrade"));
+    assert_true(aio_http_has_token(" websocket ,x", "WebSocket"));
+    assert_false(aio_http_has_token("upgrades", "upgrade"));
+    assert_false(aio_http_has_token("", "upgrade"));
+    assert_false(aio_http_has_token(NULL, "upgrade"));
+}
+
+static void error_bodies(void **state)
+{
+    (void)state;
+    struct aio_buf body = AIO_BUF_INIT;
+    assert_int_equal(aio__http_error_body(&body, 404, NULL), AIO_OK);
+    assert_str(body.data, "404 Not Found\n");
+    aio_buf_reset(&body);
+    assert_int_equal(aio__http_error_body(&body, 400, "bad escape"), AIO_OK);
+    assert_str(body.data, "400 Bad Request\n\nbad escape\n");
+    aio_buf_free(&body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(header_tokens), cmocka_unit_test(error_bodies),
         cmocka_unit_test(tokens),   cmocka_unit_test(header_values), cmocka_unit_test(methods),
         cmocka_unit_test(cgi_names),         cmocka_unit_test(cgi_vars),         cmocka_unit_test(request_lines),
         cmocka_unit_test(targets),  cmocka_unit_test(reasons),

@@ -345,9 +345,57 @@ static void close_payloads(void **state)
     aio_buf_free(&in);
 }
 
+/* What a client appends, masked, a server's parser reads back; unmasked, a
+ * client's parser does. */
+static void appended_frames_parse(void **state)
+{
+    (void)state;
+    static const uint8_t mask[4] = {1, 2, 3, 4};
+    struct aio_buf out = AIO_BUF_INIT;
+    assert_int_equal(aio_ws_frame_append(&out, AIO_WS_OP_TEXT, "hello", 5, mask), AIO_OK);
+    assert_int_equal(aio_ws_frame_append(&out, AIO_WS_OP_BINARY, NULL, 0, mask), AIO_OK);
+    struct aio_ws_parser p;
+    aio_ws_parser_init(&p, AIO_WS_SERVER, 0);
+    assert_int_equal(aio_ws_parser_feed(&p, out.data, out.len), AIO_OK);
+    struct aio_ws_event ev;
+    aio_ws_parser_next(&p, &ev);
+    assert_int_equal(ev.kind, AIO_WS_EV_MESSAGE);
+    assert_int_equal(ev.opcode, AIO_WS_OP_TEXT);
+    assert_int_equal(ev.len, 5);
+    assert_memory_equal(ev.data, "hello", 5);
+    free(ev.data);
+    aio_ws_parser_next(&p, &ev);
+    assert_int_equal(ev.kind, AIO_WS_EV_MESSAGE);
+    assert_int_equal(ev.opcode, AIO_WS_OP_BINARY);
+    assert_int_equal(ev.len, 0);
+    free(ev.data);
+    aio_ws_parser_free(&p);
+    aio_buf_reset(&out);
+    assert_int_equal(aio_ws_frame_append(&out, AIO_WS_OP_TEXT, "hi", 2, NULL), AIO_OK);
+    aio_ws_parser_init(&p, AIO_WS_CLIENT, 0);
+    assert_int_equal(aio_ws_parser_feed(&p, out.data, out.len), AIO_OK);
+    aio_ws_parser_next(&p, &ev);
+    assert_int_equal(ev.kind, AIO_WS_EV_MESSAGE);
+    assert_memory_equal(ev.data, "hi", 2);
+    free(ev.data);
+    aio_ws_parser_free(&p);
+    aio_buf_free(&out);
+}
+
+static void handshake_keys(void **state)
+{
+    (void)state;
+    assert_true(aio_ws_key_valid("dGhlIHNhbXBsZSBub25jZQ=="));
+    assert_false(aio_ws_key_valid("dGhlIHNhbXBsZSBub25jZQ="));   /* 23 bytes */
+    assert_false(aio_ws_key_valid("dGhlIHNhbXBsZSBub25jZQ!="));  /* not base64 */
+    assert_false(aio_ws_key_valid("dGhlIHNhbXBsZSBub25j*Q=="));
+    assert_false(aio_ws_key_valid(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(appended_frames_parse), cmocka_unit_test(handshake_keys),
         cmocka_unit_test(messages),         cmocka_unit_test(fragments_with_control_frames_between),
         cmocka_unit_test(close_frames),     cmocka_unit_test(close_frame_errors),
         cmocka_unit_test(protocol_errors),  cmocka_unit_test(invalid_utf8),
