@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "app/registry.h"
 #include "app/request.h"
 #include "base/array.h"
+#include "engine/engine.h"
 
 struct aio_next {
     aio_tween_fn const *chain;
@@ -35,9 +35,7 @@ int aio_run_tweens(aio_request *req, aio_tween_fn const *chain, size_t n,
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)aio__monotonic_ns() / 1e6;
 }
 
 /* The built-in "timing" tween: how long the rest of the chain took, in an

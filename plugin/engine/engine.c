@@ -1,4 +1,4 @@
-/* engine.c - the loop engine's state: the libuv loop, its clocks, live
+/* engine.c - the loop engine's state: the libuv loop, the clocks, live
  * work and stopping, and watching client connections.
  *
  * A host drives it: uWSGI in the plugin (uwsgi/), the test harness in
@@ -29,6 +29,11 @@ uint64_t aio__wall_us(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+uint64_t aio__monotonic_ns(void)
+{
+    return uv_hrtime();
 }
 
 int aio__on_loop_thread(void)

@@ -241,6 +241,8 @@ int aio__on_loop_thread(void);
 uint64_t aio__loop_ms(void);
 /* Wall-clock microseconds, as uWSGI's start_of_request. */
 uint64_t aio__wall_us(void);
+/* A monotonic clock in nanoseconds, for measuring durations. */
+uint64_t aio__monotonic_ns(void);
 /* uv_close() callback for handles that were malloc'ed alone. */
 void aio__free_handle(uv_handle_t *handle);
 

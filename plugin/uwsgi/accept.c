@@ -50,7 +50,7 @@ struct aio_pending {
     struct sockaddr_storage addr;
 };
 
-static int is_plain_http(const struct uwsgi_socket *sock)
+int aio__is_plain_http(const struct uwsgi_socket *sock)
 {
     return sock->proto_name && strcmp(sock->proto_name, "http") == 0;
 }
@@ -113,7 +113,7 @@ static int pending_detach(struct aio_pending *p)
 
 static void pending_drop(struct aio_pending *p, int status)
 {
-    int http = is_plain_http(p->sock);
+    int http = aio__is_plain_http(p->sock);
     int fd = pending_detach(p);
     aio__admit_soon(); /* room in the parking lot */
     if (status && http) {
@@ -137,7 +137,7 @@ static int pending_examine(struct aio_pending *p)
     int complete;
     if ((size_t)n >= uwsgi.buffer_size)
         complete = 1; /* too big: the parser will answer 431 */
-    else if (is_plain_http(p->sock))
+    else if (aio__is_plain_http(p->sock))
         complete = memmem(b, (size_t)n, "\r\n\r\n", 4) != NULL;
     else /* uwsgi packet: 4-byte header with the size of the variables */
         complete = n >= 4 && (size_t)n >= 4u + (size_t)(b[1] | (b[2] << 8));

@@ -172,11 +172,6 @@ void aio__cores_cancel_waiting(void)
 
 /* ---- HEAD: the request head arriving --------------------------------------- */
 
-static int is_plain_http(const struct uwsgi_socket *sock)
-{
-    return sock->proto_name && strcmp(sock->proto_name, "http") == 0;
-}
-
 static void head_push(struct aio_core *core)
 {
     core->head_started = aio__loop_ms();
@@ -197,7 +192,7 @@ static void head_abort(struct aio_core *core, int status)
     uv_timer_stop(&core->task.timer);
     aio__conn_unwatch(&core->conn);
     int fd = wsgi_req->fd;
-    int answer = status && is_plain_http(wsgi_req->socket);
+    int answer = status && aio__is_plain_http(wsgi_req->socket);
     if (answer) {
         aio__send_error(fd, status);
         wsgi_req->fd_closed = 1; /* the fd lingers: see aio__linger_close() */
@@ -214,7 +209,7 @@ static void head_failed(struct aio_core *core)
 {
     struct wsgi_request *wsgi_req = core->wsgi_req;
     int status = 0;
-    if (is_plain_http(wsgi_req->socket) && wsgi_req->proto_parser_buf) {
+    if (aio__is_plain_http(wsgi_req->socket) && wsgi_req->proto_parser_buf) {
         if (wsgi_req->proto_parser_pos >= uwsgi.buffer_size)
             status = 431;
         else if (memmem(wsgi_req->proto_parser_buf, wsgi_req->proto_parser_pos, "\r\n\r\n", 4))

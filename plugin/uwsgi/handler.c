@@ -15,12 +15,6 @@ extern struct uwsgi_server uwsgi;
  * `limit-post` this is their cap. */
 #define AIO_DEFAULT_BODY_LIMIT (16u * 1024u * 1024u)
 
-static int is_plain_http(const struct wsgi_request *wsgi_req)
-{
-    const char *proto = wsgi_req->socket->proto_name;
-    return proto && strcmp(proto, "http") == 0;
-}
-
 static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req)
 {
     char status[64];
@@ -39,7 +33,7 @@ static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req
                                   (uint16_t)strlen(AIO_HTML_TYPE));
     if (has_body)
         uwsgi_response_add_content_length(wsgi_req, len);
-    if (is_plain_http(wsgi_req)) /* uWSGI's http-socket closes after each response */
+    if (aio__is_plain_http(wsgi_req->socket)) /* uWSGI's http-socket closes after each response */
         uwsgi_response_add_header(wsgi_req, "Connection", 10, "close", 5);
     if (len && req->method_bit != AIO_HEAD)
         uwsgi_response_write_body_do(wsgi_req, req->response_body.data, len);

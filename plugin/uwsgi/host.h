@@ -102,6 +102,8 @@ void aio__admit_soon(void);
 /* Periodic: re-examines parked heads, expires slow ones. */
 void aio__accept_tick(void);
 void aio__pending_close_all(void);
+/* 1 for an http-socket (a plain HTTP client), 0 for the uwsgi protocol. */
+int aio__is_plain_http(const struct uwsgi_socket *sock);
 /* The status line and body of an error answered without a request. */
 void aio__send_error(int fd, int status);
 
