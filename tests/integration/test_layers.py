@@ -54,7 +54,7 @@ class LayerCheckTest(unittest.TestCase):
         self.assertIn('<uwsgi-aio/aio.h>', result.stderr)
 
     def test_one_host_including_the_other_fails(self):
-        self.add_line('plugin/testing/testing.c', '#include "uwsgi/host.h"')
+        self.add_line('plugin/testing/app.c', '#include "uwsgi/host.h"')
         result = self.check()
         self.assertNotEqual(result.returncode, 0)
         self.assertIn('hosts never include each other', result.stderr)
