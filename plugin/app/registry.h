@@ -1,7 +1,7 @@
 /* registry.h - view modules, named routes, views and settings: what
  * aio_main() builds, and the lookup that maps a request to its view. */
-#ifndef AIO_REGISTRY_H
-#define AIO_REGISTRY_H
+#ifndef AIO_APP_REGISTRY_H
+#define AIO_APP_REGISTRY_H
 
 #include <stddef.h>
 
@@ -121,6 +121,12 @@ int aio_registry_set_tween_order(struct aio_registry *reg, const char *names);
 /* Settings: the last value given for a key wins. */
 int aio_registry_add_setting(struct aio_registry *reg, const char *key, const char *value);
 const char *aio_registry_setting(const struct aio_registry *reg, const char *key);
+
+/* module.c: frees a module (its handle stays open: code of the module may
+ * still be referenced, by atexit handlers or threads it started). */
+void aio__module_free(struct aio_module *module);
+/* module.c: compiles the module's templates/ (recursively). */
+int aio__module_load_templates(struct aio_registry *reg, struct aio_module *module);
 
 /* Opens a view module (dlopen, finds aio_main). On failure reg->error
  * names the module and the reason. */
