@@ -1,11 +1,16 @@
-/* auth.h - the ticket functions of auth.c, for its unit tests. */
-#ifndef AIO_AUTH_H
-#define AIO_AUTH_H
+/* auth.h - between auth.c (identity through the policy) and authtkt.c (the
+ * signed-ticket policy), and the ticket functions for their unit tests. */
+#ifndef AIO_APP_AUTH_H
+#define AIO_APP_AUTH_H
 
 #include "base/arena.h"
 #include "base/buf.h"
 
 #define AIO_AUTHTKT_MIN_SECRET 32
+
+struct aio_request;
+/* The application's authentication policy, or NULL when it has none. */
+const struct aio_authn_policy *aio__authn_policy(const struct aio_request *req);
 
 /* `state` is the policy state aio_use_authtkt() set up. */
 int aio_authtkt_make_ticket(const void *state, const char *userid, const char *tokens,

@@ -1,0 +1,325 @@
+/* authtkt.c - the built-in signed-ticket cookie policy (Pyramid's
+ * AuthTktAuthenticationPolicy, hashalg='sha512').
+ *
+ * A ticket is  <HMAC-SHA-512 hex>!<timestamp>!<userid hex>!<tokens>  where
+ * the HMAC, keyed with the secret, covers everything after the first '!'.
+ * Tickets are compared in constant time; a tampered, truncated, expired or
+ * foreign (other secret) ticket identifies nobody. Tokens ('.'-separated,
+ * [A-Za-z0-9_:-]) are signed along and become principals.
+ */
+#include "app/auth.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "app/registry.h"
+#include "app/request.h"
+#include "base/hex.h"
+#include "base/utf8.h"
+#include "proto/http.h"
+
+#define MAC_HEX 128
+#define MAX_TICKET 4096
+
+struct authtkt {
+    struct aio_authtkt opt; /* strings below are our copies */
+    char *secret;
+    size_t secret_len;
+};
+
+/* What this request's ticket said (kept in the request's memory). */
+struct ticket {
+    const char *userid;        /* NULL: no valid ticket */
+    const char *tokens;        /* "" for none */
+    long long timestamp;
+    int checked;               /* the groupfinder ran */
+    int known;                 /* ... and knew the user */
+    aio_principals groups;
+};
+
+static int valid_tokens(const char *tokens)
+{
+    for (const char *p = tokens; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_:-.", *p))
+            return 0;
+    return tokens[0] != '.' && (!*tokens || tokens[strlen(tokens) - 1] != '.') &&
+           !strstr(tokens, "..");
+}
+
+/* HMAC-SHA-512 of `signed_part` with the secret, as 128 hex digits. */
+static int sign(const struct authtkt *t, const char *signed_part, char out[MAC_HEX + 1])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    if (!HMAC(EVP_sha512(), t->secret, (int)t->secret_len, (const unsigned char *)signed_part,
+              strlen(signed_part), mac, &mac_len) ||
+        mac_len != MAC_HEX / 2)
+        return AIO_ERROR;
+    aio__hex_encode(mac, mac_len, out);
+    return AIO_OK;
+}
+
+int aio_authtkt_make_ticket(const void *state, const char *userid, const char *tokens,
+                            long long timestamp, struct aio_buf *out)
+{
+    const struct authtkt *t = state;
+    size_t len = strlen(userid);
+    if (!len || len > 512 || !aio_utf8_valid(userid, len) || !valid_tokens(tokens))
+        return AIO_EINVAL;
+    char user_hex[1025];
+    aio__hex_encode((const unsigned char *)userid, len, user_hex);
+    struct aio_buf signed_part = AIO_BUF_INIT;
+    char mac[MAC_HEX + 1];
+    int rc = aio_buf_printf(&signed_part, "%lld!%s!%s", timestamp, user_hex, tokens);
+    if (rc == AIO_OK)
+        rc = sign(t, signed_part.data, mac);
+    if (rc == AIO_OK)
+        rc = aio_buf_printf(out, "%s!%s", mac, signed_part.data);
+    aio_buf_free(&signed_part);
+    return rc;
+}
+
+int aio_authtkt_read_ticket(const void *state, const char *value, long long now,
+                            struct aio_arena *arena, const char **userid, const char **tokens,
+                            long long *timestamp)
+{
+    const struct authtkt *t = state;
+    *userid = NULL;
+    size_t len = value ? strlen(value) : 0;
+    if (len < MAC_HEX + 5 || len > MAX_TICKET || value[MAC_HEX] != '!')
+        return AIO_EINVAL;
+    const char *ts = value + MAC_HEX + 1;
+    const char *user = strchr(ts, '!');
+    const char *tok = user ? strchr(user + 1, '!') : NULL;
+    if (!user || !tok || strchr(tok + 1, '!') || user == ts || user - ts > 12)
+        return AIO_EINVAL;
+    for (const char *p = ts; p < user; p++)
+        if (!isdigit((unsigned char)*p))
+            return AIO_EINVAL;
+    /* the signature first, in constant time: nothing else is trusted before */
+    char expected[MAC_HEX + 1];
+    if (sign(t, ts, expected) != AIO_OK || CRYPTO_memcmp(expected, value, MAC_HEX) != 0)
+        return AIO_EINVAL;
+    *timestamp = strtoll(ts, NULL, 10);
+    if (t->opt.timeout && now - *timestamp > t->opt.timeout)
+        return AIO_ETIMEDOUT;
+    size_t user_hex_len = (size_t)(tok - user - 1);
+    unsigned char *raw = aio_arena_alloc(arena, user_hex_len / 2 + 1);
+    if (!raw || !user_hex_len || !aio__hex_decode(user + 1, user_hex_len, raw))
+        return AIO_EINVAL;
+    raw[user_hex_len / 2] = '\0';
+    if (memchr(raw, '\0', user_hex_len / 2) || !aio_utf8_valid((char *)raw, user_hex_len / 2))
+        return AIO_EINVAL;
+    *userid = (const char *)raw;
+    *tokens = aio_arena_strdup(arena, tok + 1);
+    return *tokens ? AIO_OK : AIO_ENOMEM;
+}
+
+static int set_cookie(struct aio_request *req, const struct authtkt *t, const char *value,
+                      int expire)
+{
+    struct aio_buf header = AIO_BUF_INIT;
+    int rc = aio_buf_printf(&header, "%s=%s; Path=%s", t->opt.cookie_name, value, t->opt.path);
+    if (rc == AIO_OK && t->opt.domain)
+        rc = aio_buf_printf(&header, "; Domain=%s", t->opt.domain);
+    if (rc == AIO_OK && expire)
+        rc = aio_buf_append_str(&header, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+    else if (rc == AIO_OK && t->opt.max_age)
+        rc = aio_buf_printf(&header, "; Max-Age=%ld", t->opt.max_age);
+    if (rc == AIO_OK && t->opt.secure)
+        rc = aio_buf_append_str(&header, "; Secure");
+    if (rc == AIO_OK && t->opt.http_only > 0)
+        rc = aio_buf_append_str(&header, "; HttpOnly");
+    if (rc == AIO_OK)
+        rc = aio_buf_printf(&header, "; SameSite=%s", t->opt.same_site);
+    if (rc == AIO_OK)
+        rc = aio_add_header(req, "Set-Cookie", header.data);
+    aio_buf_free(&header);
+    return rc;
+}
+
+static int remember_with(struct aio_request *req, const struct authtkt *t, const char *userid,
+                         const char *tokens)
+{
+    struct aio_buf ticket = AIO_BUF_INIT;
+    int rc = aio_authtkt_make_ticket(t, userid, tokens, (long long)time(NULL), &ticket);
+    if (rc == AIO_OK)
+        rc = set_cookie(req, t, ticket.data, 0);
+    aio_buf_free(&ticket);
+    return rc;
+}
+
+static struct ticket *ticket_of(struct aio_request *req, const struct authtkt *t)
+{
+    struct ticket *tk = req->authn_data;
+    if (tk)
+        return tk;
+    if (!(tk = req->authn_data = aio_alloc(req, sizeof(*tk))))
+        return NULL;
+    memset(tk, 0, sizeof(*tk));
+    long long now = (long long)time(NULL);
+    const char *value = aio_cookie(req, t->opt.cookie_name);
+    if (value && aio_authtkt_read_ticket(t, value, now, &req->arena, &tk->userid, &tk->tokens,
+                                         &tk->timestamp) != AIO_OK)
+        tk->userid = NULL;
+    /* an old ticket is renewed on the way out */
+    if (tk->userid && t->opt.reissue_time && now - tk->timestamp > t->opt.reissue_time)
+        remember_with(req, t, tk->userid, tk->tokens);
+    return tk;
+}
+
+static const char *tkt_unauthenticated_userid(aio_request *req, void *state)
+{
+    struct ticket *tk = ticket_of(req, state);
+    return tk ? tk->userid : NULL;
+}
+
+/* The groupfinder runs once per request (it may suspend). */
+static int check_user(aio_request *req, const struct authtkt *t, struct ticket *tk)
+{
+    if (!tk->checked && tk->userid) {
+        tk->checked = 1;
+        tk->known = 1;
+        if (t->opt.callback) {
+            int rc = t->opt.callback(req, tk->userid, &tk->groups, t->opt.callback_arg);
+            if (rc != AIO_OK && rc != AIO_ENOTFOUND)
+                return rc;
+            tk->known = rc == AIO_OK;
+        }
+    }
+    return AIO_OK;
+}
+
+static const char *tkt_authenticated_userid(aio_request *req, void *state)
+{
+    struct ticket *tk = ticket_of(req, state);
+    if (!tk || check_user(req, state, tk) != AIO_OK)
+        return NULL;
+    return tk->known ? tk->userid : NULL;
+}
+
+static int tkt_effective_principals(aio_request *req, void *state, aio_principals *out)
+{
+    struct ticket *tk = ticket_of(req, state);
+    if (!tk)
+        return AIO_ENOMEM;
+    int rc = check_user(req, state, tk);
+    if (rc == AIO_OK)
+        rc = aio_principals_add(req, out, AIO_EVERYONE);
+    if (rc != AIO_OK || !tk->userid || !tk->known)
+        return rc;
+    rc = aio_principals_add(req, out, AIO_AUTHENTICATED);
+    if (rc == AIO_OK)
+        rc = aio_principals_add(req, out, tk->userid);
+    for (size_t i = 0; rc == AIO_OK && i < tk->groups.count; i++)
+        rc = aio_principals_add(req, out, tk->groups.names[i]);
+    for (const char *p = tk->tokens; rc == AIO_OK && *p;) {
+        size_t len = strcspn(p, ".");
+        char *token = aio_arena_strndup(&req->arena, p, len);
+        rc = token ? aio_principals_add(req, out, token) : AIO_ENOMEM;
+        p += len + (p[len] == '.');
+    }
+    return rc;
+}
+
+static int tkt_remember(aio_request *req, void *state, const char *userid)
+{
+    return userid ? remember_with(req, state, userid, "") : AIO_EINVAL;
+}
+
+static int tkt_forget(aio_request *req, void *state)
+{
+    return set_cookie(req, state, "", 1);
+}
+
+int aio_authtkt_remember(aio_request *req, const char *userid, const char *tokens)
+{
+    const struct aio_authn_policy *p = aio__authn_policy(req);
+    if (!p || p->remember != tkt_remember || !userid)
+        return AIO_EINVAL;
+    return remember_with(req, p->state, userid, tokens ? tokens : "");
+}
+
+/* ---- configuration -------------------------------------------------------- */
+
+static void free_authtkt(void *state)
+{
+    struct authtkt *t = state;
+    if (!t)
+        return;
+    OPENSSL_cleanse(t->secret, t->secret_len);
+    free(t->secret);
+    free((char *)t->opt.cookie_name);
+    free((char *)t->opt.path);
+    free((char *)t->opt.domain);
+    free((char *)t->opt.same_site);
+    free(t);
+}
+
+static int valid_attribute(const char *value)
+{
+    return value && *value && aio_http_valid_header_value(value) && !strchr(value, ';');
+}
+
+/* What is wrong with the options, or NULL. */
+static const char *check_options(const struct aio_authtkt *o)
+{
+    if (!o->secret)
+        return "no secret (give it as a setting: aio-setting = <name>=...)";
+    if (strlen(o->secret) < AIO_AUTHTKT_MIN_SECRET)
+        return "the secret is too short (at least 32 bytes)";
+    if (o->cookie_name && !aio_http_is_token(o->cookie_name, strlen(o->cookie_name)))
+        return "the cookie name is not a token";
+    if ((o->path && !valid_attribute(o->path)) || (o->domain && !valid_attribute(o->domain)))
+        return "bad cookie path or domain";
+    if (o->same_site && strcasecmp(o->same_site, "Lax") && strcasecmp(o->same_site, "Strict") &&
+        strcasecmp(o->same_site, "None"))
+        return "same_site must be Lax, Strict or None";
+    if (o->same_site && !strcasecmp(o->same_site, "None") && !o->secure)
+        return "same_site None needs the Secure flag";
+    if (o->timeout < 0 || o->reissue_time < 0 || o->max_age < 0)
+        return "timeout, reissue_time and max_age cannot be negative";
+    if (o->timeout && o->reissue_time >= o->timeout)
+        return "reissue_time must be shorter than timeout";
+    return NULL;
+}
+
+int aio_use_authtkt(aio_config *cfg, const struct aio_authtkt *options)
+{
+    const char *why = options ? check_options(options) : "no options";
+    if (why)
+        return aio_config_fail(cfg, "authtkt: %s", why);
+    struct authtkt *t = calloc(1, sizeof(*t));
+    if (!t)
+        return AIO_ENOMEM;
+    t->opt = *options;
+    t->secret_len = strlen(options->secret);
+    t->secret = strdup(options->secret);
+    t->opt.cookie_name = strdup(options->cookie_name ? options->cookie_name : "auth_tkt");
+    t->opt.path = strdup(options->path ? options->path : "/");
+    t->opt.domain = options->domain ? strdup(options->domain) : NULL;
+    t->opt.same_site = strdup(options->same_site ? options->same_site : "Lax");
+    if (!options->http_only)
+        t->opt.http_only = 1; /* on unless asked off (-1) */
+    if (!t->secret || !t->opt.cookie_name || !t->opt.path || !t->opt.same_site ||
+        (options->domain && !t->opt.domain)) {
+        free_authtkt(t);
+        return AIO_ENOMEM;
+    }
+    struct aio_authn_policy policy = {tkt_unauthenticated_userid, tkt_authenticated_userid,
+                                      tkt_effective_principals, tkt_remember, tkt_forget, t};
+    int rc = aio_set_authentication_policy(cfg, &policy);
+    if (rc != AIO_OK) {
+        free_authtkt(t);
+        return rc;
+    }
+    cfg->registry->authn_free = free_authtkt;
+    return AIO_OK;
+}
