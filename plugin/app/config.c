@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app/registry.h"
+#include "app/request.h"
 #include "base/array.h"
 
 /* ---- settings ----------------------------------------------------- */
@@ -40,6 +41,13 @@ const char *aio_registry_setting(const struct aio_registry *reg, const char *key
         if (strcmp(reg->settings[i].key, key) == 0)
             return reg->settings[i].value;
     return NULL;
+}
+
+/* ---- what views read: aio_setting() ---------------------------------- */
+
+const char *aio_setting(const aio_request *req, const char *key)
+{
+    return req->registry && key ? aio_registry_setting(req->registry, key) : NULL;
 }
 
 /* ---- what aio_main() calls ---------------------------------------- */

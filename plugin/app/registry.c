@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/request.h"
 #include "base/array.h"
 #include "base/buf.h"
 #include "proto/http.h"
@@ -151,6 +152,11 @@ int aio_registry_construct(struct aio_registry *reg)
 }
 
 /* ---- lookup ----------------------------------------------------- */
+
+const char *aio_route_name(const aio_request *req)
+{
+    return req->route ? aio_route_get_name(req->route) : NULL;
+}
 
 struct aio_route *aio_registry_find_route(const struct aio_registry *reg, const char *name)
 {

@@ -3,6 +3,7 @@
  * JSON, a template, or (the "string" renderer) what the view wrote, as
  * plain text. */
 #include <jansson.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "app/registry.h"
@@ -85,4 +86,57 @@ int aio_apply_renderer(struct aio_request *req, const struct aio_view *view)
         return rc == AIO_OK ? aio_response_default_type(req, AIO_HTML_TYPE) : rc;
     }
     return AIO_EINVAL;
+}
+
+/* ---- aio_render(): a template with variables given in the call ---------- */
+
+static const char *rendered_lookup(void *ctx, const char *name, size_t len)
+{
+    const struct aio_kvlist *vars = ctx;
+    for (size_t i = vars->count; i-- > 0;)
+        if (strlen(vars->items[i].key) == len && memcmp(vars->items[i].key, name, len) == 0)
+            return vars->items[i].value;
+    return NULL;
+}
+
+int aio_vrender(aio_request *req, const char *template_path, va_list ap)
+{
+    if (!template_path)
+        return AIO_EINVAL;
+    const struct aio_template *tpl =
+        req->view ? aio_module_template(aio_view_module(req->view), template_path) : NULL;
+    if (!tpl) {
+        aio_fail(req, "template '%s' not found", template_path);
+        return AIO_ENOTFOUND;
+    }
+    req->rendered.count = 0;
+    for (;;) {
+        const char *name = va_arg(ap, const char *);
+        if (!name)
+            break;
+        const char *value = va_arg(ap, const char *);
+        const char *k = aio_arena_strdup(&req->arena, name);
+        const char *v = aio_arena_strdup(&req->arena, value ? value : "");
+        if (!k || !v || aio_kvlist_add(&req->arena, &req->rendered, k, v))
+            return AIO_ENOMEM;
+    }
+    aio_buf_reset(&req->response_body);
+    int rc = aio_template_render(tpl, rendered_lookup, &req->rendered, &req->response_body);
+    if (rc == AIO_OK)
+        rc = aio_response_default_type(req, AIO_HTML_TYPE);
+    return rc;
+}
+
+int aio_render(aio_request *req, const char *template_path, ...)
+{
+    va_list ap;
+    va_start(ap, template_path);
+    int rc = aio_vrender(req, template_path, ap);
+    va_end(ap);
+    return rc;
+}
+
+const char *aio_rendered_value(const aio_request *req, const char *name)
+{
+    return name ? rendered_lookup((void *)&req->rendered, name, strlen(name)) : NULL;
 }

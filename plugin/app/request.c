@@ -11,7 +11,6 @@
 #include <jansson.h>
 
 #include "proto/http.h"
-#include "app/registry.h"
 
 struct aio_request *aio_request_new(void)
 {
@@ -94,11 +93,6 @@ const char *aio_path(const aio_request *req) { return req->path; }
 const char *aio_query_string(const aio_request *req) { return req->query_string; }
 const char *aio_remote_addr(const aio_request *req) { return req->remote_addr; }
 
-const char *aio_route_name(const aio_request *req)
-{
-    return req->route ? aio_route_get_name(req->route) : NULL;
-}
-
 const char *aio_header(const aio_request *req, const char *name)
 {
     if (!name)
@@ -161,11 +155,6 @@ const char *aio_body(const aio_request *req, size_t *len)
     if (len)
         *len = req->body_len;
     return req->body;
-}
-
-const char *aio_setting(const aio_request *req, const char *key)
-{
-    return req->registry && key ? aio_registry_setting(req->registry, key) : NULL;
 }
 
 void *aio_alloc(aio_request *req, size_t size)
@@ -250,57 +239,6 @@ int aio_respond_text(aio_request *req, int status, const char *text)
         rc = aio_write_body(req, text, strlen(text));
     }
     return rc;
-}
-
-static const char *rendered_lookup(void *ctx, const char *name, size_t len)
-{
-    const struct aio_kvlist *vars = ctx;
-    for (size_t i = vars->count; i-- > 0;)
-        if (strlen(vars->items[i].key) == len && memcmp(vars->items[i].key, name, len) == 0)
-            return vars->items[i].value;
-    return NULL;
-}
-
-int aio_vrender(aio_request *req, const char *template_path, va_list ap)
-{
-    if (!template_path)
-        return AIO_EINVAL;
-    const struct aio_template *tpl =
-        req->view ? aio_module_template(aio_view_module(req->view), template_path) : NULL;
-    if (!tpl) {
-        aio_fail(req, "template '%s' not found", template_path);
-        return AIO_ENOTFOUND;
-    }
-    req->rendered.count = 0;
-    for (;;) {
-        const char *name = va_arg(ap, const char *);
-        if (!name)
-            break;
-        const char *value = va_arg(ap, const char *);
-        const char *k = aio_arena_strdup(&req->arena, name);
-        const char *v = aio_arena_strdup(&req->arena, value ? value : "");
-        if (!k || !v || aio_kvlist_add(&req->arena, &req->rendered, k, v))
-            return AIO_ENOMEM;
-    }
-    aio_buf_reset(&req->response_body);
-    int rc = aio_template_render(tpl, rendered_lookup, &req->rendered, &req->response_body);
-    if (rc == AIO_OK)
-        rc = aio_response_default_type(req, AIO_HTML_TYPE);
-    return rc;
-}
-
-int aio_render(aio_request *req, const char *template_path, ...)
-{
-    va_list ap;
-    va_start(ap, template_path);
-    int rc = aio_vrender(req, template_path, ap);
-    va_end(ap);
-    return rc;
-}
-
-const char *aio_rendered_value(const aio_request *req, const char *name)
-{
-    return name ? rendered_lookup((void *)&req->rendered, name, strlen(name)) : NULL;
 }
 
 int aio_fail(aio_request *req, const char *fmt, ...)
