@@ -81,10 +81,11 @@ INPROC_FLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra -Werror 
 
 # $(1): the build directory (build or build/asan), $(2): extra flags
 define run_inproc
-	$(CC) $(INPROC_FLAGS) $(2) -DBUILD_DIR='"$(abspath $(1))"' -o $(1)/testing/test_helpers \
-	    tests/testing/test_helpers.c -L$(1)/testing -laio_testing -lcmocka \
-	    -Wl,-rpath,$(abspath $(1))/testing
-	$(1)/testing/test_helpers
+	@set -e; for src in tests/testing/test_*.c; do \
+	    bin=$(1)/testing/$$(basename $$src .c); \
+	    $(CC) $(INPROC_FLAGS) $(2) -DBUILD_DIR='"$(abspath $(1))"' -o $$bin $$src \
+	        -L$(1)/testing -laio_testing -lcmocka -Wl,-rpath,$(abspath $(1))/testing; \
+	    echo "== $$bin"; $$bin; done
 	@set -e; for m in $(VIEW_TESTS); do \
 	    $(PYTHON) uwsgiconfig.py $(3) test views/$$m -o $(1)/views/$$m.so; done
 endef

@@ -150,8 +150,58 @@ static char *copy_or_null(const char *s, int *failed)
     return copy;
 }
 
+/* A websocket view runs in its connection's coroutine: it is a GET view
+ * that may not use the executor. */
+static struct aio_view *add_ws_view(aio_config *cfg, const char *route, int has_fn,
+                                    unsigned flags, const char *name)
+{
+    if (flags & AIO_EXECUTOR) {
+        aio__registry_error(cfg->registry,
+                  "view module '%s': route '%s': a websocket view runs on the loop, in its "
+                  "connection's coroutine: the executor mapper (AIO_EXECUTOR) cannot serve it",
+                  cfg->module->path, route ? route : "");
+        return NULL;
+    }
+    if (flags & AIO_METHOD_BITS & ~AIO_GET) {
+        aio__registry_error(cfg->registry,
+                  "view module '%s': route '%s': a websocket view answers GET requests only",
+                  cfg->module->path, route ? route : "");
+        return NULL;
+    }
+    return add_view(cfg, route, has_fn, flags | AIO_GET | AIO_COROUTINE | AIO_VIEW_WEBSOCKET,
+                    AIO_GET | AIO_COROUTINE | AIO_WS_BYTES | AIO_VIEW_WEBSOCKET, name);
+}
+
+/* The websocket half of aio_add_view_spec(). */
+static int add_ws_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
+{
+    const char *mod = cfg->module->path, *route = spec->route ? spec->route : "";
+    if (spec->view || (spec->websocket && spec->ws_callbacks))
+        return aio__registry_error(cfg->registry,
+                                   "view module '%s': route '%s': a view is a function, a "
+                                   "websocket function or websocket callbacks: one of them",
+                                   mod, route);
+    if (spec->renderer)
+        return aio__registry_error(cfg->registry,
+                                   "view module '%s': route '%s': a websocket view has no renderer",
+                                   mod, route);
+    int has_fn = spec->websocket || (spec->ws_callbacks && spec->ws_callbacks->on_message);
+    struct aio_view *view = add_ws_view(cfg, spec->route, has_fn, spec->flags, spec->name);
+    if (!view)
+        return added(cfg, view);
+    view->ws_fn = spec->websocket;
+    if (spec->ws_callbacks)
+        view->ws_callbacks = *spec->ws_callbacks;
+    int failed = 0;
+    view->permission = copy_or_null(spec->permission, &failed);
+    view->context = copy_or_null(spec->context, &failed);
+    return failed ? AIO_ENOMEM : AIO_OK;
+}
+
 int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
 {
+    if (spec && (spec->websocket || spec->ws_callbacks))
+        return add_ws_view_spec(cfg, spec);
     const char *route = spec ? spec->route : NULL;
     if (spec && (spec->flags & AIO_MAPPER_BITS) == AIO_MAPPER_BITS)
         return aio__registry_error(cfg->registry,
@@ -187,35 +237,11 @@ int aio_add_view(aio_config *cfg, const char *route, aio_view_fn fn, unsigned fl
                                                           .flags = flags});
 }
 
-/* A websocket view runs in its connection's coroutine: it is a GET view
- * that may not use the executor. */
-static struct aio_view *add_ws_view(aio_config *cfg, const char *route, int has_fn,
-                                    unsigned flags)
-{
-    if (flags & AIO_EXECUTOR) {
-        aio__registry_error(cfg->registry,
-                  "view module '%s': route '%s': a websocket view runs on the loop, in its "
-                  "connection's coroutine: the executor mapper (AIO_EXECUTOR) cannot serve it",
-                  cfg->module->path, route ? route : "");
-        return NULL;
-    }
-    if (flags & AIO_METHOD_BITS & ~AIO_GET) {
-        aio__registry_error(cfg->registry,
-                  "view module '%s': route '%s': a websocket view answers GET requests only",
-                  cfg->module->path, route ? route : "");
-        return NULL;
-    }
-    return add_view(cfg, route, has_fn, flags | AIO_GET | AIO_COROUTINE | AIO_VIEW_WEBSOCKET,
-                    AIO_GET | AIO_COROUTINE | AIO_WS_BYTES | AIO_VIEW_WEBSOCKET, NULL);
-}
-
 int aio_add_websocket_view(aio_config *cfg, const char *route, aio_ws_view_fn fn,
                            unsigned flags)
 {
-    struct aio_view *view = add_ws_view(cfg, route, fn != NULL, flags);
-    if (view)
-        view->ws_fn = fn;
-    return added(cfg, view);
+    return aio_add_view_spec(cfg, &(struct aio_view_spec){.route = route, .websocket = fn,
+                                                          .flags = flags});
 }
 
 int aio_set_root_acl(aio_config *cfg, aio_acl_fn acl)
@@ -243,10 +269,13 @@ int aio_set_authentication_policy(aio_config *cfg, const struct aio_authn_policy
 int aio_add_websocket_callbacks(aio_config *cfg, const char *route,
                                 const struct aio_ws_callbacks *callbacks, unsigned flags)
 {
-    struct aio_view *view = add_ws_view(cfg, route, callbacks && callbacks->on_message, flags);
-    if (view)
-        view->ws_callbacks = *callbacks;
-    return added(cfg, view);
+    if (!callbacks)
+        return aio__registry_error(cfg->registry,
+                                   "view module '%s': route '%s': the view function is NULL",
+                                   cfg->module->path, route ? route : "");
+    return aio_add_view_spec(cfg, &(struct aio_view_spec){.route = route,
+                                                          .ws_callbacks = callbacks,
+                                                          .flags = flags});
 }
 
 const char *aio_config_setting(const aio_config *cfg, const char *key)

@@ -103,6 +103,7 @@ AIO_API int aio_add_view(aio_config *cfg, const char *route, aio_view_fn view,
  *         .route = "whoami", .view = whoami, .flags = AIO_COROUTINE | AIO_GET,
  *         .renderer = "json"});
  */
+struct aio_ws_callbacks;
 struct aio_view_spec {
     const char *route;
     aio_view_fn view;
@@ -116,6 +117,12 @@ struct aio_view_spec {
     const char *permission; /* NULL: public; else the ACL must grant it (403) */
     const char *context;    /* traversal: the context type it is for (NULL: any) */
     const char *name;       /* traversal: its view name (NULL: the default view) */
+    /* A websocket view instead of .view: a function or callbacks (one of
+     * the two; see aio_add_websocket_view). .permission, .context and .name
+     * apply to its handshake as to any view, and the flags may add
+     * AIO_WS_BYTES; it has no renderer. */
+    int (*websocket)(aio_ws *ws);
+    const struct aio_ws_callbacks *ws_callbacks;
 };
 AIO_API int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec);
 
