@@ -1,3 +1,5 @@
+/* template.c - the template language of template.h: compiled once, rendered
+ * per request. */
 #include "app/template.h"
 
 #include <stdio.h>
@@ -5,6 +7,8 @@
 #include <string.h>
 
 #include <uwsgi-aio/aio.h>
+
+#include "base/array.h"
 
 int aio_html_escape(struct aio_buf *out, const char *s)
 {
@@ -34,19 +38,13 @@ static int line_of(const char *source, const char *at)
     return line;
 }
 
-static int add_node(struct aio_template *tpl, size_t *cap, enum aio_template_node_kind kind,
+static int add_node(struct aio_template *tpl, enum aio_template_node_kind kind,
                     const char *text, size_t len)
 {
     if (kind == AIO_TPL_TEXT && len == 0)
         return AIO_OK;
-    if (tpl->nnodes == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        struct aio_template_node *nodes = realloc(tpl->nodes, ncap * sizeof(*nodes));
-        if (!nodes)
-            return AIO_ENOMEM;
-        tpl->nodes = nodes;
-        *cap = ncap;
-    }
+    if (aio__array_grow((void **)&tpl->nodes, tpl->nnodes, sizeof(*tpl->nodes)) != AIO_OK)
+        return AIO_ENOMEM;
     tpl->nodes[tpl->nnodes++] = (struct aio_template_node){kind, text, len};
     return AIO_OK;
 }
@@ -66,7 +64,7 @@ static int valid_name(const char *s, size_t len)
 }
 
 /* Parses the tag at `open` ("{{" or "{{{"); sets *end past it. */
-static int parse_tag(struct aio_template *tpl, size_t *cap, const char *open, const char **end,
+static int parse_tag(struct aio_template *tpl, const char *open, const char **end,
                      char *error, size_t error_size)
 {
     int raw = open[2] == '{';
@@ -91,7 +89,7 @@ static int parse_tag(struct aio_template *tpl, size_t *cap, const char *open, co
                  line_of(tpl->source, open), (int)(close - open + strlen(close_mark)), open);
         return AIO_EINVAL;
     }
-    return add_node(tpl, cap, raw ? AIO_TPL_RAW : AIO_TPL_ESCAPED, body,
+    return add_node(tpl, raw ? AIO_TPL_RAW : AIO_TPL_ESCAPED, body,
                     (size_t)(name_end - body));
 }
 
@@ -106,18 +104,17 @@ int aio_template_compile(struct aio_template *tpl, const char *source, size_t le
     tpl->source = strndup(source, len);
     if (!tpl->source)
         return AIO_ENOMEM;
-    size_t cap = 0;
     const char *text = tpl->source;
     int rc = AIO_OK;
     for (;;) {
         const char *open = strstr(text, "{{");
         if (!open) {
-            rc = add_node(tpl, &cap, AIO_TPL_TEXT, text, strlen(text));
+            rc = add_node(tpl, AIO_TPL_TEXT, text, strlen(text));
             break;
         }
-        rc = add_node(tpl, &cap, AIO_TPL_TEXT, text, (size_t)(open - text));
+        rc = add_node(tpl, AIO_TPL_TEXT, text, (size_t)(open - text));
         if (rc == AIO_OK)
-            rc = parse_tag(tpl, &cap, open, &text, error, error_size);
+            rc = parse_tag(tpl, open, &text, error, error_size);
         if (rc != AIO_OK)
             break;
     }
