@@ -147,10 +147,20 @@ static int owner_wait(struct aio_ws *ws, int timeout_ms)
     return rc;
 }
 
+/* Reading another connection's messages would race with its view for them:
+ * a misuse this call cannot report through its NULL (the end of the
+ * stream), so it stops here, loudly. */
+static void recv_misused(const struct aio_ws *ws)
+{
+    aio__log("aio_ws_recv() %s: only the connection's own coroutine may read it; aborting",
+             ws ? "called outside the connection's coroutine" : "called with NULL");
+    abort();
+}
+
 aio_msg *aio_ws_recv(aio_ws *ws)
 {
     if (!ws || !is_owner(ws))
-        return NULL;
+        recv_misused(ws);
     for (;;) {
         struct aio_list *node = aio_list_first(&ws->inbox);
         if (node) {

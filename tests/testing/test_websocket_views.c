@@ -1,11 +1,16 @@
 /* Websocket views declared through aio_add_view_spec(): a permission guards
  * the handshake like any view's, a traversal view name selects the view,
- * and mistakes in the spec are configuration errors. */
+ * and mistakes in the spec are configuration errors. Reading a connection
+ * from outside its coroutine stops the worker. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -165,6 +170,52 @@ static int no_message_main(aio_config *cfg)
     return aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "x", .ws_callbacks = &greeter});
 }
 
+static aio_ws *kept;
+
+static int keep_and_echo(aio_ws *ws)
+{
+    kept = ws;
+    return echo(ws);
+}
+
+static int keeper_main(aio_config *cfg)
+{
+    int rc = aio_add_route(cfg, "keep", "/keep");
+    return rc ? rc : aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "keep",
+                                                                     .websocket = keep_and_echo});
+}
+
+/* In a child: a view reads its connection (and waits in aio_ws_recv), then
+ * the test reads the same connection from outside any coroutine. */
+static void misuse_in_child(int with_null)
+{
+    aio_testing *t = started(keeper_main);
+    if (aio_testing_start(t) != AIO_OK)
+        _exit(2);
+    int status = 0;
+    aio_testing_ws *ws = aio_testing_ws_connect(t, "/keep", &status, NULL);
+    if (!ws || !kept)
+        _exit(3);
+    aio_ws_recv(with_null ? NULL : kept); /* aborts */
+    _exit(4);
+}
+
+static void recv_outside_the_connections_coroutine_aborts(void **state)
+{
+    (void)state;
+    for (int with_null = 0; with_null < 2; with_null++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            misuse_in_child(with_null);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+            fail_msg("misuse %d: the child ended with status 0x%x, not SIGABRT", with_null,
+                     status);
+    }
+}
+
 static void spec_mistakes_are_configuration_errors(void **state)
 {
     (void)state;
@@ -191,6 +242,7 @@ int main(void)
         cmocka_unit_test(permission_guards_the_handshake),
         cmocka_unit_test(callbacks_through_the_spec),
         cmocka_unit_test(spec_mistakes_are_configuration_errors),
+        cmocka_unit_test(recv_outside_the_connections_coroutine_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -432,9 +432,13 @@ AIO_API int aio_add_websocket_callbacks(aio_config *cfg, const char *route,
 #define AIO_MSG_TEXT 1
 #define AIO_MSG_BINARY 2
 
-/* The next message; suspends until one arrives. NULL once the connection
- * is closed or closing (or when called outside the connection's own
- * coroutine). Free it with aio_msg_free(). */
+/* The next message; suspends until one arrives. NULL only at the end of
+ * the stream: the connection is closed or closing, or the request was
+ * cancelled (the client went away, the worker stops). Free it with
+ * aio_msg_free(). Only the connection's own coroutine (its view, or the
+ * callbacks run in it) may read it: called with NULL or from anywhere else
+ * is a programming error, and the worker logs it and aborts (uWSGI starts
+ * a new one), as it would on a double free. */
 AIO_API aio_msg *aio_ws_recv(aio_ws *ws);
 AIO_API int aio_msg_type(const aio_msg *msg); /* AIO_MSG_TEXT or AIO_MSG_BINARY */
 /* The payload (NUL-terminated too) and its length. */
