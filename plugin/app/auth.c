@@ -36,10 +36,10 @@ static void parse_cookies(struct aio_request *req)
                 value_end--;
             if (value_end - value >= 2 && *value == '"' && value_end[-1] == '"')
                 value++, value_end--;
-            const char *k = aio_arena_strndup(&req->arena, p, (size_t)(eq - p));
-            const char *v = aio_arena_strndup(&req->arena, value, (size_t)(value_end - value));
+            const char *k = aio__arena_strndup(&req->arena, p, (size_t)(eq - p));
+            const char *v = aio__arena_strndup(&req->arena, value, (size_t)(value_end - value));
             if (k && v)
-                aio_kvlist_add(&req->arena, &req->cookies, k, v);
+                aio__kvlist_add(&req->arena, &req->cookies, k, v);
         }
         p = end;
     }
@@ -49,7 +49,7 @@ const char *aio_cookie(aio_request *req, const char *name)
 {
     if (!req->cookies_parsed)
         parse_cookies(req);
-    return name ? aio_kvlist_get(&req->cookies, name) : NULL;
+    return name ? aio__kvlist_get(&req->cookies, name) : NULL;
 }
 
 /* ---- principals and the request's identity ---------------------------------- */
@@ -61,8 +61,8 @@ int aio_principals_add(aio_request *req, aio_principals *principals, const char 
     for (size_t i = 0; i < principals->count; i++)
         if (strcmp(principals->names[i], name) == 0)
             return AIO_OK;
-    const char **names = aio_arena_alloc(&req->arena, (principals->count + 1) * sizeof(*names));
-    const char *copy = aio_arena_strdup(&req->arena, name);
+    const char **names = aio__arena_alloc(&req->arena, (principals->count + 1) * sizeof(*names));
+    const char *copy = aio__arena_strdup(&req->arena, name);
     if (!names || !copy)
         return AIO_ENOMEM;
     if (principals->count)

@@ -66,27 +66,27 @@ static int sign(const struct authtkt *t, const char *signed_part, char out[MAC_H
     return AIO_OK;
 }
 
-int aio_authtkt_make_ticket(const void *state, const char *userid, const char *tokens,
+int aio__authtkt_make_ticket(const void *state, const char *userid, const char *tokens,
                             long long timestamp, struct aio_buf *out)
 {
     const struct authtkt *t = state;
     size_t len = strlen(userid);
-    if (!len || len > 512 || !aio_utf8_valid(userid, len) || !valid_tokens(tokens))
+    if (!len || len > 512 || !aio__utf8_valid(userid, len) || !valid_tokens(tokens))
         return AIO_EINVAL;
     char user_hex[1025];
     aio__hex_encode((const unsigned char *)userid, len, user_hex);
     struct aio_buf signed_part = AIO_BUF_INIT;
     char mac[MAC_HEX + 1];
-    int rc = aio_buf_printf(&signed_part, "%lld!%s!%s", timestamp, user_hex, tokens);
+    int rc = aio__buf_printf(&signed_part, "%lld!%s!%s", timestamp, user_hex, tokens);
     if (rc == AIO_OK)
         rc = sign(t, signed_part.data, mac);
     if (rc == AIO_OK)
-        rc = aio_buf_printf(out, "%s!%s", mac, signed_part.data);
-    aio_buf_free(&signed_part);
+        rc = aio__buf_printf(out, "%s!%s", mac, signed_part.data);
+    aio__buf_free(&signed_part);
     return rc;
 }
 
-int aio_authtkt_read_ticket(const void *state, const char *value, long long now,
+int aio__authtkt_read_ticket(const void *state, const char *value, long long now,
                             struct aio_arena *arena, const char **userid, const char **tokens,
                             long long *timestamp)
 {
@@ -111,14 +111,14 @@ int aio_authtkt_read_ticket(const void *state, const char *value, long long now,
     if (t->opt.timeout && now - *timestamp > t->opt.timeout)
         return AIO_ETIMEDOUT;
     size_t user_hex_len = (size_t)(tok - user - 1);
-    unsigned char *raw = aio_arena_alloc(arena, user_hex_len / 2 + 1);
+    unsigned char *raw = aio__arena_alloc(arena, user_hex_len / 2 + 1);
     if (!raw || !user_hex_len || !aio__hex_decode(user + 1, user_hex_len, raw))
         return AIO_EINVAL;
     raw[user_hex_len / 2] = '\0';
-    if (memchr(raw, '\0', user_hex_len / 2) || !aio_utf8_valid((char *)raw, user_hex_len / 2))
+    if (memchr(raw, '\0', user_hex_len / 2) || !aio__utf8_valid((char *)raw, user_hex_len / 2))
         return AIO_EINVAL;
     *userid = (const char *)raw;
-    *tokens = aio_arena_strdup(arena, tok + 1);
+    *tokens = aio__arena_strdup(arena, tok + 1);
     return *tokens ? AIO_OK : AIO_ENOMEM;
 }
 
@@ -126,22 +126,22 @@ static int set_cookie(struct aio_request *req, const struct authtkt *t, const ch
                       int expire)
 {
     struct aio_buf header = AIO_BUF_INIT;
-    int rc = aio_buf_printf(&header, "%s=%s; Path=%s", t->opt.cookie_name, value, t->opt.path);
+    int rc = aio__buf_printf(&header, "%s=%s; Path=%s", t->opt.cookie_name, value, t->opt.path);
     if (rc == AIO_OK && t->opt.domain)
-        rc = aio_buf_printf(&header, "; Domain=%s", t->opt.domain);
+        rc = aio__buf_printf(&header, "; Domain=%s", t->opt.domain);
     if (rc == AIO_OK && expire)
-        rc = aio_buf_append_str(&header, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+        rc = aio__buf_append_str(&header, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
     else if (rc == AIO_OK && t->opt.max_age)
-        rc = aio_buf_printf(&header, "; Max-Age=%ld", t->opt.max_age);
+        rc = aio__buf_printf(&header, "; Max-Age=%ld", t->opt.max_age);
     if (rc == AIO_OK && t->opt.secure)
-        rc = aio_buf_append_str(&header, "; Secure");
+        rc = aio__buf_append_str(&header, "; Secure");
     if (rc == AIO_OK && t->opt.http_only > 0)
-        rc = aio_buf_append_str(&header, "; HttpOnly");
+        rc = aio__buf_append_str(&header, "; HttpOnly");
     if (rc == AIO_OK)
-        rc = aio_buf_printf(&header, "; SameSite=%s", t->opt.same_site);
+        rc = aio__buf_printf(&header, "; SameSite=%s", t->opt.same_site);
     if (rc == AIO_OK)
         rc = aio_add_header(req, "Set-Cookie", header.data);
-    aio_buf_free(&header);
+    aio__buf_free(&header);
     return rc;
 }
 
@@ -149,10 +149,10 @@ static int remember_with(struct aio_request *req, const struct authtkt *t, const
                          const char *tokens)
 {
     struct aio_buf ticket = AIO_BUF_INIT;
-    int rc = aio_authtkt_make_ticket(t, userid, tokens, (long long)time(NULL), &ticket);
+    int rc = aio__authtkt_make_ticket(t, userid, tokens, (long long)time(NULL), &ticket);
     if (rc == AIO_OK)
         rc = set_cookie(req, t, ticket.data, 0);
-    aio_buf_free(&ticket);
+    aio__buf_free(&ticket);
     return rc;
 }
 
@@ -166,7 +166,7 @@ static struct ticket *ticket_of(struct aio_request *req, const struct authtkt *t
     memset(tk, 0, sizeof(*tk));
     long long now = (long long)time(NULL);
     const char *value = aio_cookie(req, t->opt.cookie_name);
-    if (value && aio_authtkt_read_ticket(t, value, now, &req->arena, &tk->userid, &tk->tokens,
+    if (value && aio__authtkt_read_ticket(t, value, now, &req->arena, &tk->userid, &tk->tokens,
                                          &tk->timestamp) != AIO_OK)
         tk->userid = NULL;
     /* an old ticket is renewed on the way out */
@@ -222,7 +222,7 @@ static int tkt_effective_principals(aio_request *req, void *state, aio_principal
         rc = aio_principals_add(req, out, tk->groups.names[i]);
     for (const char *p = tk->tokens; rc == AIO_OK && *p;) {
         size_t len = strcspn(p, ".");
-        char *token = aio_arena_strndup(&req->arena, p, len);
+        char *token = aio__arena_strndup(&req->arena, p, len);
         rc = token ? aio_principals_add(req, out, token) : AIO_ENOMEM;
         p += len + (p[len] == '.');
     }
@@ -265,7 +265,7 @@ static void free_authtkt(void *state)
 
 static int valid_attribute(const char *value)
 {
-    return value && *value && aio_http_valid_header_value(value) && !strchr(value, ';');
+    return value && *value && aio__http_valid_header_value(value) && !strchr(value, ';');
 }
 
 /* What is wrong with the options, or NULL. */
@@ -275,7 +275,7 @@ static const char *check_options(const struct aio_authtkt *o)
         return "no secret (give it as a setting: aio-setting = <name>=...)";
     if (strlen(o->secret) < AIO_AUTHTKT_MIN_SECRET)
         return "the secret is too short (at least 32 bytes)";
-    if (o->cookie_name && !aio_http_is_token(o->cookie_name, strlen(o->cookie_name)))
+    if (o->cookie_name && !aio__http_is_token(o->cookie_name, strlen(o->cookie_name)))
         return "the cookie name is not a token";
     if ((o->path && !valid_attribute(o->path)) || (o->domain && !valid_attribute(o->domain)))
         return "bad cookie path or domain";

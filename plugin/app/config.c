@@ -13,7 +13,7 @@
 
 /* ---- settings ----------------------------------------------------- */
 
-int aio_registry_add_setting(struct aio_registry *reg, const char *key, const char *value)
+int aio__registry_add_setting(struct aio_registry *reg, const char *key, const char *value)
 {
     char *v = strdup(value);
     if (!v)
@@ -35,7 +35,7 @@ int aio_registry_add_setting(struct aio_registry *reg, const char *key, const ch
     return AIO_OK;
 }
 
-const char *aio_registry_setting(const struct aio_registry *reg, const char *key)
+const char *aio__registry_setting(const struct aio_registry *reg, const char *key)
 {
     for (size_t i = 0; i < reg->nsettings; i++)
         if (strcmp(reg->settings[i].key, key) == 0)
@@ -47,7 +47,7 @@ const char *aio_registry_setting(const struct aio_registry *reg, const char *key
 
 const char *aio_setting(const aio_request *req, const char *key)
 {
-    return req->registry && key ? aio_registry_setting(req->registry, key) : NULL;
+    return req->registry && key ? aio__registry_setting(req->registry, key) : NULL;
 }
 
 /* ---- what aio_main() calls ---------------------------------------- */
@@ -77,19 +77,19 @@ static int add_route(aio_config *cfg, const char *name, const char *pattern, aio
         return aio__registry_error(reg, "view module '%s': aio_add_route() needs a route name", mod);
     if (!pattern)
         return aio__registry_error(reg, "view module '%s': route '%s' has no pattern", mod, name);
-    if (aio_registry_find_route(reg, name))
+    if (aio__registry_find_route(reg, name))
         return aio__registry_error(reg, "view module '%s': duplicate route name '%s'", mod, name);
     struct aio_route *route = calloc(1, sizeof(*route));
     if (!route)
         return AIO_ENOMEM;
     char why[256] = "";
-    int rc = aio_pattern_compile(&route->pattern, pattern, why, sizeof(why));
+    int rc = aio__pattern_compile(&route->pattern, pattern, why, sizeof(why));
     if (rc == AIO_OK && !(route->name = strdup(name)))
         rc = AIO_ENOMEM;
     if (rc == AIO_OK && aio__array_grow((void **)&reg->routes, reg->nroutes, sizeof(*reg->routes)))
         rc = AIO_ENOMEM;
     if (rc != AIO_OK) {
-        aio_pattern_free(&route->pattern);
+        aio__pattern_free(&route->pattern);
         free(route->name);
         free(route);
         return rc == AIO_EINVAL
@@ -280,7 +280,7 @@ int aio_add_websocket_callbacks(aio_config *cfg, const char *route,
 
 const char *aio_config_setting(const aio_config *cfg, const char *key)
 {
-    return key ? aio_registry_setting(cfg->registry, key) : NULL;
+    return key ? aio__registry_setting(cfg->registry, key) : NULL;
 }
 
 const char *aio_config_asset_dir(const aio_config *cfg)

@@ -16,7 +16,7 @@ void aio__module_free(struct aio_module *module)
 {
     for (size_t i = 0; i < module->ntemplates; i++) {
         free(module->templates[i].name);
-        aio_template_free(&module->templates[i].tpl);
+        aio__template_free(&module->templates[i].tpl);
     }
     free(module->templates);
     free(module->path);
@@ -45,7 +45,7 @@ static struct aio_module *new_module(struct aio_registry *reg, const char *path,
     return module;
 }
 
-int aio_registry_add_module(struct aio_registry *reg, const char *name, const char *asset_dir,
+int aio__registry_add_module(struct aio_registry *reg, const char *name, const char *asset_dir,
                             int (*main_fn)(aio_config *))
 {
     struct aio_module *module = new_module(reg, name, name, asset_dir);
@@ -55,19 +55,19 @@ int aio_registry_add_module(struct aio_registry *reg, const char *name, const ch
     return AIO_OK;
 }
 
-int aio_registry_open_module(struct aio_registry *reg, const char *path)
+int aio__registry_open_module(struct aio_registry *reg, const char *path)
 {
     /* dlopen() searches the library path for bare names: make them
      * relative to the working directory, as a user would expect. */
     struct aio_buf file = AIO_BUF_INIT;
-    if (aio_buf_printf(&file, "%s%s", strchr(path, '/') ? "" : "./", path))
+    if (aio__buf_printf(&file, "%s%s", strchr(path, '/') ? "" : "./", path))
         return AIO_ENOMEM;
     const char *base = strrchr(file.data, '/') + 1;
     size_t name_len = strlen(base);
     if (name_len > 3 && strcmp(base + name_len - 3, ".so") == 0)
         name_len -= 3;
     struct aio_buf asset_dir = AIO_BUF_INIT;
-    int rc = aio_buf_printf(&asset_dir, "%.*s%.*s", (int)(base - file.data), file.data,
+    int rc = aio__buf_printf(&asset_dir, "%.*s%.*s", (int)(base - file.data), file.data,
                             (int)name_len, base);
     struct aio_module *module = NULL;
     if (rc == AIO_OK) {
@@ -90,8 +90,8 @@ int aio_registry_open_module(struct aio_registry *reg, const char *path)
             aio__module_free(module);
         }
     }
-    aio_buf_free(&file);
-    aio_buf_free(&asset_dir);
+    aio__buf_free(&file);
+    aio__buf_free(&asset_dir);
     return rc;
 }
 
@@ -106,7 +106,7 @@ static int read_file(const char *path, struct aio_buf *out)
     size_t n;
     int rc = AIO_OK;
     while (rc == AIO_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = aio_buf_append(out, chunk, n);
+        rc = aio__buf_append(out, chunk, n);
     if (ferror(f))
         rc = AIO_ERROR;
     fclose(f);
@@ -118,14 +118,14 @@ static int add_template(struct aio_registry *reg, struct aio_module *module, con
 {
     struct aio_buf text = AIO_BUF_INIT;
     if (read_file(file, &text) != AIO_OK) {
-        aio_buf_free(&text);
+        aio__buf_free(&text);
         return aio__registry_error(reg, "view module '%s': cannot read template %s: %s", module->path,
                          file, strerror(errno));
     }
     struct aio_template tpl;
     char why[256] = "";
-    int rc = aio_template_compile(&tpl, text.data ? text.data : "", text.len, why, sizeof(why));
-    aio_buf_free(&text);
+    int rc = aio__template_compile(&tpl, text.data ? text.data : "", text.len, why, sizeof(why));
+    aio__buf_free(&text);
     if (rc == AIO_EINVAL)
         return aio__registry_error(reg, "view module '%s': template %s: %s", module->path, name, why);
     if (rc != AIO_OK)
@@ -133,7 +133,7 @@ static int add_template(struct aio_registry *reg, struct aio_module *module, con
     char *copy = strdup(name);
     if (!copy || aio__array_grow((void **)&module->templates, module->ntemplates, sizeof(*module->templates))) {
         free(copy);
-        aio_template_free(&tpl);
+        aio__template_free(&tpl);
         return AIO_ENOMEM;
     }
     module->templates[module->ntemplates++] = (struct aio_template_entry){copy, tpl};
@@ -144,10 +144,10 @@ static int add_template(struct aio_registry *reg, struct aio_module *module, con
 static int load_templates_below(struct aio_registry *reg, struct aio_module *module, const char *rel)
 {
     struct aio_buf dir_path = AIO_BUF_INIT;
-    if (aio_buf_printf(&dir_path, "%s/%s", module->asset_dir, rel))
+    if (aio__buf_printf(&dir_path, "%s/%s", module->asset_dir, rel))
         return AIO_ENOMEM;
     DIR *dir = opendir(dir_path.data);
-    aio_buf_free(&dir_path);
+    aio__buf_free(&dir_path);
     if (!dir)
         return AIO_OK; /* no templates: fine */
     int rc = AIO_OK;
@@ -157,15 +157,15 @@ static int load_templates_below(struct aio_registry *reg, struct aio_module *mod
             continue;
         struct aio_buf name = AIO_BUF_INIT, file = AIO_BUF_INIT;
         struct stat st;
-        rc = aio_buf_printf(&name, "%s/%s", rel, entry->d_name) ||
-                     aio_buf_printf(&file, "%s/%s", module->asset_dir, name.data)
+        rc = aio__buf_printf(&name, "%s/%s", rel, entry->d_name) ||
+                     aio__buf_printf(&file, "%s/%s", module->asset_dir, name.data)
                  ? AIO_ENOMEM
                  : AIO_OK;
         if (rc == AIO_OK && stat(file.data, &st) == 0)
             rc = S_ISDIR(st.st_mode) ? load_templates_below(reg, module, name.data)
                                      : add_template(reg, module, file.data, name.data);
-        aio_buf_free(&name);
-        aio_buf_free(&file);
+        aio__buf_free(&name);
+        aio__buf_free(&file);
     }
     closedir(dir);
     return rc;
@@ -176,7 +176,7 @@ int aio__module_load_templates(struct aio_registry *reg, struct aio_module *modu
     return load_templates_below(reg, module, "templates");
 }
 
-const struct aio_template *aio_module_template(const struct aio_module *module, const char *name)
+const struct aio_template *aio__module_template(const struct aio_module *module, const char *name)
 {
     for (size_t i = 0; module && i < module->ntemplates; i++)
         if (strcmp(module->templates[i].name, name) == 0)

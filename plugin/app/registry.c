@@ -25,12 +25,12 @@ int aio__registry_error(struct aio_registry *reg, const char *fmt, ...)
     return AIO_EINVAL;
 }
 
-void aio_registry_init(struct aio_registry *reg)
+void aio__registry_init(struct aio_registry *reg)
 {
     memset(reg, 0, sizeof(*reg));
 }
 
-void aio_registry_free(struct aio_registry *reg)
+void aio__registry_free(struct aio_registry *reg)
 {
     for (size_t i = 0; i < reg->nviews; i++) {
         free(reg->views[i]->route_name);
@@ -41,7 +41,7 @@ void aio_registry_free(struct aio_registry *reg)
         free(reg->views[i]);
     }
     for (size_t i = 0; i < reg->nroutes; i++) {
-        aio_pattern_free(&reg->routes[i]->pattern);
+        aio__pattern_free(&reg->routes[i]->pattern);
         free(reg->routes[i]->name);
         free(reg->routes[i]->views);
         free(reg->routes[i]);
@@ -87,7 +87,7 @@ static int same_selection(const struct aio_view *a, const struct aio_view *b)
 
 static int attach_view(struct aio_registry *reg, struct aio_view *view)
 {
-    struct aio_route *route = aio_registry_find_route(reg, view->route_name);
+    struct aio_route *route = aio__registry_find_route(reg, view->route_name);
     if (!route)
         return aio__registry_error(reg, "view module '%s': a view names route '%s', which does not exist",
                          view->module->path, view->route_name);
@@ -96,13 +96,13 @@ static int attach_view(struct aio_registry *reg, struct aio_view *view)
         unsigned both = view_methods(other) & view_methods(view);
         if (both && same_selection(other, view)) {
             char methods[96];
-            aio_http_format_methods(both, methods, sizeof(methods));
+            aio__http_format_methods(both, methods, sizeof(methods));
             return aio__registry_error(reg, "view module '%s': route '%s' has two views for %s",
                              view->module->path, route->name, methods);
         }
     }
     if (view->renderer == AIO_RENDER_TEMPLATE &&
-        !(view->template = aio_module_template(view->module, view->template_name)))
+        !(view->template = aio__module_template(view->module, view->template_name)))
         return aio__registry_error(reg, "view module '%s': route '%s': renderer template '%s' not found",
                          view->module->path, route->name, view->template_name);
     if ((view->context || view->name[0]) && !route->root)
@@ -133,7 +133,7 @@ static int commit(struct aio_registry *reg)
     return AIO_OK;
 }
 
-int aio_registry_construct(struct aio_registry *reg)
+int aio__registry_construct(struct aio_registry *reg)
 {
     for (size_t i = 0; i < reg->nmodules; i++) {
         struct aio_module *module = reg->modules[i];
@@ -155,10 +155,10 @@ int aio_registry_construct(struct aio_registry *reg)
 
 const char *aio_route_name(const aio_request *req)
 {
-    return req->route ? aio_route_get_name(req->route) : NULL;
+    return req->route ? aio__route_get_name(req->route) : NULL;
 }
 
-struct aio_route *aio_registry_find_route(const struct aio_registry *reg, const char *name)
+struct aio_route *aio__registry_find_route(const struct aio_registry *reg, const char *name)
 {
     for (size_t i = 0; name && i < reg->nroutes; i++)
         if (strcmp(reg->routes[i]->name, name) == 0)
@@ -173,7 +173,7 @@ static int selects(const struct aio_view *view, const char *context, const char 
            strcmp(view->name, name ? name : "") == 0;
 }
 
-enum aio_dispatch aio_route_pick_view(const struct aio_route *route, unsigned method_bit,
+enum aio_dispatch aio__route_pick_view(const struct aio_route *route, unsigned method_bit,
                                       const char *context, const char *name,
                                       const struct aio_view **view, unsigned *allowed)
 {
@@ -204,12 +204,12 @@ enum aio_dispatch aio_route_pick_view(const struct aio_route *route, unsigned me
     return AIO_DISPATCH_METHOD_NOT_ALLOWED;
 }
 
-enum aio_dispatch aio_registry_match(const struct aio_registry *reg, const char *path,
+enum aio_dispatch aio__registry_match(const struct aio_registry *reg, const char *path,
                                      struct aio_arena *arena, struct aio_kvlist *match,
                                      const struct aio_route **route)
 {
     for (size_t i = 0; i < reg->nroutes; i++) {
-        int rc = aio_pattern_match(&reg->routes[i]->pattern, path, arena, match);
+        int rc = aio__pattern_match(&reg->routes[i]->pattern, path, arena, match);
         if (rc < 0)
             return AIO_DISPATCH_ERROR;
         if (rc > 0) {
@@ -220,14 +220,14 @@ enum aio_dispatch aio_registry_match(const struct aio_registry *reg, const char 
     return AIO_DISPATCH_NOT_FOUND;
 }
 
-enum aio_dispatch aio_registry_dispatch(const struct aio_registry *reg, unsigned method_bit,
+enum aio_dispatch aio__registry_dispatch(const struct aio_registry *reg, unsigned method_bit,
                                         const char *path, struct aio_arena *arena,
                                         struct aio_kvlist *match, const struct aio_view **view,
                                         unsigned *allowed)
 {
     const struct aio_route *route;
-    enum aio_dispatch found = aio_registry_match(reg, path, arena, match, &route);
+    enum aio_dispatch found = aio__registry_match(reg, path, arena, match, &route);
     if (found != AIO_DISPATCH_FOUND)
         return found;
-    return aio_route_pick_view(route, method_bit, NULL, "", view, allowed);
+    return aio__route_pick_view(route, method_bit, NULL, "", view, allowed);
 }

@@ -46,7 +46,7 @@ static const char *as_text(struct aio_request *req, const json_t *value)
     if (json_is_null(value))
         return "";
     char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-    const char *copy = text ? aio_arena_strdup(&req->arena, text) : NULL;
+    const char *copy = text ? aio__arena_strdup(&req->arena, text) : NULL;
     free(text);
     return copy;
 }
@@ -64,26 +64,26 @@ static const char *result_lookup(void *ctx, const char *name, size_t len)
     return value ? as_text(req, value) : NULL;
 }
 
-int aio_apply_renderer(struct aio_request *req, const struct aio_view *view)
+int aio__apply_renderer(struct aio_request *req, const struct aio_view *view)
 {
     switch (view->renderer) {
     case AIO_RENDER_NONE:
         return AIO_OK;
     case AIO_RENDER_STRING:
-        return aio_response_default_type(req, "text/plain; charset=utf-8");
+        return aio__response_default_type(req, "text/plain; charset=utf-8");
     case AIO_RENDER_JSON: {
         char *text = json_dumps(aio_result(req), JSON_COMPACT | JSON_ENCODE_ANY);
         if (!text)
             return AIO_ENOMEM;
-        aio_buf_reset(&req->response_body);
+        aio__buf_reset(&req->response_body);
         int rc = aio_write_body(req, text, strlen(text));
         free(text);
-        return rc == AIO_OK ? aio_response_default_type(req, "application/json") : rc;
+        return rc == AIO_OK ? aio__response_default_type(req, "application/json") : rc;
     }
     case AIO_RENDER_TEMPLATE:
-        aio_buf_reset(&req->response_body);
-        int rc = aio_template_render(view->template, result_lookup, req, &req->response_body);
-        return rc == AIO_OK ? aio_response_default_type(req, AIO_HTML_TYPE) : rc;
+        aio__buf_reset(&req->response_body);
+        int rc = aio__template_render(view->template, result_lookup, req, &req->response_body);
+        return rc == AIO_OK ? aio__response_default_type(req, AIO_HTML_TYPE) : rc;
     }
     return AIO_EINVAL;
 }
@@ -104,7 +104,7 @@ int aio_vrender(aio_request *req, const char *template_path, va_list ap)
     if (!template_path)
         return AIO_EINVAL;
     const struct aio_template *tpl =
-        req->view ? aio_module_template(aio_view_module(req->view), template_path) : NULL;
+        req->view ? aio__module_template(aio__view_module(req->view), template_path) : NULL;
     if (!tpl) {
         aio_fail(req, "template '%s' not found", template_path);
         return AIO_ENOTFOUND;
@@ -115,15 +115,15 @@ int aio_vrender(aio_request *req, const char *template_path, va_list ap)
         if (!name)
             break;
         const char *value = va_arg(ap, const char *);
-        const char *k = aio_arena_strdup(&req->arena, name);
-        const char *v = aio_arena_strdup(&req->arena, value ? value : "");
-        if (!k || !v || aio_kvlist_add(&req->arena, &req->rendered, k, v))
+        const char *k = aio__arena_strdup(&req->arena, name);
+        const char *v = aio__arena_strdup(&req->arena, value ? value : "");
+        if (!k || !v || aio__kvlist_add(&req->arena, &req->rendered, k, v))
             return AIO_ENOMEM;
     }
-    aio_buf_reset(&req->response_body);
-    int rc = aio_template_render(tpl, rendered_lookup, &req->rendered, &req->response_body);
+    aio__buf_reset(&req->response_body);
+    int rc = aio__template_render(tpl, rendered_lookup, &req->rendered, &req->response_body);
     if (rc == AIO_OK)
-        rc = aio_response_default_type(req, AIO_HTML_TYPE);
+        rc = aio__response_default_type(req, AIO_HTML_TYPE);
     return rc;
 }
 

@@ -40,7 +40,7 @@ struct aio_ws {
     void *data;
 };
 
-#define ws_of(conn) aio_container_of(conn, struct aio_ws, c)
+#define ws_of(conn) aio__container_of(conn, struct aio_ws, c)
 
 static size_t max_message(void)
 {
@@ -76,7 +76,7 @@ struct aio_msg *aio__msg_new(int type, char *data, size_t len)
         free(data);
         return NULL;
     }
-    aio_list_init(&msg->node);
+    aio__list_init(&msg->node);
     msg->type = type;
     msg->data = data;
     msg->len = len;
@@ -92,7 +92,7 @@ static int on_message(struct aio_wsconn *c, int opcode, char *data, size_t len)
     struct aio_msg *msg = aio__msg_new(type, data, len);
     if (!msg)
         return AIO_ENOMEM;
-    aio_list_append(&ws->inbox, &msg->node);
+    aio__list_append(&ws->inbox, &msg->node);
     ws->inbox_bytes += msg->len;
     aio__wsconn_set_paused(c, ws->inbox_bytes > max_message());
     notify_owner(ws);
@@ -162,10 +162,10 @@ aio_msg *aio_ws_recv(aio_ws *ws)
     if (!ws || !is_owner(ws))
         recv_misused(ws);
     for (;;) {
-        struct aio_list *node = aio_list_first(&ws->inbox);
+        struct aio_list *node = aio__list_first(&ws->inbox);
         if (node) {
-            aio_list_remove(node);
-            struct aio_msg *msg = aio_list_entry(node, struct aio_msg, node);
+            aio__list_remove(node);
+            struct aio_msg *msg = aio__list_entry(node, struct aio_msg, node);
             ws->inbox_bytes -= msg->len;
             /* reading may have paused for a full inbox */
             aio__wsconn_set_paused(&ws->c, ws->inbox_bytes > max_message());
@@ -204,7 +204,7 @@ static int check_message(int type, const void *data, size_t len)
     if (!aio__on_loop_thread())
         return AIO_ESCOPE;
     if ((type != AIO_MSG_TEXT && type != AIO_MSG_BINARY) || (!data && len) ||
-        (type == AIO_MSG_TEXT && !aio_utf8_valid(data, len)))
+        (type == AIO_MSG_TEXT && !aio__utf8_valid(data, len)))
         return AIO_EINVAL;
     return AIO_OK;
 }
@@ -268,9 +268,9 @@ int aio_ws_broadcast(const char *route, int type, const void *data, size_t len)
     if (rc != AIO_OK)
         return rc;
     int sent = 0;
-    for (struct aio_list *n = aio_list_first(&aio__app.websockets); n;
-         n = aio_list_next(&aio__app.websockets, n)) {
-        struct aio_ws *ws = aio_list_entry(n, struct aio_ws, node);
+    for (struct aio_list *n = aio__list_first(&aio__app.websockets); n;
+         n = aio__list_next(&aio__app.websockets, n)) {
+        struct aio_ws *ws = aio__list_entry(n, struct aio_ws, node);
         if (route && strcmp(ws->view->route->name, route) != 0)
             continue;
         /* the connection's own coroutine never waits here: this is not it */
@@ -299,8 +299,8 @@ int aio_ws_close(aio_ws *ws, int code, const char *reason)
 {
     if (!aio__on_loop_thread())
         return AIO_ESCOPE;
-    if (!ws || !aio_ws_close_code_valid(code) || (reason && strlen(reason) > 123) ||
-        (reason && !aio_utf8_valid(reason, strlen(reason))))
+    if (!ws || !aio__ws_close_code_valid(code) || (reason && strlen(reason) > 123) ||
+        (reason && !aio__utf8_valid(reason, strlen(reason))))
         return AIO_EINVAL;
     if (is_open(ws))
         aio__wsconn_close(&ws->c, code, reason ? reason : "");
@@ -344,9 +344,9 @@ aio_ws *aio_ws_find(uint64_t id)
 {
     if (!aio__on_loop_thread())
         return NULL;
-    for (struct aio_list *n = aio_list_first(&aio__app.websockets); n;
-         n = aio_list_next(&aio__app.websockets, n)) {
-        struct aio_ws *ws = aio_list_entry(n, struct aio_ws, node);
+    for (struct aio_list *n = aio__list_first(&aio__app.websockets); n;
+         n = aio__list_next(&aio__app.websockets, n)) {
+        struct aio_ws *ws = aio__list_entry(n, struct aio_ws, node);
         if (ws->id == id && aio_ws_is_open(ws))
             return ws;
     }
@@ -360,9 +360,9 @@ int aio_ws_ignore_closed(int status)
 
 void aio__websockets_going_away(void)
 {
-    for (struct aio_list *n = aio_list_first(&aio__app.websockets); n;
-         n = aio_list_next(&aio__app.websockets, n)) {
-        struct aio_ws *ws = aio_list_entry(n, struct aio_ws, node);
+    for (struct aio_list *n = aio__list_first(&aio__app.websockets); n;
+         n = aio__list_next(&aio__app.websockets, n)) {
+        struct aio_ws *ws = aio__list_entry(n, struct aio_ws, node);
         if (is_open(ws))
             aio__wsconn_close(&ws->c, AIO_WS_GOING_AWAY, "server going away");
     }
@@ -377,12 +377,12 @@ static int check_handshake(struct aio_request *req)
     const char *upgrade = aio_header(req, "Upgrade");
     const char *connection = aio_header(req, "Connection");
     const char *version = aio_header(req, "Sec-WebSocket-Version");
-    if (!upgrade || !aio_http_has_token(upgrade, "websocket") || !connection ||
-        !aio_http_has_token(connection, "upgrade"))
+    if (!upgrade || !aio__http_has_token(upgrade, "websocket") || !connection ||
+        !aio__http_has_token(connection, "upgrade"))
         return 426; /* a plain GET to a websocket route */
     if (!version || strcmp(version, "13") != 0)
         return 426;
-    if (!aio_ws_key_valid(aio_header(req, "Sec-WebSocket-Key")))
+    if (!aio__ws_key_valid(aio_header(req, "Sec-WebSocket-Key")))
         return 400;
     return 0;
 }
@@ -402,11 +402,11 @@ static void session_end(struct aio_ws *ws, int status)
     finish_closing(ws);
     if (ws->view->ws_callbacks.on_close)
         ws->view->ws_callbacks.on_close(ws, ws->c.close_code);
-    aio_list_remove(&ws->node);
+    aio__list_remove(&ws->node);
     struct aio_list *node;
-    while ((node = aio_list_first(&ws->inbox)) != NULL) {
-        aio_list_remove(node);
-        aio_msg_free(aio_list_entry(node, struct aio_msg, node));
+    while ((node = aio__list_first(&ws->inbox)) != NULL) {
+        aio__list_remove(node);
+        aio_msg_free(aio__list_entry(node, struct aio_msg, node));
     }
     ws->owner->conn = ws->c.conn; /* the task has its connection back */
     aio__wsconn_release(&ws->c);  /* frees ws once its timer has closed */
@@ -445,8 +445,8 @@ int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
     ws->owner = task;
     ws->view = view;
     ws->bytes = (view->flags & AIO_WS_BYTES) || aio__app.opts.websocket_bytes;
-    aio_list_init(&ws->inbox);
-    aio_list_append(&aio__app.websockets, &ws->node);
+    aio__list_init(&ws->inbox);
+    aio__list_append(&aio__app.websockets, &ws->node);
     /* The endpoint takes the connection from the task: its events are the
      * endpoint's now, and the task's waits no longer watch it. */
     struct aio_conn *conn = task->conn;

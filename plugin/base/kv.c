@@ -5,12 +5,12 @@
 
 #include <uwsgi-aio/aio_common.h>
 
-int aio_kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
+int aio__kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
                    const char *key, const char *value)
 {
     if (list->count == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 8;
-        struct aio_kv *items = aio_arena_alloc(arena, cap * sizeof(*items));
+        struct aio_kv *items = aio__arena_alloc(arena, cap * sizeof(*items));
         if (!items)
             return AIO_ENOMEM;
         if (list->count)
@@ -24,7 +24,7 @@ int aio_kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
     return AIO_OK;
 }
 
-const char *aio_kvlist_get(const struct aio_kvlist *list, const char *key)
+const char *aio__kvlist_get(const struct aio_kvlist *list, const char *key)
 {
     for (size_t i = 0; i < list->count; i++)
         if (strcmp(list->items[i].key, key) == 0)

@@ -19,9 +19,9 @@ struct aio_kvlist {
     size_t cap;
 };
 
-int aio_kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
+int aio__kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
                    const char *key, const char *value);
 /* First value of `key` (exact, case-sensitive match), or NULL. */
-const char *aio_kvlist_get(const struct aio_kvlist *list, const char *key);
+const char *aio__kvlist_get(const struct aio_kvlist *list, const char *key);
 
 #endif

@@ -46,7 +46,7 @@ void aio__wsconn_drop(struct aio_wsconn *c, int code)
     c->state = AIO_WSCONN_CLOSED;
     if (!c->close_code)
         c->close_code = code;
-    aio_buf_reset(&c->out);
+    aio__buf_reset(&c->out);
     c->written = 0;
     if (c->hooks->gone)
         c->hooks->gone(c);
@@ -66,7 +66,7 @@ static void flush(struct aio_wsconn *c)
         size_t before = c->written;
         enum aio_io_status rc = c->io->write(c->conn, c->out.data, c->out.len, &c->written);
         if (rc == AIO_IO_DONE) {
-            aio_buf_reset(&c->out);
+            aio__buf_reset(&c->out);
             c->written = 0;
         } else if (rc == AIO_IO_AGAIN) {
             if (c->written == before)
@@ -87,7 +87,7 @@ int aio__wsconn_send(struct aio_wsconn *c, int opcode, const void *data, size_t 
         c->mask_seed = c->mask_seed * 1103515245u + 12345u;
         memcpy(mask, &c->mask_seed, sizeof(mask));
     }
-    int rc = aio_ws_frame_append(&c->out, opcode, data, len,
+    int rc = aio__ws_frame_append(&c->out, opcode, data, len,
                                  c->role == AIO_WS_CLIENT ? mask : NULL);
     if (rc == AIO_OK)
         flush(c);
@@ -97,7 +97,7 @@ int aio__wsconn_send(struct aio_wsconn *c, int opcode, const void *data, size_t 
 void aio__wsconn_close(struct aio_wsconn *c, int code, const char *reason)
 {
     uint8_t payload[125];
-    aio__wsconn_send(c, AIO_WS_OP_CLOSE, payload, aio_ws_close_payload(payload, code, reason));
+    aio__wsconn_send(c, AIO_WS_OP_CLOSE, payload, aio__ws_close_payload(payload, code, reason));
     c->state = c->got_close ? AIO_WSCONN_CLOSED : AIO_WSCONN_CLOSING;
     if (!c->close_code)
         c->close_code = code;
@@ -161,13 +161,13 @@ static void read_frames(struct aio_wsconn *c)
         }
         c->last_seen = aio__loop_ms();
         c->ping_sent = 0; /* whatever arrives shows the peer is alive */
-        if (aio_ws_parser_feed(&c->parser, read_buf, (size_t)n) != AIO_OK) {
+        if (aio__ws_parser_feed(&c->parser, read_buf, (size_t)n) != AIO_OK) {
             out_of_memory(c);
             break;
         }
         struct aio_ws_event ev;
         do {
-            aio_ws_parser_next(&c->parser, &ev);
+            aio__ws_parser_next(&c->parser, &ev);
             handle_event(c, &ev);
         } while (ev.kind != AIO_WS_EV_NONE && !c->got_close);
     }
@@ -237,7 +237,7 @@ void aio__wsconn_open(struct aio_wsconn *c, enum aio_ws_role role, struct aio_co
     c->ping_freq_ms = ping_freq_ms;
     c->pong_tolerance_ms = pong_tolerance_ms;
     c->last_seen = aio__loop_ms();
-    aio_ws_parser_init(&c->parser, role, max_message);
+    aio__ws_parser_init(&c->parser, role, max_message);
     uv_timer_init(&aio__engine.loop, &c->timer);
     c->timer.data = c;
     if (ping_freq_ms > 0)
@@ -258,8 +258,8 @@ static void on_timer_closed(uv_handle_t *timer)
 void aio__wsconn_release(struct aio_wsconn *c)
 {
     uv_timer_stop(&c->timer);
-    aio_ws_parser_free(&c->parser);
-    aio_buf_free(&c->out);
+    aio__ws_parser_free(&c->parser);
+    aio__buf_free(&c->out);
     aio__conn_watch(c->conn, 0);
     c->conn->ops = c->io;
     c->conn->data = NULL;

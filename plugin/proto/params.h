@@ -15,7 +15,7 @@
  * Returns AIO_OK, or AIO_EINVAL for a bad escape ("%4", "%zz") or an
  * encoded NUL ("%00"); *bad_at then holds the offset of the bad escape.
  */
-int aio_percent_decode(char *dst, const char *src, size_t len, int plus_as_space,
+int aio__percent_decode(char *dst, const char *src, size_t len, int plus_as_space,
                        size_t *out_len, size_t *bad_at);
 
 /*
@@ -23,7 +23,7 @@ int aio_percent_decode(char *dst, const char *src, size_t len, int plus_as_space
  * ("a=1&&b") are skipped; a key without '=' gets the value "".
  * Returns AIO_OK, AIO_EINVAL (bad escape; *error describes it) or AIO_ENOMEM.
  */
-int aio_parse_urlencoded(struct aio_arena *arena, const char *s, size_t len,
+int aio__parse_urlencoded(struct aio_arena *arena, const char *s, size_t len,
                          struct aio_kvlist *out, const char **error);
 
 #endif

@@ -16,7 +16,7 @@ aio_testing *aio__testing_current;
 static void log_to_test(const char *line)
 {
     aio_testing *t = aio__testing_current;
-    if (t && aio_buf_printf(&t->log, "%s\n", line) != AIO_OK)
+    if (t && aio__buf_printf(&t->log, "%s\n", line) != AIO_OK)
         t = NULL; /* out of memory: at least say it on stderr */
     if (!t || t->verbose)
         fprintf(stderr, "aio: %s\n", line);
@@ -84,8 +84,8 @@ aio_testing *aio_testing_new(void)
         return NULL;
     }
     aio__app_open();
-    aio_list_init(&t->runs);
-    aio_list_init(&t->sockets);
+    aio__list_init(&t->runs);
+    aio__list_init(&t->sockets);
     t->timeout_ms = DEFAULT_TIMEOUT_MS;
     t->verbose = getenv("AIO_TESTING_VERBOSE") != NULL;
     uv_timer_init(&aio__engine.loop, &t->deadline);
@@ -108,7 +108,7 @@ static int websocket_option(aio_testing *t, const char *name, const char *value)
         if (strcmp(name, ranges[i].name) != 0)
             continue;
         long n;
-        if (aio_option_int(name, value, ranges[i].min, ranges[i].max, &n, t->error,
+        if (aio__option_int(name, value, ranges[i].min, ranges[i].max, &n, t->error,
                            sizeof(t->error)) != AIO_OK)
             return AIO_EINVAL;
         if (i == 0)
@@ -133,14 +133,14 @@ int aio_testing_option(aio_testing *t, const char *name, const char *value)
     if (rc != AIO_ENOTFOUND)
         return rc;
     t->error[0] = '\0';
-    rc = aio_options_set(&aio__app.opts, &aio__app.registry, name, value, t->error,
+    rc = aio__options_set(&aio__app.opts, &aio__app.registry, name, value, t->error,
                          sizeof(t->error));
     if (rc == AIO_ENOTFOUND)
         return aio__testing_fail(t, AIO_EINVAL, "unknown option '%s'", name);
     if (rc == AIO_ENOMEM)
         return aio__testing_fail(t, AIO_ENOMEM, "out of memory");
     if (rc == AIO_OK && strcmp(name, "aio-views") == 0 &&
-        aio_registry_open_module(&aio__app.registry, value) != AIO_OK) {
+        aio__registry_open_module(&aio__app.registry, value) != AIO_OK) {
         aio__testing_fail(t, AIO_EINVAL, "%s", aio__app.registry.error[0] ? aio__app.registry.error
                                                                : "out of memory");
         aio__app.registry.error[0] = '\0'; /* the test may go on without it */
@@ -157,7 +157,7 @@ int aio_testing_add_module(aio_testing *t, const char *name, int (*main_fn)(aio_
     if (t->started)
         return aio__testing_fail(t, AIO_EINVAL, "module '%s' comes too late: add modules before "
                                    "aio_testing_start()", name);
-    if (aio_registry_add_module(&aio__app.registry, name, asset_dir ? asset_dir : ".",
+    if (aio__registry_add_module(&aio__app.registry, name, asset_dir ? asset_dir : ".",
                                 main_fn) != AIO_OK)
         return aio__testing_fail(t, AIO_ENOMEM, "out of memory");
     return AIO_OK;
@@ -169,9 +169,9 @@ int aio_testing_start(aio_testing *t)
         return AIO_EINVAL;
     if (t->started)
         return aio__testing_fail(t, AIO_EINVAL, "the application is started already");
-    aio_options_defaults(&aio__app.opts);
+    aio__options_defaults(&aio__app.opts);
     aio__engine_configure(aio__app_engine_config());
-    if (aio_registry_construct(&aio__app.registry) != AIO_OK)
+    if (aio__registry_construct(&aio__app.registry) != AIO_OK)
         return aio__testing_fail(t, AIO_EINVAL, "configuration error: %s",
                     aio__app.registry.error[0] ? aio__app.registry.error : "out of memory");
     t->started = 1;
@@ -207,10 +207,10 @@ void aio_testing_free(aio_testing *t)
     if (!t)
         return;
     struct aio_list *node;
-    while ((node = aio_list_first(&t->sockets)) != NULL)
-        aio__testing_ws_free(aio_list_entry(node, aio_testing_ws, node));
-    while ((node = aio_list_first(&t->runs)) != NULL)
-        aio__testing_run_free(t, aio_list_entry(node, struct test_run, node)); /* cancels it if running */
+    while ((node = aio__list_first(&t->sockets)) != NULL)
+        aio__testing_ws_free(aio__list_entry(node, aio_testing_ws, node));
+    while ((node = aio__list_first(&t->runs)) != NULL)
+        aio__testing_run_free(t, aio__list_entry(node, struct test_run, node)); /* cancels it if running */
     aio__engine_begin_stop(); /* spawning now fails with AIO_ECANCELLED */
     aio__tasks_cancel_all();
     if (aio__testing_turn_until(t, no_tasks_left, NULL, t->timeout_ms) != AIO_OK)
@@ -223,6 +223,6 @@ void aio_testing_free(aio_testing *t)
     aio__app_free();
     aio__log_set_sink(NULL);
     aio__testing_current = NULL;
-    aio_buf_free(&t->log);
+    aio__buf_free(&t->log);
     free(t);
 }

@@ -19,7 +19,7 @@ int aio__testing_run_done(const void *arg)
 
 static void run_finished(struct aio_task *task)
 {
-    struct test_run *run = aio_container_of(task, struct test_run, task);
+    struct test_run *run = aio__container_of(task, struct test_run, task);
     run->done = 1;
     /* The server closes a connection once its request is over: the client
      * reads what is left, then the end. */
@@ -35,7 +35,7 @@ static void run_main(void *arg)
     struct test_run *run = arg;
     struct aio_request *req = run->task.req;
     const char *why = NULL;
-    if (aio_request_parse_params(req, &why) != AIO_OK) {
+    if (aio__request_parse_params(req, &why) != AIO_OK) {
         aio__respond_error(req, 400, why);
         run->result = run->mode == RUN_SERVE ? 400 : AIO_EINVAL;
         return;
@@ -61,7 +61,7 @@ int aio__testing_run_start(aio_testing *t, struct test_run *run, enum run_mode m
         return aio__testing_fail(t, AIO_EINVAL, "this request has been run already (a request runs once)");
     run->mode = mode;
     run->started = 1;
-    aio_coro_prepare(&run->task.coro, run_main, run);
+    aio__coro_prepare(&run->task.coro, run_main, run);
     aio__task_run(&run->task);
     return AIO_OK;
 }
@@ -100,9 +100,9 @@ static void free_run_handle(uv_handle_t *timer)
 void aio__testing_run_free(aio_testing *t, struct test_run *run)
 {
     run_stop(t, run);
-    aio_list_remove(&run->node);
-    aio_request_free(run->task.req);
-    aio_coro_destroy(&run->task.coro);
+    aio__list_remove(&run->node);
+    aio__request_free(run->task.req);
+    aio__coro_destroy(&run->task.coro);
     run->task.timer.data = run;
     uv_close((uv_handle_t *)&run->task.timer, free_run_handle);
 }
@@ -112,7 +112,7 @@ void aio__testing_run_free(aio_testing *t, struct test_run *run)
 static int set_target(struct aio_request *req, const char *method, const char *target,
                       const char **why)
 {
-    if (!method || !aio_http_is_token(method, strlen(method))) {
+    if (!method || !aio__http_is_token(method, strlen(method))) {
         *why = "the method must be an HTTP token";
         return AIO_EINVAL;
     }
@@ -121,10 +121,10 @@ static int set_target(struct aio_request *req, const char *method, const char *t
         return AIO_EINVAL;
     }
     const char *path = NULL;
-    if ((*why = aio_http_decode_target(&req->arena, target, strlen(target), &path)) != NULL)
+    if ((*why = aio__http_decode_target(&req->arena, target, strlen(target), &path)) != NULL)
         return AIO_EINVAL;
     const char *query = strchr(target, '?');
-    if (aio_request_set_line(req, method, path, query ? query + 1 : "") != AIO_OK) {
+    if (aio__request_set_line(req, method, path, query ? query + 1 : "") != AIO_OK) {
         *why = "out of memory";
         return AIO_ENOMEM;
     }
@@ -142,17 +142,17 @@ aio_request *aio_testing_request(aio_testing *t, const char *method, const char 
     }
     struct test_run *run = calloc(1, sizeof(*run));
     struct aio_request *req = run ? aio__request_for_task(&run->task, aio__wall_us()) : NULL;
-    if (!req || aio_coro_init(&run->task.coro, aio__app.opts.engine.stack_size) != AIO_OK) {
+    if (!req || aio__coro_init(&run->task.coro, aio__app.opts.engine.stack_size) != AIO_OK) {
         if (req)
-            aio_request_free(req);
+            aio__request_free(req);
         free(run);
         aio__testing_fail(t, AIO_ENOMEM, "out of memory (or of address space for a coroutine stack)");
         return NULL;
     }
     const char *why = NULL;
     if (set_target(req, method, target, &why) != AIO_OK) {
-        aio_coro_destroy(&run->task.coro);
-        aio_request_free(req);
+        aio__coro_destroy(&run->task.coro);
+        aio__request_free(req);
         free(run);
         aio__testing_fail(t, AIO_EINVAL, "bad request %s %s: %s", method ? method : "(null)",
              target ? target : "(null)", why);
@@ -160,16 +160,16 @@ aio_request *aio_testing_request(aio_testing *t, const char *method, const char 
     }
     aio__task_init(&run->task);
     run->task.ops = &test_task_ops;
-    aio_list_append(&t->runs, &run->node);
+    aio__list_append(&t->runs, &run->node);
     return req;
 }
 
 int aio_testing_set_header(aio_request *req, const char *name, const char *value)
 {
-    if (!req || !name || !value || !aio_http_is_token(name, strlen(name)) ||
-        !aio_http_valid_header_value(value))
+    if (!req || !name || !value || !aio__http_is_token(name, strlen(name)) ||
+        !aio__http_valid_header_value(value))
         return AIO_EINVAL;
-    char *var = aio_http_cgi_var(&req->arena, name);
+    char *var = aio__http_cgi_var(&req->arena, name);
     if (!var)
         return AIO_ENOMEM;
     for (size_t i = 0; i < req->headers.count; i++) {
@@ -178,21 +178,21 @@ int aio_testing_set_header(aio_request *req, const char *name, const char *value
             continue;
         /* repeated: one value, joined as the server joins them */
         size_t a = strlen(kv->value), b = strlen(value);
-        char *joined = aio_arena_alloc(&req->arena, a + b + 3);
+        char *joined = aio__arena_alloc(&req->arena, a + b + 3);
         if (!joined)
             return AIO_ENOMEM;
         sprintf(joined, "%s, %s", kv->value, value);
         kv->value = joined;
         return AIO_OK;
     }
-    return aio_request_add_header_var(req, var, strlen(var), value, strlen(value));
+    return aio__request_add_header_var(req, var, strlen(var), value, strlen(value));
 }
 
 int aio_testing_set_body(aio_request *req, const char *content_type, const void *body, size_t len)
 {
     if (!req || (!body && len))
         return AIO_EINVAL;
-    char *copy = aio_arena_alloc(&req->arena, len + 1);
+    char *copy = aio__arena_alloc(&req->arena, len + 1);
     if (!copy)
         return AIO_ENOMEM;
     if (len)
@@ -212,11 +212,11 @@ int aio_testing_set_match(aio_request *req, const char *name, const char *value)
 {
     if (!req || !name || !value)
         return AIO_EINVAL;
-    const char *k = aio_arena_strdup(&req->arena, name);
-    const char *v = aio_arena_strdup(&req->arena, value);
+    const char *k = aio__arena_strdup(&req->arena, name);
+    const char *v = aio__arena_strdup(&req->arena, value);
     if (!k || !v)
         return AIO_ENOMEM;
-    return aio_kvlist_add(&req->arena, &req->match, k, v);
+    return aio__kvlist_add(&req->arena, &req->match, k, v);
 }
 
 void aio_testing_request_free(aio_request *req)
@@ -249,19 +249,19 @@ int aio_testing_run_view(aio_testing *t, aio_request *req, const char *route_nam
     int rc = runnable(t, req, &run);
     if (rc != AIO_OK)
         return rc;
-    const struct aio_route *route = aio_registry_find_route(&aio__app.registry, route_name);
+    const struct aio_route *route = aio__registry_find_route(&aio__app.registry, route_name);
     if (!route)
         return aio__testing_fail(t, AIO_ENOTFOUND, "no route named '%s'", route_name ? route_name : "(null)");
     const struct aio_view *view = NULL;
     unsigned allowed = 0;
-    if (aio_route_pick_view(route, req->method_bit, NULL, "", &view, &allowed) !=
+    if (aio__route_pick_view(route, req->method_bit, NULL, "", &view, &allowed) !=
         AIO_DISPATCH_FOUND)
         return aio__testing_fail(t, AIO_ENOTFOUND, "route '%s' has no view for %s", route->name,
                     req->method);
     if (view->flags & AIO_VIEW_WEBSOCKET)
         return aio__testing_fail(t, AIO_EINVAL, "the view of route '%s' is a websocket view: use "
                                    "aio_testing_ws_connect()", route->name);
-    if (req->match.count == 0 && aio_pattern_match(&route->pattern, req->path, &req->arena,
+    if (req->match.count == 0 && aio__pattern_match(&route->pattern, req->path, &req->arena,
                                                    &req->match) < 0)
         return aio__testing_fail(t, AIO_ENOMEM, "out of memory");
     req->route = route;
@@ -328,14 +328,14 @@ const char *aio_testing_response_header(const aio_request *req, const char *name
             return req->response_headers.items[i].value;
     /* what the server adds itself */
     if (strcasecmp(name, "Content-Type") == 0 && req->response_body.len &&
-        aio_response_has_body(req))
+        aio__response_has_body(req))
         return AIO_HTML_TYPE;
     return NULL;
 }
 
 const char *aio_testing_response_body(const aio_request *req, size_t *len)
 {
-    size_t n = req && aio_response_has_body(req) && req->method_bit != AIO_HEAD
+    size_t n = req && aio__response_has_body(req) && req->method_bit != AIO_HEAD
                    ? req->response_body.len
                    : 0;
     if (len)

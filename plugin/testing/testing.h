@@ -71,7 +71,7 @@ int aio__testing_turn_until(aio_testing *t, int (*done)(const void *), const voi
 
 /* ---- request.c ---------------------------------------------------------------- */
 
-#define run_of(req) aio_container_of((req)->task, struct test_run, task)
+#define run_of(req) aio__container_of((req)->task, struct test_run, task)
 
 /* 1 once the run's coroutine has ended (for aio__testing_turn_until). */
 int aio__testing_run_done(const void *arg);

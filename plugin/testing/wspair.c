@@ -18,8 +18,8 @@
 
 /* ---- the websocket test pair: both ends ----------------------------------------- */
 
-#define ws_of_conn(c) aio_container_of(c, aio_testing_ws, conn)
-#define ws_of_client(c) aio_container_of(c, aio_testing_ws, client)
+#define ws_of_conn(c) aio__container_of(c, aio_testing_ws, conn)
+#define ws_of_client(c) aio__container_of(c, aio_testing_ws, client)
 
 static ssize_t socket_read(struct aio_conn *conn, char *buf, size_t len)
 {
@@ -44,7 +44,7 @@ static int client_message(struct aio_wsconn *c, int opcode, char *data, size_t l
 {
     aio_msg *msg = aio__msg_new(opcode == AIO_WS_OP_TEXT ? AIO_MSG_TEXT : AIO_MSG_BINARY, data, len);
     if (msg)
-        aio_list_append(&ws_of_client(c)->inbox, &msg->node);
+        aio__list_append(&ws_of_client(c)->inbox, &msg->node);
     else
         aio__log("websocket test client: out of memory, a message is lost");
     return AIO_OK;
@@ -157,11 +157,11 @@ void aio__testing_ws_free(aio_testing_ws *ws)
     aio__conn_unwatch(&ws->conn);
     close(ws->conn.fd);
     struct aio_list *node;
-    while ((node = aio_list_first(&ws->inbox)) != NULL) {
-        aio_list_remove(node);
-        aio_msg_free(aio_list_entry(node, aio_msg, node));
+    while ((node = aio__list_first(&ws->inbox)) != NULL) {
+        aio__list_remove(node);
+        aio_msg_free(aio__list_entry(node, aio_msg, node));
     }
-    aio_list_remove(&ws->node);
+    aio__list_remove(&ws->node);
     int upgraded = ws->upgraded;
     if (upgraded)
         aio__wsconn_release(&ws->client); /* frees ws once its timer has closed */
@@ -197,8 +197,8 @@ aio_testing_ws *aio_testing_ws_connect(aio_testing *t, const char *target, int *
     ws->run = run_of(req);
     ws->run->task.conn = &ws->conn;
     ws->run->pair = ws;
-    aio_list_init(&ws->inbox);
-    aio_list_append(&t->sockets, &ws->node);
+    aio__list_init(&ws->inbox);
+    aio__list_append(&t->sockets, &ws->node);
     aio__testing_run_start(t, ws->run, RUN_SERVE);
     rc = aio__testing_turn_until(t, upgraded_or_done, ws, t->timeout_ms);
     if (ws->upgraded) {
@@ -233,7 +233,7 @@ int aio_testing_ws_send_binary(aio_testing_ws *ws, const void *data, size_t len)
 static int message_or_closed(const void *arg)
 {
     const aio_testing_ws *ws = arg;
-    return !aio_list_empty(&ws->inbox) || client_close_code(ws);
+    return !aio__list_empty(&ws->inbox) || client_close_code(ws);
 }
 
 aio_msg *aio_testing_ws_recv(aio_testing_ws *ws, int timeout_ms)
@@ -241,11 +241,11 @@ aio_msg *aio_testing_ws_recv(aio_testing_ws *ws, int timeout_ms)
     if (!ws || aio_in_coroutine())
         return NULL;
     aio__testing_turn_until(ws->t, message_or_closed, ws, timeout_ms);
-    struct aio_list *node = aio_list_first(&ws->inbox);
+    struct aio_list *node = aio__list_first(&ws->inbox);
     if (!node)
         return NULL;
-    aio_list_remove(node);
-    return aio_list_entry(node, aio_msg, node);
+    aio__list_remove(node);
+    return aio__list_entry(node, aio_msg, node);
 }
 
 /* The view's session ended and the client has read all it was sent. */
@@ -257,7 +257,7 @@ static int session_over(const void *arg)
 
 int aio_testing_ws_close(aio_testing_ws *ws, int code, const char *reason)
 {
-    if (!ws || !aio_ws_close_code_valid(code) || (reason && strlen(reason) > 123))
+    if (!ws || !aio__ws_close_code_valid(code) || (reason && strlen(reason) > 123))
         return AIO_EINVAL;
     if (aio_in_coroutine())
         return AIO_ESCOPE;

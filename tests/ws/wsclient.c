@@ -54,7 +54,7 @@ int ws_client_open(struct ws_client *c, int port, const char *path)
             break;
     }
     head[len] = '\0';
-    aio_ws_parser_init(&c->parser, AIO_WS_CLIENT, 64u << 20);
+    aio__ws_parser_init(&c->parser, AIO_WS_CLIENT, 64u << 20);
     return strncmp(head, "HTTP/1.1 101", 12) == 0 ? 0 : -1;
 }
 
@@ -62,17 +62,17 @@ int ws_client_send(struct ws_client *c, int opcode, const void *data, size_t len
 {
     static const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
     struct aio_buf frame = AIO_BUF_INIT;
-    int rc = aio_ws_frame_append(&frame, opcode, data, len, mask) == AIO_OK
+    int rc = aio__ws_frame_append(&frame, opcode, data, len, mask) == AIO_OK
                  ? write_all(c->fd, frame.data, frame.len)
                  : -1;
-    aio_buf_free(&frame);
+    aio__buf_free(&frame);
     return rc;
 }
 
 int ws_client_recv(struct ws_client *c, struct aio_ws_event *ev)
 {
     for (;;) {
-        aio_ws_parser_next(&c->parser, ev);
+        aio__ws_parser_next(&c->parser, ev);
         if (ev->kind == AIO_WS_EV_PING) {
             ws_client_send(c, AIO_WS_OP_PONG, ev->data, ev->len);
             continue;
@@ -83,13 +83,13 @@ int ws_client_recv(struct ws_client *c, struct aio_ws_event *ev)
         ssize_t n = read(c->fd, buf, sizeof(buf));
         if (n <= 0)
             return -1;
-        aio_ws_parser_feed(&c->parser, buf, (size_t)n);
+        aio__ws_parser_feed(&c->parser, buf, (size_t)n);
     }
 }
 
 void ws_client_close(struct ws_client *c)
 {
-    aio_ws_parser_free(&c->parser);
+    aio__ws_parser_free(&c->parser);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
