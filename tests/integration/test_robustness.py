@@ -242,16 +242,23 @@ class UwsgiProtocolTest(ServerTestCase):
 class MultiProcessTest(unittest.TestCase):
 
     def test_two_workers_with_master(self):
+        # Both workers wait on the same listening socket and the kernel wakes
+        # either: one may win a whole burst. Bursts until both have served
+        # (a few at most: each is a coin toss, not a pattern).
+        import re
         with Uwsgi(modules=(TUTORIAL,), aio=100,
                    extra=[('master', 'true'), ('processes', '2')]) as server:
-            responses, elapsed = concurrent_gets(server.port, ['/?sleep=0.5'] * 150)
-            self.assertEqual([r.status for r, _ in responses], [200] * 150)
-            self.assertLess(elapsed, 0.5 + 2.0 * SLOWDOWN)
-            log = server.read_log()
             pids = set()
-            import re
-            for match in re.finditer(r'\[pid: (\d+)\|app: -1\|req: -1/\d+\] .* GET /\?sleep', log):
-                pids.add(match.group(1))
+            for _ in range(8):
+                responses, elapsed = concurrent_gets(server.port, ['/?sleep=0.5'] * 150)
+                self.assertEqual([r.status for r, _ in responses], [200] * 150)
+                self.assertLess(elapsed, 0.5 + 2.0 * SLOWDOWN)
+                log = server.read_log()
+                for match in re.finditer(r'\[pid: (\d+)\|app: -1\|req: -1/\d+\] .* GET /\?sleep',
+                                         log):
+                    pids.add(match.group(1))
+                if len(pids) == 2:
+                    break
             self.assertEqual(len(pids), 2)  # both workers served
 
     def test_max_requests_recycles_the_worker_gracefully(self):
