@@ -195,6 +195,35 @@ static void run_a_coroutine_to_completion(void **state)
     aio_testing_request_free(req);
 }
 
+/* What aio_sleep_ms() returned in its coroutine, call by call. */
+static int sleep_ms_results[4];
+
+static int sleepy_ms(aio_request *req)
+{
+    sleep_ms_results[0] = aio_sleep_ms(req, -1);
+    sleep_ms_results[1] = aio_sleep_ms(req, AIO_SLEEP_MAX_MS + 1);
+    sleep_ms_results[2] = aio_sleep_ms(req, 0);
+    sleep_ms_results[3] = aio_sleep_ms(req, 50);
+    return AIO_OK;
+}
+
+static void sleep_ms_checks_its_range_and_scope(void **state)
+{
+    aio_testing *t = *state = app(NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    assert_int_equal(aio_sleep_ms(req, 10), AIO_ESCOPE); /* not in its coroutine */
+    assert_int_equal(aio_sleep_ms(NULL, 10), AIO_ESCOPE);
+    assert_int_equal(aio_sleep_ms(req, -1), AIO_ESCOPE); /* the scope is checked first */
+    double start = now();
+    assert_int_equal(aio_testing_run(t, req, sleepy_ms), AIO_OK);
+    assert_true(now() - start >= 0.05);
+    assert_int_equal(sleep_ms_results[0], AIO_EINVAL);
+    assert_int_equal(sleep_ms_results[1], AIO_EINVAL);
+    assert_int_equal(sleep_ms_results[2], AIO_OK);
+    assert_int_equal(sleep_ms_results[3], AIO_OK);
+    aio_testing_request_free(req);
+}
+
 static void views_that_fail_are_500_and_logged(void **state)
 {
     aio_testing *t = *state = app("aio-views", PROBE, NULL);
@@ -468,6 +497,7 @@ int main(void)
         cmocka_unit_test_teardown(bad_params_are_400, tear_down),
         cmocka_unit_test_teardown(run_view_fills_the_match_dict, tear_down),
         cmocka_unit_test_teardown(run_a_coroutine_to_completion, tear_down),
+        cmocka_unit_test_teardown(sleep_ms_checks_its_range_and_scope, tear_down),
         cmocka_unit_test_teardown(views_that_fail_are_500_and_logged, tear_down),
         cmocka_unit_test_teardown(routing_errors, tear_down),
         cmocka_unit_test_teardown(a_hung_view_times_out_and_is_cancelled, tear_down),

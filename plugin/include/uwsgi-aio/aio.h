@@ -13,15 +13,20 @@
  *     AIO_E* code; aio_strerror() turns it into text.
  *   - Strings returned by request accessors belong to the request and stay
  *     valid until the view returns.
- *   - Suspending functions (aio_sleep, aio_wait_fd) may only be called from a
- *     coroutine: a coroutine view or any function it calls. Called anywhere
- *     else they return AIO_ESCOPE (aiopyramid's ScopeError).
+ *   - Suspending functions (aio_sleep_ms, aio_wait_fd ...) may only be
+ *     called from a coroutine: a coroutine view or any function it calls.
+ *     Called anywhere else they return AIO_ESCOPE (aiopyramid's ScopeError).
+ *   - Times are whole milliseconds, and the names that hold them say so
+ *     (aio_sleep_ms, aio_wait_fd's timeout_ms, struct aio_authtkt's *_ms;
+ *     aio_testing.h's too). The one exception is aio_sleep(), a convenience
+ *     taking seconds as a double for numbers users type ("?sleep=0.5").
  */
 #ifndef AIO_H
 #define AIO_H
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aio_common.h"
 
@@ -30,8 +35,6 @@ extern "C" {
 #endif
 
 #define AIO_API_VERSION 1
-
-#include <stdint.h>
 
 typedef struct aio_request aio_request;
 typedef struct aio_config aio_config;
@@ -216,16 +219,21 @@ AIO_API int aio_fail(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
 /* Suspension (coroutines only)                                        */
 /* ------------------------------------------------------------------ */
 
-/* Suspends the calling request for `seconds` (millisecond resolution, at
- * most AIO_SLEEP_MAX). AIO_OK, AIO_ECANCELLED (client gone), AIO_ESCOPE or
- * AIO_EINVAL. */
-#define AIO_SLEEP_MAX 2000000.0
+/* Suspends the calling request for `ms` milliseconds (0 to
+ * AIO_SLEEP_MAX_MS, about 23 days), at least that long. AIO_OK,
+ * AIO_ECANCELLED (client gone, or a task's worker stopping), AIO_ESCOPE
+ * (not the request's own coroutine) or AIO_EINVAL (out of range). */
+#define AIO_SLEEP_MAX_MS INT64_C(2000000000)
+AIO_API int aio_sleep_ms(aio_request *req, int64_t ms);
+/* The same for `seconds` as a fraction (aiopyramid's asyncio.sleep(0.1)),
+ * for a number a user typed: rounded up to the millisecond, the same limit
+ * (AIO_SLEEP_MAX_MS / 1000 s) and the same returns (NaN: AIO_EINVAL). */
 AIO_API int aio_sleep(aio_request *req, double seconds);
 
 /* AIO_READ and AIO_WRITE: <uwsgi-aio/aio_common.h> */
 /*
  * Suspends until `fd` is readable/writable (events: AIO_READ|AIO_WRITE) or
- * `timeout_ms` passes (negative: no timeout). Returns the ready events (> 0),
+ * `timeout_ms` milliseconds pass (negative: no timeout). Returns the ready events (> 0),
  * AIO_ETIMEDOUT, AIO_ECANCELLED, AIO_EBUSY (another task waits on this fd),
  * AIO_ESCOPE or AIO_EINVAL. For any non-blocking client library (libpq ...).
  */
@@ -297,17 +305,19 @@ typedef int (*aio_groupfinder_fn)(aio_request *req, const char *userid, aio_prin
  * The built-in policy: a signed ticket in a cookie, in the spirit of
  * Pyramid's AuthTktAuthenticationPolicy(hashalg='sha512'): an HMAC-SHA-512
  * (OpenSSL) over the userid, a timestamp and tokens, compared in constant
- * time. Tickets older than `timeout` seconds are refused; older than
- * `reissue_time` they are renewed on the response.
+ * time. Tickets older than `timeout_ms` are refused; older than
+ * `reissue_time_ms` they are renewed on the response. The ticket's
+ * timestamp and the cookie's Max-Age are whole seconds: these times count
+ * to the second (Max-Age is rounded up). Each is at most 100 years.
  */
 struct aio_authtkt {
     const char *secret;          /* at least 32 bytes (a start-up error otherwise) */
     aio_groupfinder_fn callback; /* NULL: every valid ticket authenticates */
     void *callback_arg;
     const char *cookie_name;     /* default "auth_tkt" */
-    long timeout;                /* seconds; 0: none */
-    long reissue_time;           /* seconds; 0: never */
-    long max_age;                /* the cookie's Max-Age; 0: a session cookie */
+    int64_t timeout_ms;          /* 0: none */
+    int64_t reissue_time_ms;     /* 0: never */
+    int64_t max_age_ms;          /* the cookie's Max-Age; 0: a session cookie */
     const char *path;            /* default "/" */
     const char *domain;          /* default: none */
     int secure;                  /* the Secure flag */

@@ -74,10 +74,13 @@ static int scope_view(aio_request *req)
 {
     aio_request *other = aio_alloc(req, 1); /* not a request: wrong scope */
     (void)other;
-    return aio_printf(req, "main: sleep=%d wait=%d in_coroutine=%d\nview: in_coroutine=%d "
-                           "sleep_null=%d sleep_nan=%d sleep_negative=%d\n",
-                      main_sleep_rc, main_wait_rc, main_in_coroutine, aio_in_coroutine(),
-                      aio_sleep(NULL, 0.01), aio_sleep(req, 0.0 / 0.0), aio_sleep(req, -1));
+    aio_printf(req, "main: sleep=%d wait=%d in_coroutine=%d\nview: in_coroutine=%d "
+                    "sleep_null=%d sleep_nan=%d sleep_negative=%d\n",
+               main_sleep_rc, main_wait_rc, main_in_coroutine, aio_in_coroutine(),
+               aio_sleep(NULL, 0.01), aio_sleep(req, 0.0 / 0.0), aio_sleep(req, -1));
+    return aio_printf(req, "view: sleep_ms_null=%d sleep_ms_negative=%d sleep_ms_over=%d\n",
+                      aio_sleep_ms(NULL, 10), aio_sleep_ms(req, -1),
+                      aio_sleep_ms(req, AIO_SLEEP_MAX_MS + 1));
 }
 
 /* /probe/sleep?s=seconds: reports what aio_sleep returned, on stderr too
@@ -188,7 +191,7 @@ static int run_view(aio_request *req)
 static int background(aio_request *ctx, void *arg)
 {
     long ms = (long)(intptr_t)arg;
-    int rc = aio_sleep(ctx, ms / 1000.0);
+    int rc = aio_sleep_ms(ctx, ms);
     if (rc != AIO_OK)
         return rc;
     background_done++;
