@@ -59,14 +59,13 @@ int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms)
     return aio__task_wait_fd(task, fd, events, timeout_ms);
 }
 
-int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg)
+int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg, int *result)
 {
     struct aio_task *task = scope_check(req);
     if (!task)
         return AIO_ESCOPE;
     if (!fn)
         return AIO_EINVAL;
-    int result = AIO_ERROR;
-    int rc = aio__executor_call(task, fn, arg, &result);
-    return rc == AIO_OK ? result : rc;
+    int ignored;
+    return aio__executor_call(task, fn, arg, result ? result : &ignored);
 }

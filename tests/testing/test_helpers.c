@@ -5,6 +5,7 @@
  * BUILD_DIR names the build with the modules (build/ or build/asan/). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -282,6 +283,96 @@ static void executor_views_and_run_in_executor(void **state)
     aio_testing_request_free(req);
 }
 
+/* Executor work that stays in its thread until the test opens the gate,
+ * so that the test knows what is running and what is queued. */
+static atomic_int gate_open, gate_entered;
+
+static int gated_work(void *arg)
+{
+    atomic_fetch_add(&gate_entered, 1);
+    while (!atomic_load(&gate_open))
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    return (int)(intptr_t)arg;
+}
+
+/* GET /run: fn's own value is -10, the number of AIO_EFULL: it comes back
+ * in *result, never as the call's status. */
+static int run_gated(aio_request *req)
+{
+    int result = 1;
+    int rc = aio_run_in_executor(req, gated_work, (void *)(intptr_t)AIO_EFULL, &result);
+    return aio_printf(req, "rc=%d result=%d", rc, result);
+}
+
+static int run_gated_app(aio_config *cfg)
+{
+    aio_add_route(cfg, "run", "/run");
+    return aio_add_view(cfg, "run", run_gated, AIO_COROUTINE | AIO_GET);
+}
+
+static int open_gate_and_tear_down(void **state)
+{
+    atomic_store(&gate_open, 1); /* a failed test must not leave a thread blocked */
+    return tear_down(state);
+}
+
+static aio_request *start_run(aio_testing *t)
+{
+    aio_request *req = aio_testing_request(t, "GET", "/run");
+    assert_int_equal(aio_testing_start_request(t, req), AIO_OK);
+    return req;
+}
+
+static void run_in_executor_status_is_not_the_result(void **state)
+{
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_entered, 0);
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "gated", run_gated_app, "."), AIO_OK);
+    assert_int_equal(aio_testing_option(t, "aio-executor-threads", "1"), AIO_OK);
+    assert_int_equal(aio_testing_option(t, "aio-executor-queue", "1"), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_OK);
+    aio_request *running = start_run(t);
+    for (int i = 0; i < 500 && !atomic_load(&gate_entered); i++)
+        aio_testing_run_for(t, 10);
+    assert_int_equal(atomic_load(&gate_entered), 1); /* the one thread runs it ... */
+    aio_request *queued = start_run(t);              /* ... this one fills the queue ... */
+    aio_request *refused = start_run(t);             /* ... and this one finds it full */
+    assert_int_equal(aio_testing_wait(t, refused, 5000), 200);
+    assert_string_equal(aio_testing_response_body(refused, NULL), "rc=-10 result=1");
+    atomic_store(&gate_open, 1);
+    assert_int_equal(aio_testing_wait(t, running, 5000), 200);
+    assert_string_equal(aio_testing_response_body(running, NULL), "rc=0 result=-10");
+    assert_int_equal(aio_testing_wait(t, queued, 5000), 200);
+    assert_string_equal(aio_testing_response_body(queued, NULL), "rc=0 result=-10");
+    aio_testing_request_free(running);
+    aio_testing_request_free(queued);
+    aio_testing_request_free(refused);
+}
+
+/* The call's own checks, and a NULL result (fn's value is not wanted). */
+static int run_checks(aio_request *req)
+{
+    int result = 5;
+    if (aio_run_in_executor(req, NULL, NULL, &result) != AIO_EINVAL || result != 5)
+        return 1;
+    if (aio_run_in_executor(NULL, gated_work, NULL, &result) != AIO_ESCOPE)
+        return 2;
+    return aio_run_in_executor(req, gated_work, (void *)(intptr_t)7, NULL);
+}
+
+static void run_in_executor_checks_its_arguments(void **state)
+{
+    atomic_store(&gate_open, 1);
+    aio_testing *t = *state = app(NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    int result = 5;
+    assert_int_equal(aio_run_in_executor(req, gated_work, NULL, &result), AIO_ESCOPE);
+    assert_int_equal(result, 5);
+    assert_int_equal(aio_testing_run(t, req, run_checks), AIO_OK);
+    aio_testing_request_free(req);
+}
+
 static void spawned_tasks_run_and_stop_with_the_app(void **state)
 {
     aio_testing *t = *state = app("aio-views", PROBE, NULL);
@@ -502,6 +593,9 @@ int main(void)
         cmocka_unit_test_teardown(routing_errors, tear_down),
         cmocka_unit_test_teardown(a_hung_view_times_out_and_is_cancelled, tear_down),
         cmocka_unit_test_teardown(executor_views_and_run_in_executor, tear_down),
+        cmocka_unit_test_teardown(run_in_executor_status_is_not_the_result,
+                                  open_gate_and_tear_down),
+        cmocka_unit_test_teardown(run_in_executor_checks_its_arguments, tear_down),
         cmocka_unit_test_teardown(spawned_tasks_run_and_stop_with_the_app, tear_down),
         cmocka_unit_test_teardown(secure_flow, tear_down),
         cmocka_unit_test_teardown(suspending_callbacks_run_concurrently, tear_down),

@@ -488,21 +488,24 @@ AIO_API int aio_ws_ignore_closed(int status);
 /* The executor: blocking code without blocking the loop              */
 /* ------------------------------------------------------------------ */
 
-/* Blocking work: runs in an executor thread. Its return value (>= 0 for
- * success, negative for failure, by your own convention) comes back. */
+/* Blocking work: runs in an executor thread. What it returns is yours to
+ * define: it comes back in aio_run_in_executor()'s *result. */
 typedef int (*aio_blocking_fn)(void *arg);
 
 /*
  * From a coroutine: runs fn(arg) in an executor thread and suspends until
- * it returns (aiopyramid's run_in_executor / use_executor). Returns fn's
- * return value, or AIO_EBUSY (the executor queue is full and
+ * it returns (aiopyramid's run_in_executor / use_executor); then *result
+ * (when `result` is not NULL) holds fn's return value, like aio_join().
+ * Returns AIO_OK (fn ran), AIO_EFULL (the executor queue is full and
  * aio-executor-when-full is reject), AIO_ECANCELLED (cancelled before fn
- * started), AIO_ESCOPE or AIO_ERROR. If the client goes away while fn runs,
- * the request ends once fn has returned (fn itself is never interrupted).
- * fn runs in another thread: it should use only what `arg` gives it (or
- * data protected by its own locks) and no aio_ function.
+ * started), AIO_ESCOPE, AIO_EINVAL (fn is NULL) or AIO_ERROR (no executor
+ * thread could start); *result is left alone unless fn ran. If the client
+ * goes away while fn runs, fn is never interrupted: the call returns AIO_OK
+ * once fn has (aio_is_cancelled() then says the client is gone). fn runs
+ * in another thread: it should use only what `arg` gives it (or data
+ * protected by its own locks) and no aio_ function.
  */
-AIO_API int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg);
+AIO_API int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg, int *result);
 
 /* ------------------------------------------------------------------ */
 /* Tasks: background coroutines on the loop                           */

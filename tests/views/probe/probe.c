@@ -180,10 +180,13 @@ static int run_view(aio_request *req)
 {
     struct blocking_call call = {aio_param_long(req, "ms", 10), aio_param_long(req, "fail", 0) != 0,
                                  -1};
-    int rc = aio_run_in_executor(req, blocking_work, &call);
+    int result = 0;
+    int rc = aio_run_in_executor(req, blocking_work, &call, &result);
     if (rc == AIO_ECANCELLED || aio_is_cancelled(req))
         fprintf(stderr, "probe: run_in_executor(%ld) came back to a cancelled request\n", call.ms);
-    return aio_printf(req, "result=%d on_loop=%d\n", rc, call.on_loop);
+    if (rc != AIO_OK)
+        return aio_printf(req, "run rc=%d (%s)\n", rc, aio_strerror(rc));
+    return aio_printf(req, "result=%d on_loop=%d\n", result, call.on_loop);
 }
 
 /* ---- tasks ------------------------------------------------------------- */
@@ -217,7 +220,9 @@ static int joined_task(aio_request *ctx, void *arg)
     struct blocking_call *call = arg;
     if (aio_sleep(ctx, 0.05) != AIO_OK)
         return AIO_ECANCELLED;
-    return aio_run_in_executor(ctx, blocking_work, call); /* a task may use the executor */
+    int result = 0;
+    int rc = aio_run_in_executor(ctx, blocking_work, call, &result); /* a task may use it too */
+    return rc == AIO_OK ? result : rc;
 }
 
 /* /probe/join?ms=N: a task that sleeps then blocks in the executor, joined. */
