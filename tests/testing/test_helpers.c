@@ -373,6 +373,28 @@ static void run_in_executor_checks_its_arguments(void **state)
     aio_testing_request_free(req);
 }
 
+static int sleeping_task(aio_request *ctx, void *arg)
+{
+    (void)arg;
+    return aio_sleep_ms(ctx, 60000) == AIO_ECANCELLED ? AIO_OK : AIO_ERROR;
+}
+
+/* Spawns two tasks, returns what the second spawn said. */
+static int spawn_two(aio_request *req)
+{
+    (void)req;
+    int rc = aio_spawn("first", sleeping_task, NULL, NULL);
+    return rc == AIO_OK ? aio_spawn("second", sleeping_task, NULL, NULL) : 1000 + rc;
+}
+
+static void spawn_over_max_tasks_is_efull(void **state)
+{
+    aio_testing *t = *state = app("aio-max-tasks", "1", NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    assert_int_equal(aio_testing_run(t, req, spawn_two), AIO_EFULL); /* not AIO_EBUSY */
+    aio_testing_request_free(req);
+}
+
 static void spawned_tasks_run_and_stop_with_the_app(void **state)
 {
     aio_testing *t = *state = app("aio-views", PROBE, NULL);
@@ -597,6 +619,7 @@ int main(void)
                                   open_gate_and_tear_down),
         cmocka_unit_test_teardown(run_in_executor_checks_its_arguments, tear_down),
         cmocka_unit_test_teardown(spawned_tasks_run_and_stop_with_the_app, tear_down),
+        cmocka_unit_test_teardown(spawn_over_max_tasks_is_efull, tear_down),
         cmocka_unit_test_teardown(secure_flow, tear_down),
         cmocka_unit_test_teardown(suspending_callbacks_run_concurrently, tear_down),
         cmocka_unit_test_teardown(websocket_pairs_broadcast, tear_down),

@@ -234,7 +234,8 @@ AIO_API int aio_sleep(aio_request *req, double seconds);
 /*
  * Suspends until `fd` is readable/writable (events: AIO_READ|AIO_WRITE) or
  * `timeout_ms` milliseconds pass (negative: no timeout). Returns the ready events (> 0),
- * AIO_ETIMEDOUT, AIO_ECANCELLED, AIO_EBUSY (another task waits on this fd),
+ * AIO_ETIMEDOUT, AIO_ECANCELLED, AIO_EBUSY (another task waits on this fd:
+ * the one meaning of AIO_EBUSY; full queues and limits are AIO_EFULL),
  * AIO_ESCOPE or AIO_EINVAL. For any non-blocking client library (libpq ...).
  */
 AIO_API int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms);
@@ -523,7 +524,7 @@ typedef int (*aio_task_fn)(aio_request *ctx, void *arg);
  * view, a task, or aio_main(); tasks spawned there start with the loop).
  * With handle == NULL the task is fire-and-forget; otherwise *handle must
  * be passed to aio_join() exactly once. `name` labels its log lines.
- * Returns AIO_OK, AIO_EBUSY (aio-max-tasks tasks are running),
+ * Returns AIO_OK, AIO_EFULL (aio-max-tasks tasks are running),
  * AIO_ECANCELLED (the worker is stopping), AIO_ESCOPE (not on the loop
  * thread) or AIO_EINVAL/AIO_ENOMEM. When the worker stops gracefully,
  * running tasks are cancelled: their waits return AIO_ECANCELLED.
