@@ -476,13 +476,17 @@ int aio_use_authtkt(aio_config *cfg, const struct aio_authtkt *options)
         free_authtkt(t);
         return AIO_ENOMEM;
     }
-    struct aio_authn_policy policy = {tkt_unauthenticated_userid, tkt_authenticated_userid,
-                                      tkt_effective_principals, tkt_remember, tkt_forget, t};
+    struct aio_authn_policy policy = {
+        .unauthenticated_userid = tkt_unauthenticated_userid,
+        .authenticated_userid = tkt_authenticated_userid,
+        .effective_principals = tkt_effective_principals,
+        .remember = tkt_remember,
+        .forget = tkt_forget,
+        .state = t,
+        .free_state = free_authtkt,
+    };
     int rc = aio_set_authentication_policy(cfg, &policy);
-    if (rc != AIO_OK) {
-        free_authtkt(t);
-        return rc;
-    }
-    cfg->registry->authn_free = free_authtkt;
-    return AIO_OK;
+    if (rc != AIO_OK)
+        free_authtkt(t); /* refused: still ours */
+    return rc;
 }

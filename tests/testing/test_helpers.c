@@ -115,6 +115,95 @@ static void configuration_errors_say_what(void **state)
     assert_non_null(strstr(aio_testing_error(t), "configuration error"));
 }
 
+/* ---- the authentication policy's state ------------------------------------ */
+
+struct policy_state {
+    int frees;
+};
+/* Two states: the policy the application keeps, and one it refuses. */
+static struct policy_state kept_state, refused_state;
+
+static const char *nobody(aio_request *req, void *state)
+{
+    (void)req, (void)state;
+    return NULL;
+}
+
+static int everyone(aio_request *req, void *state, aio_principals *out)
+{
+    (void)state;
+    return aio_principals_add(req, out, AIO_EVERYONE);
+}
+
+static int no_remember(aio_request *req, void *state, const char *userid)
+{
+    (void)req, (void)state, (void)userid;
+    return AIO_EINVAL;
+}
+
+static int no_forget(aio_request *req, void *state)
+{
+    (void)req, (void)state;
+    return AIO_EINVAL;
+}
+
+static void free_policy_state(void *state)
+{
+    ((struct policy_state *)state)->frees++;
+}
+
+static struct aio_authn_policy policy_with(struct policy_state *state)
+{
+    return (struct aio_authn_policy){.unauthenticated_userid = nobody,
+                                     .authenticated_userid = nobody,
+                                     .effective_principals = everyone,
+                                     .remember = no_remember,
+                                     .forget = no_forget,
+                                     .state = state,
+                                     .free_state = free_policy_state};
+}
+
+static int policy_app(aio_config *cfg)
+{
+    struct aio_authn_policy policy = policy_with(&kept_state);
+    return aio_set_authentication_policy(cfg, &policy);
+}
+
+/* A second policy is a start-up error: the application keeps the first. */
+static int two_policies_app(aio_config *cfg)
+{
+    struct aio_authn_policy first = policy_with(&kept_state), second = policy_with(&refused_state);
+    assert_int_equal(aio_set_authentication_policy(cfg, &first), AIO_OK);
+    assert_int_equal(aio_set_authentication_policy(cfg, &second), AIO_EINVAL);
+    return 0;
+}
+
+static void policy_state_is_freed_once_with_the_app(void **state)
+{
+    kept_state.frees = 0;
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "policy", policy_app, "."), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_OK);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    assert_int_equal(aio_testing_serve(t, req), 404); /* requests use it, and do not free it */
+    aio_testing_request_free(req);
+    assert_int_equal(kept_state.frees, 0);
+    free_app(state);
+    assert_int_equal(kept_state.frees, 1);
+}
+
+static void policy_state_is_freed_when_start_up_fails(void **state)
+{
+    kept_state.frees = refused_state.frees = 0;
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "policies", two_policies_app, "."), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "a second authentication policy"));
+    free_app(state);
+    assert_int_equal(kept_state.frees, 1);
+    assert_int_equal(refused_state.frees, 0); /* refused: still the module's */
+}
+
 /* ---- dummy requests ----------------------------------------------------------- */
 
 static void dummy_requests(void **state)
@@ -606,6 +695,8 @@ int main(void)
         cmocka_unit_test_teardown(one_application_at_a_time, tear_down),
         cmocka_unit_test_teardown(options_are_checked, tear_down),
         cmocka_unit_test_teardown(configuration_errors_say_what, tear_down),
+        cmocka_unit_test_teardown(policy_state_is_freed_once_with_the_app, tear_down),
+        cmocka_unit_test_teardown(policy_state_is_freed_when_start_up_fails, tear_down),
         cmocka_unit_test_teardown(dummy_requests, tear_down),
         cmocka_unit_test_teardown(bad_params_are_400, tear_down),
         cmocka_unit_test_teardown(run_view_fills_the_match_dict, tear_down),

@@ -285,7 +285,7 @@ AIO_API int aio_principals_add(aio_request *req, aio_principals *principals, con
  * authenticated_userid: the userid once verified, or NULL;
  * effective_principals: fills `out` (AIO_EVERYONE first);
  * remember/forget: add the response headers (Set-Cookie) that log the
- * user in or out. */
+ * user in or out. `state` is given to each of them. */
 struct aio_authn_policy {
     const char *(*unauthenticated_userid)(aio_request *req, void *state);
     const char *(*authenticated_userid)(aio_request *req, void *state);
@@ -293,7 +293,15 @@ struct aio_authn_policy {
     int (*remember)(aio_request *req, void *state, const char *userid);
     int (*forget)(aio_request *req, void *state);
     void *state;
+    /* Frees `state` (NULL: nothing to free). Called once, with `state`, when
+     * the application is freed: a worker that stops, or aio_testing_free()
+     * (also after a failed aio_testing_start()). A worker whose start-up
+     * fails exits without freeing anything. */
+    void (*free_state)(void *state);
 };
+/* Sets the application's one policy (copied). On AIO_OK the application
+ * owns policy->state (see free_state); on failure (a start-up error) the
+ * caller still does. */
 AIO_API int aio_set_authentication_policy(aio_config *cfg, const struct aio_authn_policy *policy);
 
 /* The user's groups (or other principals), e.g. from a database; may
