@@ -198,8 +198,6 @@ AIO_API int aio_respond_text(aio_request *req, int status, const char *text);
 AIO_API int aio_render(aio_request *req, const char *template_path, ...)
     AIO_SENTINEL;
 AIO_API int aio_vrender(aio_request *req, const char *template_path, va_list ap);
-/* The value given for `name` by the last aio_render, or NULL (for tests). */
-AIO_API const char *aio_rendered_value(const aio_request *req, const char *name);
 
 /* The view's result for its renderer: a JSON object (jansson's), created
  * empty on first use and owned by the request. For the "json" renderer it
@@ -208,8 +206,8 @@ AIO_API struct json_t *aio_result(aio_request *req);
 /* Shortcuts: set a member to a string (NULL: null) or an integer. */
 AIO_API int aio_result_set_string(aio_request *req, const char *key, const char *value);
 AIO_API int aio_result_set_int(aio_request *req, const char *key, long long value);
-/* A member of the result as text ("" for null), or NULL (for tests). */
-AIO_API const char *aio_result_get(aio_request *req, const char *key);
+/* (What a view rendered and put in its result can be read back by tests:
+ * aio_rendered_value() and aio_result_get(), in <uwsgi-aio/aio_testing.h>.) */
 
 /* Records why the view failed (logged with the 500) and returns AIO_ERROR:
  *     return aio_fail(req, "database said %s", msg);                       */
