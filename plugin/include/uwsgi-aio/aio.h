@@ -11,8 +11,8 @@
  *     compile view modules with -I<this directory> so <aio.h> is this file.
  *   - Functions that can fail return an int status: AIO_OK (0) or a negative
  *     AIO_E* code; aio_strerror() turns it into text.
- *   - Strings returned by request accessors belong to the request and stay
- *     valid until the view returns.
+ *   - Strings returned by request accessors belong to the request (see
+ *     Lifetimes below).
  *   - Suspending functions (aio_sleep_ms, aio_wait_fd ...) may only be
  *     called from a coroutine: a coroutine view or any function it calls.
  *     Called anywhere else they return AIO_ESCOPE (aiopyramid's ScopeError).
@@ -20,6 +20,73 @@
  *     (aio_sleep_ms, aio_wait_fd's timeout_ms, struct aio_authtkt's *_ms;
  *     aio_testing.h's too). The one exception is aio_sleep(), a convenience
  *     taking seconds as a double for numbers users type ("?sleep=0.5").
+ *
+ * Threads
+ *   - A worker has one loop thread. aio_main(), coroutine views, tweens,
+ *     the authentication, ACL and traversal callbacks, tasks and websocket
+ *     views all run on it, one at a time: they need no locks among
+ *     themselves.
+ *   - Loop thread only: the suspending calls (aio_sleep_ms, aio_sleep,
+ *     aio_wait_fd, aio_run_in_executor, aio_join), which also need the
+ *     caller's own coroutine and its own request; aio_spawn (from a
+ *     coroutine, a task or aio_main); every aio_ws_* function (senders
+ *     return AIO_ESCOPE elsewhere, aio_ws_find NULL). The configuration
+ *     calls (aio_add_*, aio_set_*, aio_use_authtkt, aio_config_*) only
+ *     during aio_main(), with its `cfg`, which is not valid afterwards.
+ *   - An executor view runs in an executor thread, in parallel with the
+ *     loop and other executor views, and owns its request meanwhile. It
+ *     may call the request accessors, the response functions (aio_set_status
+ *     ... aio_render, aio_result*, aio_fail), aio_alloc/aio_strdup, all on
+ *     its own request, aio_setting, aio_strerror, and the identity getters
+ *     (aio_authenticated_userid ...: answered from what the loop worked out
+ *     before the view started). Suspending calls, aio_spawn and aio_ws_*
+ *     return AIO_ESCOPE (or NULL) there. aio_has_permission, aio_remember
+ *     and aio_forget run the module's callbacks in the thread: fine as long
+ *     as those do not suspend (a suspension there fails with AIO_ESCOPE).
+ *   - A function given to aio_run_in_executor, and any thread of your own,
+ *     calls no aio_ function (aio_strerror aside): use what `arg` gives.
+ *   - Anything else shared between threads needs your own locking (or one
+ *     instance per thread).
+ *
+ * Lifetimes
+ *   - What a request gives (aio_method, aio_path, aio_header, aio_param,
+ *     aio_match, aio_body, aio_cookie, aio_view_name, aio_subpath, the
+ *     principals, the built-in policy's userids, aio_result(), aio_alloc
+ *     and aio_strdup memory) lives until the request ends: after its view, renderer and tweens
+ *     have returned and the response is sent. A websocket's handshake
+ *     request (aio_ws_request) lasts as long as its view runs (callback
+ *     views: until on_close has returned). Never keep such a pointer in a
+ *     static or a task.
+ *   - A spawned task's context `ctx` and what it gives (aio_alloc(ctx),
+ *     aio_strdup(ctx), the aio_fail message) live until the task's function
+ *     returns. aio_spawn copies `name` (up to 63 bytes); `arg` is yours: it
+ *     must stay valid while the task may use it, which outlasts an
+ *     aio_join() that returns AIO_ECANCELLED (the task goes on, detached).
+ *   - What the application gives (aio_setting, aio_config_setting,
+ *     aio_config_asset_dir, aio_route_name) lives until the application is
+ *     freed: it may be kept. aio_strerror's strings are static.
+ *   - What you give is copied when it is text or a struct passed by pointer
+ *     to a configuration call (route names and patterns, view specs, tween
+ *     names, struct aio_authn_policy, struct aio_authtkt and its strings,
+ *     struct aio_ws_callbacks); pointers inside those (functions, `state`,
+ *     `callback_arg`) are kept and must live as long as the application.
+ *   - The array an ACL callback (aio_acl_fn) sets in *acl is read when the
+ *     callback returns, during that one permission check, and not kept:
+ *     static storage or request memory (aio_alloc) will do, the callback's
+ *     own stack will not. Each check calls the callbacks again.
+ *   - Under traversal, the resources and resource types that root() and
+ *     child() give are kept in the request until it ends (aio_context,
+ *     aio_context_type): they must outlive every request that reaches them.
+ *   - A policy's `state` belongs to the application once the policy is set:
+ *     free_state() frees it when the application is freed.
+ *
+ * Configuration errors are sticky: the configuration calls record the first
+ * error they return AIO_EINVAL for (aio_config_fail() records its message;
+ * AIO_ENOMEM is only returned), later errors do not replace it, and once
+ * one is recorded start-up fails with it (naming the module) when that
+ * module's aio_main() returns, whatever it returns; the modules after it
+ * are not run. Ignoring a failed aio_add_route() does not make the
+ * application start.
  */
 #ifndef AIO_H
 #define AIO_H
