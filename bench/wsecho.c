@@ -61,9 +61,9 @@ int main(int argc, char **argv)
     int port = atoi(argv[1]), count = atoi(argv[3]);
     double seconds = atof(argv[4]);
     static const uint8_t mask[4] = {1, 2, 3, 4};
-    frame_len = aio_ws_frame_header(frame, 1, AIO_WS_OP_TEXT, strlen(MESSAGE), mask);
+    frame_len = aio__ws_frame_header(frame, 1, AIO_WS_OP_TEXT, strlen(MESSAGE), mask);
     memcpy(frame + frame_len, MESSAGE, strlen(MESSAGE));
-    aio_ws_mask(frame + frame_len, strlen(MESSAGE), mask, 0);
+    aio__ws_mask(frame + frame_len, strlen(MESSAGE), mask, 0);
     frame_len += strlen(MESSAGE);
     char request[512];
     int request_len = snprintf(request, sizeof(request),
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
             int one = 1;
             setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
             connect(c->fd, (struct sockaddr *)&addr, sizeof(addr));
-            aio_ws_parser_init(&c->parser, AIO_WS_CLIENT, 1 << 20);
+            aio__ws_parser_init(&c->parser, AIO_WS_CLIENT, 1 << 20);
             struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
             epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
             connecting++;
@@ -138,10 +138,10 @@ int main(int argc, char **argv)
                 connected++;
                 send_message(c);
             }
-            aio_ws_parser_feed(&c->parser, buf + used, (size_t)got - used);
+            aio__ws_parser_feed(&c->parser, buf + used, (size_t)got - used);
             for (;;) {
                 struct aio_ws_event ev;
-                aio_ws_parser_next(&c->parser, &ev);
+                aio__ws_parser_next(&c->parser, &ev);
                 if (ev.kind == AIO_WS_EV_NONE)
                     break;
                 if (ev.kind == AIO_WS_EV_MESSAGE) {
@@ -162,7 +162,7 @@ int main(int argc, char **argv)
     printf("connected=%d msgs=%ld seconds=%.2f msgs_per_s=%.0f wrong=%ld\n", connected, msgs,
            measured, measured > 0 ? msgs / measured : 0.0, wrong);
     for (int i = 0; i < count; i++) {
-        aio_ws_parser_free(&conns[i].parser);
+        aio__ws_parser_free(&conns[i].parser);
         if (conns[i].fd > 0)
             close(conns[i].fd);
     }

@@ -10,12 +10,12 @@ struct aio__app aio__app;
 void aio__app_init(void)
 {
     memset(&aio__app, 0, sizeof(aio__app));
-    aio_registry_init(&aio__app.registry);
-    aio_options_init(&aio__app.opts);
-    aio_list_init(&aio__app.tasks);
-    aio_list_init(&aio__app.starting);
-    aio_list_init(&aio__app.spare_tasks);
-    aio_list_init(&aio__app.websockets);
+    aio__registry_init(&aio__app.registry);
+    aio__options_init(&aio__app.opts);
+    aio__list_init(&aio__app.tasks);
+    aio__list_init(&aio__app.starting);
+    aio__list_init(&aio__app.spare_tasks);
+    aio__list_init(&aio__app.websockets);
 }
 
 void aio__app_open(void)
@@ -32,7 +32,7 @@ void aio__app_close(void)
 
 void aio__app_free(void)
 {
-    aio_registry_free(&aio__app.registry);
+    aio__registry_free(&aio__app.registry);
     for (size_t i = 0; i < aio__app.opts.nviews; i++)
         free(aio__app.opts.views[i]);
     free(aio__app.opts.views);
@@ -47,7 +47,7 @@ const struct aio_engine_config *aio__app_engine_config(void)
 
 struct aio_request *aio__request_for_task(struct aio_task *task, uint64_t started_us)
 {
-    struct aio_request *req = aio_request_new();
+    struct aio_request *req = aio__request_new();
     if (!req)
         return NULL;
     req->task = task;

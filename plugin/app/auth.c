@@ -53,10 +53,10 @@ static void parse_cookies(struct aio_request *req)
                 value_end--;
             if (value_end - value >= 2 && *value == '"' && value_end[-1] == '"')
                 value++, value_end--;
-            const char *k = aio_arena_strndup(&req->arena, p, (size_t)(eq - p));
-            const char *v = aio_arena_strndup(&req->arena, value, (size_t)(value_end - value));
+            const char *k = aio__arena_strndup(&req->arena, p, (size_t)(eq - p));
+            const char *v = aio__arena_strndup(&req->arena, value, (size_t)(value_end - value));
             if (k && v)
-                aio_kvlist_add(&req->arena, &req->cookies, k, v);
+                aio__kvlist_add(&req->arena, &req->cookies, k, v);
         }
         p = end;
     }
@@ -66,7 +66,7 @@ const char *aio_cookie(aio_request *req, const char *name)
 {
     if (!req->cookies_parsed)
         parse_cookies(req);
-    return name ? aio_kvlist_get(&req->cookies, name) : NULL;
+    return name ? aio__kvlist_get(&req->cookies, name) : NULL;
 }
 
 /* ---- principals and the request's identity ---------------------------------- */
@@ -78,8 +78,8 @@ int aio_principals_add(aio_request *req, aio_principals *principals, const char 
     for (size_t i = 0; i < principals->count; i++)
         if (strcmp(principals->names[i], name) == 0)
             return AIO_OK;
-    const char **names = aio_arena_alloc(&req->arena, (principals->count + 1) * sizeof(*names));
-    const char *copy = aio_arena_strdup(&req->arena, name);
+    const char **names = aio__arena_alloc(&req->arena, (principals->count + 1) * sizeof(*names));
+    const char *copy = aio__arena_strdup(&req->arena, name);
     if (!names || !copy)
         return AIO_ENOMEM;
     if (principals->count)
@@ -217,23 +217,23 @@ static int sign(const struct authtkt *t, const char *signed_part, char out[MAC_H
     return AIO_OK;
 }
 
-int aio_authtkt_make_ticket(const void *state, const char *userid, const char *tokens,
+int aio__authtkt_make_ticket(const void *state, const char *userid, const char *tokens,
                             long long timestamp, struct aio_buf *out)
 {
     const struct authtkt *t = state;
     size_t len = strlen(userid);
-    if (!len || len > 512 || !aio_utf8_valid(userid, len) || !valid_tokens(tokens))
+    if (!len || len > 512 || !aio__utf8_valid(userid, len) || !valid_tokens(tokens))
         return AIO_EINVAL;
     char user_hex[1025];
     to_hex((const unsigned char *)userid, len, user_hex);
     struct aio_buf signed_part = AIO_BUF_INIT;
     char mac[MAC_HEX + 1];
-    int rc = aio_buf_printf(&signed_part, "%lld!%s!%s", timestamp, user_hex, tokens);
+    int rc = aio__buf_printf(&signed_part, "%lld!%s!%s", timestamp, user_hex, tokens);
     if (rc == AIO_OK)
         rc = sign(t, signed_part.data, mac);
     if (rc == AIO_OK)
-        rc = aio_buf_printf(out, "%s!%s", mac, signed_part.data);
-    aio_buf_free(&signed_part);
+        rc = aio__buf_printf(out, "%s!%s", mac, signed_part.data);
+    aio__buf_free(&signed_part);
     return rc;
 }
 
@@ -245,7 +245,7 @@ static int older_than(long long now, long long timestamp, int64_t ms)
     return (now - timestamp) * 1000 > ms;
 }
 
-int aio_authtkt_read_ticket(const void *state, const char *value, long long now,
+int aio__authtkt_read_ticket(const void *state, const char *value, long long now,
                             struct aio_arena *arena, const char **userid, const char **tokens,
                             long long *timestamp)
 {
@@ -270,14 +270,14 @@ int aio_authtkt_read_ticket(const void *state, const char *value, long long now,
     if (t->opt.timeout_ms && older_than(now, *timestamp, t->opt.timeout_ms))
         return AIO_ETIMEDOUT;
     size_t user_hex_len = (size_t)(tok - user - 1);
-    unsigned char *raw = aio_arena_alloc(arena, user_hex_len / 2 + 1);
+    unsigned char *raw = aio__arena_alloc(arena, user_hex_len / 2 + 1);
     if (!raw || !user_hex_len || !from_hex(user + 1, user_hex_len, raw))
         return AIO_EINVAL;
     raw[user_hex_len / 2] = '\0';
-    if (memchr(raw, '\0', user_hex_len / 2) || !aio_utf8_valid((char *)raw, user_hex_len / 2))
+    if (memchr(raw, '\0', user_hex_len / 2) || !aio__utf8_valid((char *)raw, user_hex_len / 2))
         return AIO_EINVAL;
     *userid = (const char *)raw;
-    *tokens = aio_arena_strdup(arena, tok + 1);
+    *tokens = aio__arena_strdup(arena, tok + 1);
     return *tokens ? AIO_OK : AIO_ENOMEM;
 }
 
@@ -285,23 +285,23 @@ static int set_cookie(struct aio_request *req, const struct authtkt *t, const ch
                       int expire)
 {
     struct aio_buf header = AIO_BUF_INIT;
-    int rc = aio_buf_printf(&header, "%s=%s; Path=%s", t->opt.cookie_name, value, t->opt.path);
+    int rc = aio__buf_printf(&header, "%s=%s; Path=%s", t->opt.cookie_name, value, t->opt.path);
     if (rc == AIO_OK && t->opt.domain)
-        rc = aio_buf_printf(&header, "; Domain=%s", t->opt.domain);
+        rc = aio__buf_printf(&header, "; Domain=%s", t->opt.domain);
     if (rc == AIO_OK && expire)
-        rc = aio_buf_append_str(&header, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+        rc = aio__buf_append_str(&header, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
     else if (rc == AIO_OK && t->opt.max_age_ms) /* whole seconds, rounded up */
-        rc = aio_buf_printf(&header, "; Max-Age=%lld",
+        rc = aio__buf_printf(&header, "; Max-Age=%lld",
                             (long long)((t->opt.max_age_ms + 999) / 1000));
     if (rc == AIO_OK && t->opt.secure)
-        rc = aio_buf_append_str(&header, "; Secure");
+        rc = aio__buf_append_str(&header, "; Secure");
     if (rc == AIO_OK && t->opt.http_only > 0)
-        rc = aio_buf_append_str(&header, "; HttpOnly");
+        rc = aio__buf_append_str(&header, "; HttpOnly");
     if (rc == AIO_OK)
-        rc = aio_buf_printf(&header, "; SameSite=%s", t->opt.same_site);
+        rc = aio__buf_printf(&header, "; SameSite=%s", t->opt.same_site);
     if (rc == AIO_OK)
         rc = aio_add_header(req, "Set-Cookie", header.data);
-    aio_buf_free(&header);
+    aio__buf_free(&header);
     return rc;
 }
 
@@ -309,10 +309,10 @@ static int remember_with(struct aio_request *req, const struct authtkt *t, const
                          const char *tokens)
 {
     struct aio_buf ticket = AIO_BUF_INIT;
-    int rc = aio_authtkt_make_ticket(t, userid, tokens, (long long)time(NULL), &ticket);
+    int rc = aio__authtkt_make_ticket(t, userid, tokens, (long long)time(NULL), &ticket);
     if (rc == AIO_OK)
         rc = set_cookie(req, t, ticket.data, 0);
-    aio_buf_free(&ticket);
+    aio__buf_free(&ticket);
     return rc;
 }
 
@@ -326,7 +326,7 @@ static struct ticket *ticket_of(struct aio_request *req, const struct authtkt *t
     memset(tk, 0, sizeof(*tk));
     long long now = (long long)time(NULL);
     const char *value = aio_cookie(req, t->opt.cookie_name);
-    if (value && aio_authtkt_read_ticket(t, value, now, &req->arena, &tk->userid, &tk->tokens,
+    if (value && aio__authtkt_read_ticket(t, value, now, &req->arena, &tk->userid, &tk->tokens,
                                          &tk->timestamp) != AIO_OK)
         tk->userid = NULL;
     /* an old ticket is renewed on the way out */
@@ -383,7 +383,7 @@ static int tkt_effective_principals(aio_request *req, void *state, aio_principal
         rc = aio_principals_add(req, out, tk->groups.names[i]);
     for (const char *p = tk->tokens; rc == AIO_OK && *p;) {
         size_t len = strcspn(p, ".");
-        char *token = aio_arena_strndup(&req->arena, p, len);
+        char *token = aio__arena_strndup(&req->arena, p, len);
         rc = token ? aio_principals_add(req, out, token) : AIO_ENOMEM;
         p += len + (p[len] == '.');
     }
@@ -426,7 +426,7 @@ static void free_authtkt(void *state)
 
 static int valid_attribute(const char *value)
 {
-    return value && *value && aio_http_valid_header_value(value) && !strchr(value, ';');
+    return value && *value && aio__http_valid_header_value(value) && !strchr(value, ';');
 }
 
 /* What is wrong with the options, or NULL. */
@@ -436,7 +436,7 @@ static const char *check_options(const struct aio_authtkt *o)
         return "no secret (give it as a setting: aio-setting = <name>=...)";
     if (strlen(o->secret) < AIO_AUTHTKT_MIN_SECRET)
         return "the secret is too short (at least 32 bytes)";
-    if (o->cookie_name && !aio_http_is_token(o->cookie_name, strlen(o->cookie_name)))
+    if (o->cookie_name && !aio__http_is_token(o->cookie_name, strlen(o->cookie_name)))
         return "the cookie name is not a token";
     if ((o->path && !valid_attribute(o->path)) || (o->domain && !valid_attribute(o->domain)))
         return "bad cookie path or domain";

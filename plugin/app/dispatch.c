@@ -10,7 +10,7 @@
 
 void aio__respond_error(struct aio_request *req, int status, const char *detail)
 {
-    aio_response_reset(req);
+    aio__response_reset(req);
     aio_set_status(req, status);
     aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");
     aio__http_error_body(&req->response_body, status, detail);
@@ -29,7 +29,7 @@ static void respond_dispatch(struct aio_request *req, enum aio_dispatch how, uns
         aio__respond_error(req, 404, "The resource could not be found.");
     } else if (how == AIO_DISPATCH_METHOD_NOT_ALLOWED) {
         char methods[96];
-        aio_http_format_methods(allowed, methods, sizeof(methods));
+        aio__http_format_methods(allowed, methods, sizeof(methods));
         aio__respond_error(req, 405, NULL);
         aio_add_header(req, "Allow", methods);
     } else {
@@ -64,7 +64,7 @@ static void run_view(struct aio_request *req, const struct aio_view *view)
         return;
     }
     if (status == AIO_OK)
-        status = aio_apply_renderer(req, view);
+        status = aio__apply_renderer(req, view);
     if (status != AIO_OK) {
         log_failure(req, "view", status);
         aio__respond_error(req, 500, NULL);
@@ -80,14 +80,14 @@ static int main_handler(struct aio_request *req)
     const struct aio_view *view = NULL;
     unsigned allowed = 0;
     enum aio_dispatch how =
-        aio_registry_match(&aio__app.registry, req->path, &req->arena, &req->match, &route);
+        aio__registry_match(&aio__app.registry, req->path, &req->arena, &req->match, &route);
     if (how != AIO_DISPATCH_FOUND) {
         respond_dispatch(req, how, 0);
         return AIO_OK;
     }
     req->route = route;
     if (route->root) {
-        int rc = aio_traverse(req, route);
+        int rc = aio__traverse(req, route);
         if (task->cancelled)
             return AIO_OK;
         if (rc != AIO_OK) {
@@ -96,7 +96,7 @@ static int main_handler(struct aio_request *req)
             return AIO_OK;
         }
     }
-    how = aio_route_pick_view(route, req->method_bit, aio_context_type(req), req->view_name,
+    how = aio__route_pick_view(route, req->method_bit, aio_context_type(req), req->view_name,
                               &view, &allowed);
     if (how != AIO_DISPATCH_FOUND) {
         respond_dispatch(req, how, allowed);
@@ -127,7 +127,7 @@ static int main_handler(struct aio_request *req)
 void aio__dispatch(struct aio_request *req)
 {
     const struct aio_registry *reg = &aio__app.registry;
-    int status = aio_run_tweens(req, reg->chain, reg->nchain, main_handler);
+    int status = aio__run_tweens(req, reg->chain, reg->nchain, main_handler);
     if (status != AIO_OK && !req->task->cancelled && !req->upgraded) {
         aio__log("a tween failed on %s %s: %s", req->method, req->path,
                 req->failure ? req->failure : aio_strerror(status));

@@ -13,7 +13,7 @@
 #include "app/registry.h"
 #include "base/array.h"
 
-int aio_option_int(const char *option, const char *value, long min, long max, long *out,
+int aio__option_int(const char *option, const char *value, long min, long max, long *out,
                    char *error, size_t error_size)
 {
     char *end = NULL;
@@ -44,7 +44,7 @@ static int size_suffix_shift(const char *suffix, unsigned *shift)
     }
 }
 
-int aio_option_size(const char *option, const char *value, size_t min, size_t max,
+int aio__option_size(const char *option, const char *value, size_t min, size_t max,
                     size_t *out, char *error, size_t error_size)
 {
     char *end = NULL;
@@ -68,7 +68,7 @@ int aio_option_size(const char *option, const char *value, size_t min, size_t ma
     return AIO_OK;
 }
 
-int aio_option_bool(const char *option, const char *value, int *out, char *error,
+int aio__option_bool(const char *option, const char *value, int *out, char *error,
                     size_t error_size)
 {
     static const char *truthy[] = {"1", "true", "yes", "on"};
@@ -88,7 +88,7 @@ int aio_option_bool(const char *option, const char *value, int *out, char *error
     return AIO_EINVAL;
 }
 
-int aio_option_setting(const char *option, char *pair, char **key, char **value, char *error,
+int aio__option_setting(const char *option, char *pair, char **key, char **value, char *error,
                        size_t error_size)
 {
     char *eq = pair ? strchr(pair, '=') : NULL;
@@ -118,12 +118,12 @@ int aio_option_setting(const char *option, char *pair, char **key, char **value,
 #define DEFAULT_WS_MAX_MESSAGE (1024u * 1024u)
 #define DEFAULT_WS_PONG_TOLERANCE 3
 
-void aio_options_init(struct aio_options *o)
+void aio__options_init(struct aio_options *o)
 {
     o->ignore_websocket_closed = 1;
 }
 
-void aio_options_defaults(struct aio_options *o)
+void aio__options_defaults(struct aio_options *o)
 {
     if (!o->engine.stack_size)
         o->engine.stack_size = DEFAULT_STACK_SIZE;
@@ -160,8 +160,8 @@ static int add_setting(struct aio_registry *reg, const char *name, const char *v
     if (value && !pair)
         return AIO_ENOMEM;
     char *key, *val;
-    int rc = aio_option_setting(name, pair, &key, &val, error, error_size);
-    if (rc == AIO_OK && aio_registry_add_setting(reg, key, val))
+    int rc = aio__option_setting(name, pair, &key, &val, error, error_size);
+    if (rc == AIO_OK && aio__registry_add_setting(reg, key, val))
         rc = AIO_ENOMEM;
     free(pair);
     return rc;
@@ -182,7 +182,7 @@ static int set_when_full(struct aio_options *o, const char *name, const char *va
     return AIO_OK;
 }
 
-int aio_options_set(struct aio_options *o, struct aio_registry *reg, const char *name,
+int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char *name,
                     const char *value, char *error, size_t error_size)
 {
     static const struct {
@@ -205,14 +205,14 @@ int aio_options_set(struct aio_options *o, struct aio_registry *reg, const char 
         return AIO_EINVAL;
     for (size_t i = 0; i < sizeof(integers) / sizeof(integers[0]); i++)
         if (strcmp(name, integers[i].name) == 0)
-            return aio_option_int(name, value, integers[i].min, integers[i].max,
+            return aio__option_int(name, value, integers[i].min, integers[i].max,
                                   (long *)((char *)o + integers[i].offset), error, error_size);
     for (size_t i = 0; i < sizeof(booleans) / sizeof(booleans[0]); i++)
         if (strcmp(name, booleans[i].name) == 0)
-            return aio_option_bool(name, value, (int *)((char *)o + booleans[i].offset), error,
+            return aio__option_bool(name, value, (int *)((char *)o + booleans[i].offset), error,
                                    error_size);
     if (strcmp(name, "aio-stack-size") == 0)
-        return aio_option_size(name, value, 16u * 1024u, 64u * 1024u * 1024u, &o->engine.stack_size,
+        return aio__option_size(name, value, 16u * 1024u, 64u * 1024u * 1024u, &o->engine.stack_size,
                                error, error_size);
     if (strcmp(name, "aio-executor-when-full") == 0)
         return set_when_full(o, name, value, error, error_size);
@@ -221,6 +221,6 @@ int aio_options_set(struct aio_options *o, struct aio_registry *reg, const char 
     if (strcmp(name, "aio-setting") == 0)
         return add_setting(reg, name, value, error, error_size);
     if (strcmp(name, "aio-tweens") == 0)
-        return aio_registry_set_tween_order(reg, value ? value : "") ? AIO_ENOMEM : AIO_OK;
+        return aio__registry_set_tween_order(reg, value ? value : "") ? AIO_ENOMEM : AIO_OK;
     return AIO_ENOTFOUND;
 }

@@ -28,29 +28,29 @@ struct aio_options {
 /* Applies option `name` (an aio-* option other than `aio` itself) to
  * `opts`, or to `reg` for aio-setting and aio-tweens. AIO_OK, AIO_EINVAL
  * with `error` set, AIO_ENOMEM, or AIO_ENOTFOUND when it is no such option. */
-int aio_options_set(struct aio_options *opts, struct aio_registry *reg, const char *name,
+int aio__options_set(struct aio_options *opts, struct aio_registry *reg, const char *name,
                     const char *value, char *error, size_t error_size);
 /* Before any option: the defaults of the boolean options. */
-void aio_options_init(struct aio_options *opts);
+void aio__options_init(struct aio_options *opts);
 /* After the options: defaults for what no option set. */
-void aio_options_defaults(struct aio_options *opts);
+void aio__options_defaults(struct aio_options *opts);
 
 /* A decimal integer in [min, max]. */
-int aio_option_int(const char *option, const char *value, long min, long max, long *out,
+int aio__option_int(const char *option, const char *value, long min, long max, long *out,
                    char *error, size_t error_size);
 
 /* A size in bytes with an optional k/K, m/M or g/G (binary) suffix, in
  * [min, max]. */
-int aio_option_size(const char *option, const char *value, size_t min, size_t max,
+int aio__option_size(const char *option, const char *value, size_t min, size_t max,
                     size_t *out, char *error, size_t error_size);
 
 /* A boolean: 1/0, true/false, yes/no, on/off (any case). */
-int aio_option_bool(const char *option, const char *value, int *out, char *error,
+int aio__option_bool(const char *option, const char *value, int *out, char *error,
                     size_t error_size);
 
 /* "key=value" with a non-empty key of [A-Za-z0-9_.-]; splits in place
  * into *key and *value (pointers into `pair`). */
-int aio_option_setting(const char *option, char *pair, char **key, char **value,
+int aio__option_setting(const char *option, char *pair, char **key, char **value,
                        char *error, size_t error_size);
 
 #endif

@@ -27,7 +27,7 @@ int aio__registry_error(struct aio_registry *reg, const char *fmt, ...)
     return AIO_EINVAL;
 }
 
-void aio_registry_init(struct aio_registry *reg)
+void aio__registry_init(struct aio_registry *reg)
 {
     memset(reg, 0, sizeof(*reg));
 }
@@ -36,7 +36,7 @@ static void free_module(struct aio_module *module)
 {
     for (size_t i = 0; i < module->ntemplates; i++) {
         free(module->templates[i].name);
-        aio_template_free(&module->templates[i].tpl);
+        aio__template_free(&module->templates[i].tpl);
     }
     free(module->templates);
     free(module->path);
@@ -47,7 +47,7 @@ static void free_module(struct aio_module *module)
     free(module);
 }
 
-void aio_registry_free(struct aio_registry *reg)
+void aio__registry_free(struct aio_registry *reg)
 {
     for (size_t i = 0; i < reg->nviews; i++) {
         free(reg->views[i]->route_name);
@@ -58,7 +58,7 @@ void aio_registry_free(struct aio_registry *reg)
         free(reg->views[i]);
     }
     for (size_t i = 0; i < reg->nroutes; i++) {
-        aio_pattern_free(&reg->routes[i]->pattern);
+        aio__pattern_free(&reg->routes[i]->pattern);
         free(reg->routes[i]->name);
         free(reg->routes[i]->views);
         free(reg->routes[i]);
@@ -87,7 +87,7 @@ void aio_registry_free(struct aio_registry *reg)
 
 /* ---- settings ----------------------------------------------------- */
 
-int aio_registry_add_setting(struct aio_registry *reg, const char *key, const char *value)
+int aio__registry_add_setting(struct aio_registry *reg, const char *key, const char *value)
 {
     char *v = strdup(value);
     if (!v)
@@ -109,7 +109,7 @@ int aio_registry_add_setting(struct aio_registry *reg, const char *key, const ch
     return AIO_OK;
 }
 
-const char *aio_registry_setting(const struct aio_registry *reg, const char *key)
+const char *aio__registry_setting(const struct aio_registry *reg, const char *key)
 {
     for (size_t i = 0; i < reg->nsettings; i++)
         if (strcmp(reg->settings[i].key, key) == 0)
@@ -137,7 +137,7 @@ static struct aio_module *new_module(struct aio_registry *reg, const char *path,
     return module;
 }
 
-int aio_registry_add_module(struct aio_registry *reg, const char *name, const char *asset_dir,
+int aio__registry_add_module(struct aio_registry *reg, const char *name, const char *asset_dir,
                             int (*main_fn)(aio_config *))
 {
     struct aio_module *module = new_module(reg, name, name, asset_dir);
@@ -147,19 +147,19 @@ int aio_registry_add_module(struct aio_registry *reg, const char *name, const ch
     return AIO_OK;
 }
 
-int aio_registry_open_module(struct aio_registry *reg, const char *path)
+int aio__registry_open_module(struct aio_registry *reg, const char *path)
 {
     /* dlopen() searches the library path for bare names: make them
      * relative to the working directory, as a user would expect. */
     struct aio_buf file = AIO_BUF_INIT;
-    if (aio_buf_printf(&file, "%s%s", strchr(path, '/') ? "" : "./", path))
+    if (aio__buf_printf(&file, "%s%s", strchr(path, '/') ? "" : "./", path))
         return AIO_ENOMEM;
     const char *base = strrchr(file.data, '/') + 1;
     size_t name_len = strlen(base);
     if (name_len > 3 && strcmp(base + name_len - 3, ".so") == 0)
         name_len -= 3;
     struct aio_buf asset_dir = AIO_BUF_INIT;
-    int rc = aio_buf_printf(&asset_dir, "%.*s%.*s", (int)(base - file.data), file.data,
+    int rc = aio__buf_printf(&asset_dir, "%.*s%.*s", (int)(base - file.data), file.data,
                             (int)name_len, base);
     struct aio_module *module = NULL;
     if (rc == AIO_OK) {
@@ -182,8 +182,8 @@ int aio_registry_open_module(struct aio_registry *reg, const char *path)
             free_module(module);
         }
     }
-    aio_buf_free(&file);
-    aio_buf_free(&asset_dir);
+    aio__buf_free(&file);
+    aio__buf_free(&asset_dir);
     return rc;
 }
 
@@ -198,7 +198,7 @@ static int read_file(const char *path, struct aio_buf *out)
     size_t n;
     int rc = AIO_OK;
     while (rc == AIO_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = aio_buf_append(out, chunk, n);
+        rc = aio__buf_append(out, chunk, n);
     if (ferror(f))
         rc = AIO_ERROR;
     fclose(f);
@@ -210,14 +210,14 @@ static int add_template(struct aio_registry *reg, struct aio_module *module, con
 {
     struct aio_buf text = AIO_BUF_INIT;
     if (read_file(file, &text) != AIO_OK) {
-        aio_buf_free(&text);
+        aio__buf_free(&text);
         return aio__registry_error(reg, "view module '%s': cannot read template %s: %s", module->path,
                          file, strerror(errno));
     }
     struct aio_template tpl;
     char why[256] = "";
-    int rc = aio_template_compile(&tpl, text.data ? text.data : "", text.len, why, sizeof(why));
-    aio_buf_free(&text);
+    int rc = aio__template_compile(&tpl, text.data ? text.data : "", text.len, why, sizeof(why));
+    aio__buf_free(&text);
     if (rc == AIO_EINVAL)
         return aio__registry_error(reg, "view module '%s': template %s: %s", module->path, name, why);
     if (rc != AIO_OK)
@@ -225,7 +225,7 @@ static int add_template(struct aio_registry *reg, struct aio_module *module, con
     char *copy = strdup(name);
     if (!copy || aio__array_grow((void **)&module->templates, module->ntemplates, sizeof(*module->templates))) {
         free(copy);
-        aio_template_free(&tpl);
+        aio__template_free(&tpl);
         return AIO_ENOMEM;
     }
     module->templates[module->ntemplates++] = (struct aio_template_entry){copy, tpl};
@@ -236,10 +236,10 @@ static int add_template(struct aio_registry *reg, struct aio_module *module, con
 static int load_templates(struct aio_registry *reg, struct aio_module *module, const char *rel)
 {
     struct aio_buf dir_path = AIO_BUF_INIT;
-    if (aio_buf_printf(&dir_path, "%s/%s", module->asset_dir, rel))
+    if (aio__buf_printf(&dir_path, "%s/%s", module->asset_dir, rel))
         return AIO_ENOMEM;
     DIR *dir = opendir(dir_path.data);
-    aio_buf_free(&dir_path);
+    aio__buf_free(&dir_path);
     if (!dir)
         return AIO_OK; /* no templates: fine */
     int rc = AIO_OK;
@@ -249,21 +249,21 @@ static int load_templates(struct aio_registry *reg, struct aio_module *module, c
             continue;
         struct aio_buf name = AIO_BUF_INIT, file = AIO_BUF_INIT;
         struct stat st;
-        rc = aio_buf_printf(&name, "%s/%s", rel, entry->d_name) ||
-                     aio_buf_printf(&file, "%s/%s", module->asset_dir, name.data)
+        rc = aio__buf_printf(&name, "%s/%s", rel, entry->d_name) ||
+                     aio__buf_printf(&file, "%s/%s", module->asset_dir, name.data)
                  ? AIO_ENOMEM
                  : AIO_OK;
         if (rc == AIO_OK && stat(file.data, &st) == 0)
             rc = S_ISDIR(st.st_mode) ? load_templates(reg, module, name.data)
                                      : add_template(reg, module, file.data, name.data);
-        aio_buf_free(&name);
-        aio_buf_free(&file);
+        aio__buf_free(&name);
+        aio__buf_free(&file);
     }
     closedir(dir);
     return rc;
 }
 
-const struct aio_template *aio_module_template(const struct aio_module *module, const char *name)
+const struct aio_template *aio__module_template(const struct aio_module *module, const char *name)
 {
     for (size_t i = 0; module && i < module->ntemplates; i++)
         if (strcmp(module->templates[i].name, name) == 0)
@@ -273,7 +273,7 @@ const struct aio_template *aio_module_template(const struct aio_module *module, 
 
 /* ---- the configuration API of aio.h ------------------------------- */
 
-struct aio_route *aio_registry_find_route(const struct aio_registry *reg, const char *name)
+struct aio_route *aio__registry_find_route(const struct aio_registry *reg, const char *name)
 {
     for (size_t i = 0; name && i < reg->nroutes; i++)
         if (strcmp(reg->routes[i]->name, name) == 0)
@@ -306,19 +306,19 @@ static int add_route(aio_config *cfg, const char *name, const char *pattern, aio
         return aio__registry_error(reg, "view module '%s': aio_add_route() needs a route name", mod);
     if (!pattern)
         return aio__registry_error(reg, "view module '%s': route '%s' has no pattern", mod, name);
-    if (aio_registry_find_route(reg, name))
+    if (aio__registry_find_route(reg, name))
         return aio__registry_error(reg, "view module '%s': duplicate route name '%s'", mod, name);
     struct aio_route *route = calloc(1, sizeof(*route));
     if (!route)
         return AIO_ENOMEM;
     char why[256] = "";
-    int rc = aio_pattern_compile(&route->pattern, pattern, why, sizeof(why));
+    int rc = aio__pattern_compile(&route->pattern, pattern, why, sizeof(why));
     if (rc == AIO_OK && !(route->name = strdup(name)))
         rc = AIO_ENOMEM;
     if (rc == AIO_OK && aio__array_grow((void **)&reg->routes, reg->nroutes, sizeof(*reg->routes)))
         rc = AIO_ENOMEM;
     if (rc != AIO_OK) {
-        aio_pattern_free(&route->pattern);
+        aio__pattern_free(&route->pattern);
         free(route->name);
         free(route);
         return rc == AIO_EINVAL
@@ -480,7 +480,7 @@ int aio_add_websocket_callbacks(aio_config *cfg, const char *route,
 
 const char *aio_config_setting(const aio_config *cfg, const char *key)
 {
-    return key ? aio_registry_setting(cfg->registry, key) : NULL;
+    return key ? aio__registry_setting(cfg->registry, key) : NULL;
 }
 
 const char *aio_config_asset_dir(const aio_config *cfg)
@@ -517,7 +517,7 @@ static int same_selection(const struct aio_view *a, const struct aio_view *b)
 
 static int attach_view(struct aio_registry *reg, struct aio_view *view)
 {
-    struct aio_route *route = aio_registry_find_route(reg, view->route_name);
+    struct aio_route *route = aio__registry_find_route(reg, view->route_name);
     if (!route)
         return aio__registry_error(reg, "view module '%s': a view names route '%s', which does not exist",
                          view->module->path, view->route_name);
@@ -526,13 +526,13 @@ static int attach_view(struct aio_registry *reg, struct aio_view *view)
         unsigned both = view_methods(other) & view_methods(view);
         if (both && same_selection(other, view)) {
             char methods[96];
-            aio_http_format_methods(both, methods, sizeof(methods));
+            aio__http_format_methods(both, methods, sizeof(methods));
             return aio__registry_error(reg, "view module '%s': route '%s' has two views for %s",
                              view->module->path, route->name, methods);
         }
     }
     if (view->renderer == AIO_RENDER_TEMPLATE &&
-        !(view->template = aio_module_template(view->module, view->template_name)))
+        !(view->template = aio__module_template(view->module, view->template_name)))
         return aio__registry_error(reg, "view module '%s': route '%s': renderer template '%s' not found",
                          view->module->path, route->name, view->template_name);
     if ((view->context || view->name[0]) && !route->root)
@@ -563,7 +563,7 @@ static int commit(struct aio_registry *reg)
     return AIO_OK;
 }
 
-int aio_registry_construct(struct aio_registry *reg)
+int aio__registry_construct(struct aio_registry *reg)
 {
     for (size_t i = 0; i < reg->nmodules; i++) {
         struct aio_module *module = reg->modules[i];
@@ -589,7 +589,7 @@ static int selects(const struct aio_view *view, const char *context, const char 
            strcmp(view->name, name ? name : "") == 0;
 }
 
-enum aio_dispatch aio_route_pick_view(const struct aio_route *route, unsigned method_bit,
+enum aio_dispatch aio__route_pick_view(const struct aio_route *route, unsigned method_bit,
                                       const char *context, const char *name,
                                       const struct aio_view **view, unsigned *allowed)
 {
@@ -620,12 +620,12 @@ enum aio_dispatch aio_route_pick_view(const struct aio_route *route, unsigned me
     return AIO_DISPATCH_METHOD_NOT_ALLOWED;
 }
 
-enum aio_dispatch aio_registry_match(const struct aio_registry *reg, const char *path,
+enum aio_dispatch aio__registry_match(const struct aio_registry *reg, const char *path,
                                      struct aio_arena *arena, struct aio_kvlist *match,
                                      const struct aio_route **route)
 {
     for (size_t i = 0; i < reg->nroutes; i++) {
-        int rc = aio_pattern_match(&reg->routes[i]->pattern, path, arena, match);
+        int rc = aio__pattern_match(&reg->routes[i]->pattern, path, arena, match);
         if (rc < 0)
             return AIO_DISPATCH_ERROR;
         if (rc > 0) {
@@ -636,14 +636,14 @@ enum aio_dispatch aio_registry_match(const struct aio_registry *reg, const char 
     return AIO_DISPATCH_NOT_FOUND;
 }
 
-enum aio_dispatch aio_registry_dispatch(const struct aio_registry *reg, unsigned method_bit,
+enum aio_dispatch aio__registry_dispatch(const struct aio_registry *reg, unsigned method_bit,
                                         const char *path, struct aio_arena *arena,
                                         struct aio_kvlist *match, const struct aio_view **view,
                                         unsigned *allowed)
 {
     const struct aio_route *route;
-    enum aio_dispatch found = aio_registry_match(reg, path, arena, match, &route);
+    enum aio_dispatch found = aio__registry_match(reg, path, arena, match, &route);
     if (found != AIO_DISPATCH_FOUND)
         return found;
-    return aio_route_pick_view(route, method_bit, NULL, "", view, allowed);
+    return aio__route_pick_view(route, method_bit, NULL, "", view, allowed);
 }

@@ -101,11 +101,11 @@ struct aio_config {
     (AIO_GET | AIO_HEAD | AIO_POST | AIO_PUT | AIO_DELETE | AIO_PATCH | AIO_OPTIONS)
 #define AIO_MAPPER_BITS (AIO_COROUTINE | AIO_EXECUTOR)
 
-void aio_registry_init(struct aio_registry *reg);
-void aio_registry_free(struct aio_registry *reg);
+void aio__registry_init(struct aio_registry *reg);
+void aio__registry_free(struct aio_registry *reg);
 
 /* A built-in tween by name ("timing"), or NULL (tween.c). */
-aio_tween_fn aio_builtin_tween(const char *name);
+aio_tween_fn aio__builtin_tween(const char *name);
 
 /* Records the first configuration error (later ones often follow from it).
  * Returns AIO_EINVAL. */
@@ -115,23 +115,23 @@ int aio__registry_error(struct aio_registry *reg, const char *fmt, ...)
  * tween. */
 int aio__tween_chain_build(struct aio_registry *reg);
 /* `aio-tweens`: the tweens to run, by name, outermost first. */
-int aio_registry_set_tween_order(struct aio_registry *reg, const char *names);
+int aio__registry_set_tween_order(struct aio_registry *reg, const char *names);
 
 /* Settings: the last value given for a key wins. */
-int aio_registry_add_setting(struct aio_registry *reg, const char *key, const char *value);
-const char *aio_registry_setting(const struct aio_registry *reg, const char *key);
+int aio__registry_add_setting(struct aio_registry *reg, const char *key, const char *value);
+const char *aio__registry_setting(const struct aio_registry *reg, const char *key);
 
 /* Opens a view module (dlopen, finds aio_main). On failure reg->error
  * names the module and the reason. */
-int aio_registry_open_module(struct aio_registry *reg, const char *path);
+int aio__registry_open_module(struct aio_registry *reg, const char *path);
 
 /* Loads templates, runs every module's aio_main() and checks the result
  * (routes without views, views of unknown routes, conflicting views).
  * On failure reg->error says what, naming the module/route. */
-int aio_registry_construct(struct aio_registry *reg);
+int aio__registry_construct(struct aio_registry *reg);
 
 /* Adds a module that is already in memory (tests, built-in modules). */
-int aio_registry_add_module(struct aio_registry *reg, const char *name, const char *asset_dir,
+int aio__registry_add_module(struct aio_registry *reg, const char *name, const char *asset_dir,
                             int (*main_fn)(aio_config *));
 
 enum aio_dispatch {
@@ -142,34 +142,34 @@ enum aio_dispatch {
 };
 
 /* The route named `name`, or NULL. */
-struct aio_route *aio_registry_find_route(const struct aio_registry *reg, const char *name);
+struct aio_route *aio__registry_find_route(const struct aio_registry *reg, const char *name);
 
 /* The first route matching a decoded path; fills `match`. */
-enum aio_dispatch aio_registry_match(const struct aio_registry *reg, const char *path,
+enum aio_dispatch aio__registry_match(const struct aio_registry *reg, const char *path,
                                      struct aio_arena *arena, struct aio_kvlist *match,
                                      const struct aio_route **route);
 
 /* The route's view for the method, the context type (NULL: none, as
  * without traversal) and the view name ("" for the default view). */
-enum aio_dispatch aio_route_pick_view(const struct aio_route *route, unsigned method_bit,
+enum aio_dispatch aio__route_pick_view(const struct aio_route *route, unsigned method_bit,
                                       const char *context, const char *name,
                                       const struct aio_view **view, unsigned *allowed);
 
 /* Both, for routes without traversal. */
-enum aio_dispatch aio_registry_dispatch(const struct aio_registry *reg, unsigned method_bit,
+enum aio_dispatch aio__registry_dispatch(const struct aio_registry *reg, unsigned method_bit,
                                         const char *path, struct aio_arena *arena,
                                         struct aio_kvlist *match, const struct aio_view **view,
                                         unsigned *allowed);
 
-const struct aio_template *aio_module_template(const struct aio_module *module,
+const struct aio_template *aio__module_template(const struct aio_module *module,
                                                const char *name);
 
-static inline const char *aio_route_get_name(const struct aio_route *route)
+static inline const char *aio__route_get_name(const struct aio_route *route)
 {
     return route->name;
 }
 
-static inline const struct aio_module *aio_view_module(const struct aio_view *view)
+static inline const struct aio_module *aio__view_module(const struct aio_view *view)
 {
     return view->module;
 }

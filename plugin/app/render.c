@@ -45,7 +45,7 @@ static const char *as_text(struct aio_request *req, const json_t *value)
     if (json_is_null(value))
         return "";
     char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-    const char *copy = text ? aio_arena_strdup(&req->arena, text) : NULL;
+    const char *copy = text ? aio__arena_strdup(&req->arena, text) : NULL;
     free(text);
     return copy;
 }
@@ -63,26 +63,26 @@ static const char *result_lookup(void *ctx, const char *name, size_t len)
     return value ? as_text(req, value) : NULL;
 }
 
-int aio_apply_renderer(struct aio_request *req, const struct aio_view *view)
+int aio__apply_renderer(struct aio_request *req, const struct aio_view *view)
 {
     switch (view->renderer) {
     case AIO_RENDER_NONE:
         return AIO_OK;
     case AIO_RENDER_STRING:
-        return aio_response_default_type(req, "text/plain; charset=utf-8");
+        return aio__response_default_type(req, "text/plain; charset=utf-8");
     case AIO_RENDER_JSON: {
         char *text = json_dumps(aio_result(req), JSON_COMPACT | JSON_ENCODE_ANY);
         if (!text)
             return AIO_ENOMEM;
-        aio_buf_reset(&req->response_body);
+        aio__buf_reset(&req->response_body);
         int rc = aio_write_body(req, text, strlen(text));
         free(text);
-        return rc == AIO_OK ? aio_response_default_type(req, "application/json") : rc;
+        return rc == AIO_OK ? aio__response_default_type(req, "application/json") : rc;
     }
     case AIO_RENDER_TEMPLATE:
-        aio_buf_reset(&req->response_body);
-        int rc = aio_template_render(view->template, result_lookup, req, &req->response_body);
-        return rc == AIO_OK ? aio_response_default_type(req, AIO_HTML_TYPE) : rc;
+        aio__buf_reset(&req->response_body);
+        int rc = aio__template_render(view->template, result_lookup, req, &req->response_body);
+        return rc == AIO_OK ? aio__response_default_type(req, AIO_HTML_TYPE) : rc;
     }
     return AIO_EINVAL;
 }

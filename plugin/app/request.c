@@ -13,11 +13,11 @@
 #include "proto/http.h"
 #include "app/registry.h"
 
-struct aio_request *aio_request_new(void)
+struct aio_request *aio__request_new(void)
 {
     struct aio_arena arena;
-    aio_arena_init(&arena);
-    struct aio_request *req = aio_arena_alloc(&arena, sizeof(*req));
+    aio__arena_init(&arena);
+    struct aio_request *req = aio__arena_alloc(&arena, sizeof(*req));
     if (!req)
         return NULL;
     memset(req, 0, sizeof(*req));
@@ -34,42 +34,42 @@ struct aio_request *aio_request_new(void)
     return req;
 }
 
-void aio_request_free(struct aio_request *req)
+void aio__request_free(struct aio_request *req)
 {
     if (!req)
         return;
-    aio_buf_free(&req->response_body);
+    aio__buf_free(&req->response_body);
     json_decref(req->result);
     struct aio_arena arena = req->arena; /* req itself lives in the arena */
-    aio_arena_release(&arena);
+    aio__arena_release(&arena);
 }
 
-int aio_request_set_line(struct aio_request *req, const char *method, const char *path,
+int aio__request_set_line(struct aio_request *req, const char *method, const char *path,
                          const char *query_string)
 {
-    const char *m = aio_arena_strdup(&req->arena, method);
-    const char *p = aio_arena_strdup(&req->arena, path);
-    const char *q = aio_arena_strdup(&req->arena, query_string ? query_string : "");
+    const char *m = aio__arena_strdup(&req->arena, method);
+    const char *p = aio__arena_strdup(&req->arena, path);
+    const char *q = aio__arena_strdup(&req->arena, query_string ? query_string : "");
     if (!m || !p || !q)
         return AIO_ENOMEM;
     req->method = m;
-    req->method_bit = aio_http_method_bit(m);
+    req->method_bit = aio__http_method_bit(m);
     req->path = p;
     req->query_string = q;
     return AIO_OK;
 }
 
-int aio_request_add_header_var(struct aio_request *req, const char *var, size_t var_len,
+int aio__request_add_header_var(struct aio_request *req, const char *var, size_t var_len,
                                const char *value, size_t value_len)
 {
-    const char *k = aio_arena_strndup(&req->arena, var, var_len);
-    const char *v = aio_arena_strndup(&req->arena, value, value_len);
+    const char *k = aio__arena_strndup(&req->arena, var, var_len);
+    const char *v = aio__arena_strndup(&req->arena, value, value_len);
     if (!k || !v)
         return AIO_ENOMEM;
-    return aio_kvlist_add(&req->arena, &req->headers, k, v);
+    return aio__kvlist_add(&req->arena, &req->headers, k, v);
 }
 
-int aio_is_form_content_type(const char *content_type)
+int aio__is_form_content_type(const char *content_type)
 {
     static const char form[] = "application/x-www-form-urlencoded";
     if (!content_type || strncasecmp(content_type, form, sizeof(form) - 1) != 0)
@@ -78,12 +78,12 @@ int aio_is_form_content_type(const char *content_type)
     return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
-int aio_request_parse_params(struct aio_request *req, const char **error)
+int aio__request_parse_params(struct aio_request *req, const char **error)
 {
-    int rc = aio_parse_urlencoded(&req->arena, req->query_string, strlen(req->query_string),
+    int rc = aio__parse_urlencoded(&req->arena, req->query_string, strlen(req->query_string),
                                   &req->params, error);
-    if (rc == AIO_OK && req->body_len && aio_is_form_content_type(aio_header(req, "Content-Type")))
-        rc = aio_parse_urlencoded(&req->arena, req->body, req->body_len, &req->params, error);
+    if (rc == AIO_OK && req->body_len && aio__is_form_content_type(aio_header(req, "Content-Type")))
+        rc = aio__parse_urlencoded(&req->arena, req->body, req->body_len, &req->params, error);
     return rc;
 }
 
@@ -96,7 +96,7 @@ const char *aio_remote_addr(const aio_request *req) { return req->remote_addr; }
 
 const char *aio_route_name(const aio_request *req)
 {
-    return req->route ? aio_route_get_name(req->route) : NULL;
+    return req->route ? aio__route_get_name(req->route) : NULL;
 }
 
 const char *aio_header(const aio_request *req, const char *name)
@@ -105,7 +105,7 @@ const char *aio_header(const aio_request *req, const char *name)
         return NULL;
     for (size_t i = 0; i < req->headers.count; i++) {
         const struct aio_kv *kv = &req->headers.items[i];
-        if (aio_http_header_is_cgi_var(name, kv->key, strlen(kv->key)))
+        if (aio__http_header_is_cgi_var(name, kv->key, strlen(kv->key)))
             return kv->value;
     }
     return NULL;
@@ -113,12 +113,12 @@ const char *aio_header(const aio_request *req, const char *name)
 
 const char *aio_match(const aio_request *req, const char *name)
 {
-    return name ? aio_kvlist_get(&req->match, name) : NULL;
+    return name ? aio__kvlist_get(&req->match, name) : NULL;
 }
 
 const char *aio_param(const aio_request *req, const char *name)
 {
-    return name ? aio_kvlist_get(&req->params, name) : NULL;
+    return name ? aio__kvlist_get(&req->params, name) : NULL;
 }
 
 size_t aio_params(const aio_request *req, const char *name, const char **out, size_t max)
@@ -165,17 +165,17 @@ const char *aio_body(const aio_request *req, size_t *len)
 
 const char *aio_setting(const aio_request *req, const char *key)
 {
-    return req->registry && key ? aio_registry_setting(req->registry, key) : NULL;
+    return req->registry && key ? aio__registry_setting(req->registry, key) : NULL;
 }
 
 void *aio_alloc(aio_request *req, size_t size)
 {
-    return aio_arena_alloc(&req->arena, size);
+    return aio__arena_alloc(&req->arena, size);
 }
 
 char *aio_strdup(aio_request *req, const char *s)
 {
-    return s ? aio_arena_strdup(&req->arena, s) : NULL;
+    return s ? aio__arena_strdup(&req->arena, s) : NULL;
 }
 
 /* ---- response ----------------------------------------------------- */
@@ -188,24 +188,24 @@ int aio_set_status(aio_request *req, int status)
     return AIO_OK;
 }
 
-void aio_response_reset(struct aio_request *req)
+void aio__response_reset(struct aio_request *req)
 {
     req->status = 200;
     req->response_headers.count = 0;
     req->has_content_type = 0;
-    aio_buf_reset(&req->response_body);
+    aio__buf_reset(&req->response_body);
 }
 
 int aio_add_header(aio_request *req, const char *name, const char *value)
 {
     /* uWSGI's header API takes 16-bit lengths */
     if (!name || !value || strlen(name) > 255 || strlen(value) > 65000 ||
-        !aio_http_is_token(name, strlen(name)) || !aio_http_valid_header_value(value) ||
+        !aio__http_is_token(name, strlen(name)) || !aio__http_valid_header_value(value) ||
         strcasecmp(name, "Content-Length") == 0)
         return AIO_EINVAL;
-    const char *k = aio_arena_strdup(&req->arena, name);
-    const char *v = aio_arena_strdup(&req->arena, value);
-    if (!k || !v || aio_kvlist_add(&req->arena, &req->response_headers, k, v))
+    const char *k = aio__arena_strdup(&req->arena, name);
+    const char *v = aio__arena_strdup(&req->arena, value);
+    if (!k || !v || aio__kvlist_add(&req->arena, &req->response_headers, k, v))
         return AIO_ENOMEM;
     if (strcasecmp(name, "Content-Type") == 0)
         req->has_content_type = 1;
@@ -216,26 +216,26 @@ int aio_write_body(aio_request *req, const void *data, size_t len)
 {
     if (!data && len)
         return AIO_EINVAL;
-    return aio_buf_append(&req->response_body, data, len);
+    return aio__buf_append(&req->response_body, data, len);
 }
 
 int aio_printf(aio_request *req, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = aio_buf_vprintf(&req->response_body, fmt, ap);
+    int rc = aio__buf_vprintf(&req->response_body, fmt, ap);
     va_end(ap);
     return rc;
 }
 
-int aio_response_default_type(struct aio_request *req, const char *type)
+int aio__response_default_type(struct aio_request *req, const char *type)
 {
     if (req->has_content_type)
         return AIO_OK;
     return aio_add_header(req, "Content-Type", type);
 }
 
-int aio_response_has_body(const struct aio_request *req)
+int aio__response_has_body(const struct aio_request *req)
 {
     return req->status >= 200 && req->status != 204 && req->status != 304;
 }
@@ -244,9 +244,9 @@ int aio_respond_text(aio_request *req, int status, const char *text)
 {
     int rc = aio_set_status(req, status);
     if (rc == AIO_OK)
-        rc = aio_response_default_type(req, "text/plain; charset=utf-8");
+        rc = aio__response_default_type(req, "text/plain; charset=utf-8");
     if (rc == AIO_OK && text) {
-        aio_buf_reset(&req->response_body);
+        aio__buf_reset(&req->response_body);
         rc = aio_write_body(req, text, strlen(text));
     }
     return rc;
@@ -266,7 +266,7 @@ int aio_vrender(aio_request *req, const char *template_path, va_list ap)
     if (!template_path)
         return AIO_EINVAL;
     const struct aio_template *tpl =
-        req->view ? aio_module_template(aio_view_module(req->view), template_path) : NULL;
+        req->view ? aio__module_template(aio__view_module(req->view), template_path) : NULL;
     if (!tpl) {
         aio_fail(req, "template '%s' not found", template_path);
         return AIO_ENOTFOUND;
@@ -277,15 +277,15 @@ int aio_vrender(aio_request *req, const char *template_path, va_list ap)
         if (!name)
             break;
         const char *value = va_arg(ap, const char *);
-        const char *k = aio_arena_strdup(&req->arena, name);
-        const char *v = aio_arena_strdup(&req->arena, value ? value : "");
-        if (!k || !v || aio_kvlist_add(&req->arena, &req->rendered, k, v))
+        const char *k = aio__arena_strdup(&req->arena, name);
+        const char *v = aio__arena_strdup(&req->arena, value ? value : "");
+        if (!k || !v || aio__kvlist_add(&req->arena, &req->rendered, k, v))
             return AIO_ENOMEM;
     }
-    aio_buf_reset(&req->response_body);
-    int rc = aio_template_render(tpl, rendered_lookup, &req->rendered, &req->response_body);
+    aio__buf_reset(&req->response_body);
+    int rc = aio__template_render(tpl, rendered_lookup, &req->rendered, &req->response_body);
     if (rc == AIO_OK)
-        rc = aio_response_default_type(req, AIO_HTML_TYPE);
+        rc = aio__response_default_type(req, AIO_HTML_TYPE);
     return rc;
 }
 
@@ -308,10 +308,10 @@ int aio_fail(aio_request *req, const char *fmt, ...)
     struct aio_buf msg = AIO_BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    int rc = aio_buf_vprintf(&msg, fmt, ap);
+    int rc = aio__buf_vprintf(&msg, fmt, ap);
     va_end(ap);
     if (rc == AIO_OK)
-        req->failure = aio_arena_strdup(&req->arena, msg.data);
-    aio_buf_free(&msg);
+        req->failure = aio__arena_strdup(&req->arena, msg.data);
+    aio__buf_free(&msg);
     return AIO_ERROR;
 }

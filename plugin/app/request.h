@@ -65,41 +65,41 @@ struct aio_request {
 };
 
 /* A new, empty request (method GET, path "/"), or NULL. */
-struct aio_request *aio_request_new(void);
-void aio_request_free(struct aio_request *req);
+struct aio_request *aio__request_new(void);
+void aio__request_free(struct aio_request *req);
 
 /* Setters used when building a request (copies into the arena). */
-int aio_request_set_line(struct aio_request *req, const char *method, const char *path,
+int aio__request_set_line(struct aio_request *req, const char *method, const char *path,
                          const char *query_string);
-int aio_request_add_header_var(struct aio_request *req, const char *var, size_t var_len,
+int aio__request_add_header_var(struct aio_request *req, const char *var, size_t var_len,
                                const char *value, size_t value_len);
 /* Parses the query string and, for urlencoded bodies, the body into params.
  * AIO_EINVAL with *error set on malformed input. */
-int aio_request_parse_params(struct aio_request *req, const char **error);
+int aio__request_parse_params(struct aio_request *req, const char **error);
 
 /* Walks the route's traversal path (traversal.c); may suspend. */
-int aio_traverse(struct aio_request *req, const struct aio_route *route);
+int aio__traverse(struct aio_request *req, const struct aio_route *route);
 
 /* Runs the tween chain around `handler` (tween.c). */
-int aio_run_tweens(aio_request *req, aio_tween_fn const *chain, size_t n,
+int aio__run_tweens(aio_request *req, aio_tween_fn const *chain, size_t n,
                    int (*handler)(aio_request *req));
 
 /* Makes the response of aio_result(req) with the view's renderer (render.c). */
-int aio_apply_renderer(struct aio_request *req, const struct aio_view *view);
+int aio__apply_renderer(struct aio_request *req, const struct aio_view *view);
 
 /* Content-Type `type`, unless the response has one already. */
-int aio_response_default_type(struct aio_request *req, const char *type);
+int aio__response_default_type(struct aio_request *req, const char *type);
 /* 0 for the statuses that have no body (1xx, 204, 304). */
-int aio_response_has_body(const struct aio_request *req);
+int aio__response_has_body(const struct aio_request *req);
 /* HTML: what a template renders, and what the server calls a body sent
  * without a Content-Type. */
 #define AIO_HTML_TYPE "text/html; charset=utf-8"
 
 /* Forgets the response built so far (status back to 200). */
-void aio_response_reset(struct aio_request *req);
+void aio__response_reset(struct aio_request *req);
 
 /* Form content type check: "application/x-www-form-urlencoded; charset=x" */
-int aio_is_form_content_type(const char *content_type);
+int aio__is_form_content_type(const char *content_type);
 
 /* Public in <uwsgi-aio/aio_testing.h>, for tests, and implemented here
  * (request.c, render.c), where that header may not be included (it is the

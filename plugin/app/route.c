@@ -66,9 +66,9 @@ static int append_literal(struct aio_buf *re, char c)
 {
     if (strchr(".[]()*+?{}|^$\\", c)) {
         char escaped[2] = {'\\', c};
-        return aio_buf_append(re, escaped, 2);
+        return aio__buf_append(re, escaped, 2);
     }
-    return aio_buf_append(re, &c, 1);
+    return aio__buf_append(re, &c, 1);
 }
 
 static int add_name(struct aio_pattern *pattern, const char *name, size_t len,
@@ -99,7 +99,7 @@ static int translate(struct aio_pattern *pattern, struct aio_buf *re, char *erro
     size_t group = 1;
     if (src[0] != '/')
         return fail(error, size, src, "it must start with '/'");
-    if (aio_buf_append(re, "^", 1))
+    if (aio__buf_append(re, "^", 1))
         return AIO_ENOMEM;
     for (const char *p = src; *p; p++) {
         int rc;
@@ -116,11 +116,11 @@ static int translate(struct aio_pattern *pattern, struct aio_buf *re, char *erro
                 size_t re_len = (size_t)(close - colon - 1);
                 if (re_len == 0)
                     return fail(error, size, src, "empty regex in placeholder");
-                rc = aio_buf_append(re, "(", 1) || aio_buf_append(re, colon + 1, re_len) ||
-                     aio_buf_append(re, ")", 1);
+                rc = aio__buf_append(re, "(", 1) || aio__buf_append(re, colon + 1, re_len) ||
+                     aio__buf_append(re, ")", 1);
                 group += 1 + count_groups(colon + 1, re_len);
             } else {
-                rc = aio_buf_append_str(re, "([^/]+)");
+                rc = aio__buf_append_str(re, "([^/]+)");
                 group++;
             }
             p = close;
@@ -135,7 +135,7 @@ static int translate(struct aio_pattern *pattern, struct aio_buf *re, char *erro
             rc = add_name(pattern, p + 1, (size_t)(end - p - 1), group, error, size);
             if (rc)
                 return rc;
-            rc = aio_buf_append_str(re, "(.*)");
+            rc = aio__buf_append_str(re, "(.*)");
             group++;
             p = end - 1;
         } else {
@@ -144,10 +144,10 @@ static int translate(struct aio_pattern *pattern, struct aio_buf *re, char *erro
         if (rc)
             return AIO_ENOMEM;
     }
-    return aio_buf_append(re, "$", 1) ? AIO_ENOMEM : AIO_OK;
+    return aio__buf_append(re, "$", 1) ? AIO_ENOMEM : AIO_OK;
 }
 
-int aio_pattern_compile(struct aio_pattern *pattern, const char *source, char *error,
+int aio__pattern_compile(struct aio_pattern *pattern, const char *source, char *error,
                         size_t error_size)
 {
     memset(pattern, 0, sizeof(*pattern));
@@ -164,7 +164,7 @@ int aio_pattern_compile(struct aio_pattern *pattern, const char *source, char *e
             rc = fail(error, error_size, source, why);
         }
     }
-    aio_buf_free(&re);
+    aio__buf_free(&re);
     if (rc != AIO_OK) {
         for (size_t i = 0; i < pattern->nplaceholders; i++)
             free(pattern->names[i]);
@@ -174,7 +174,7 @@ int aio_pattern_compile(struct aio_pattern *pattern, const char *source, char *e
     return rc;
 }
 
-void aio_pattern_free(struct aio_pattern *pattern)
+void aio__pattern_free(struct aio_pattern *pattern)
 {
     if (!pattern->source)
         return;
@@ -185,14 +185,14 @@ void aio_pattern_free(struct aio_pattern *pattern)
     memset(pattern, 0, sizeof(*pattern));
 }
 
-int aio_pattern_match(const struct aio_pattern *pattern, const char *path,
+int aio__pattern_match(const struct aio_pattern *pattern, const char *path,
                       struct aio_arena *arena, struct aio_kvlist *match)
 {
     size_t nsub = pattern->regex.re_nsub + 1;
     regmatch_t stack_groups[32];
     regmatch_t *groups = stack_groups;
     if (nsub > sizeof(stack_groups) / sizeof(stack_groups[0])) {
-        groups = aio_arena_alloc(arena, nsub * sizeof(*groups));
+        groups = aio__arena_alloc(arena, nsub * sizeof(*groups));
         if (!groups)
             return AIO_ENOMEM;
     }
@@ -201,9 +201,9 @@ int aio_pattern_match(const struct aio_pattern *pattern, const char *path,
     for (size_t i = 0; i < pattern->nplaceholders; i++) {
         const regmatch_t *g = &groups[pattern->groups[i]];
         const char *value = g->rm_so < 0 ? ""
-                                         : aio_arena_strndup(arena, path + g->rm_so,
+                                         : aio__arena_strndup(arena, path + g->rm_so,
                                                              (size_t)(g->rm_eo - g->rm_so));
-        if (!value || aio_kvlist_add(arena, match, pattern->names[i], value))
+        if (!value || aio__kvlist_add(arena, match, pattern->names[i], value))
             return AIO_ENOMEM;
     }
     return 1;

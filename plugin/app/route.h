@@ -27,13 +27,13 @@ struct aio_pattern {
  * Names are [A-Za-z_][A-Za-z0-9_]* and unique within a pattern.
  * Returns AIO_OK, or AIO_EINVAL with a message in error[0..error_size).
  */
-int aio_pattern_compile(struct aio_pattern *pattern, const char *source,
+int aio__pattern_compile(struct aio_pattern *pattern, const char *source,
                         char *error, size_t error_size);
-void aio_pattern_free(struct aio_pattern *pattern);
+void aio__pattern_free(struct aio_pattern *pattern);
 
 /* Matches a decoded path. Returns 1 and appends name/value pairs to
  * `match` (copied into `arena`) on a match, 0 on no match, AIO_ENOMEM. */
-int aio_pattern_match(const struct aio_pattern *pattern, const char *path,
+int aio__pattern_match(const struct aio_pattern *pattern, const char *path,
                       struct aio_arena *arena, struct aio_kvlist *match);
 
 #endif

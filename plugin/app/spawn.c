@@ -21,15 +21,15 @@ static void task_main(void *arg)
 
 static struct aio_task *task_new(void)
 {
-    struct aio_list *spare = aio_list_first(&aio__app.spare_tasks);
+    struct aio_list *spare = aio__list_first(&aio__app.spare_tasks);
     if (spare) {
-        aio_list_remove(spare);
-        return aio_list_entry(spare, struct aio_task, node);
+        aio__list_remove(spare);
+        return aio__list_entry(spare, struct aio_task, node);
     }
     struct aio_task *task = calloc(1, sizeof(*task));
     if (!task)
         return NULL;
-    if (aio_coro_init(&task->coro, aio__app.opts.engine.stack_size) != AIO_OK) {
+    if (aio__coro_init(&task->coro, aio__app.opts.engine.stack_size) != AIO_OK) {
         free(task);
         return NULL;
     }
@@ -46,22 +46,22 @@ static void task_recycle(struct aio_task *task)
     task->joiner = NULL;
     task->cancelled = 0;
     task->finished = 0;
-    aio_list_append(&aio__app.spare_tasks, &task->node);
+    aio__list_append(&aio__app.spare_tasks, &task->node);
 }
 
 static void on_start_tasks(uv_timer_t *timer)
 {
     (void)timer;
     struct aio_list *node;
-    while ((node = aio_list_first(&aio__app.starting)) != NULL) {
-        aio_list_remove(node);
-        aio__task_run(aio_list_entry(node, struct aio_task, queue_node));
+    while ((node = aio__list_first(&aio__app.starting)) != NULL) {
+        aio__list_remove(node);
+        aio__task_run(aio__list_entry(node, struct aio_task, queue_node));
     }
 }
 
 void aio__tasks_start_pending(void)
 {
-    if (!aio_list_empty(&aio__app.starting))
+    if (!aio__list_empty(&aio__app.starting))
         uv_timer_start(&aio__app.start_tasks, on_start_tasks, 0, 0);
 }
 
@@ -91,14 +91,14 @@ int aio_spawn(const char *name, aio_task_fn fn, void *arg, aio_task **handle)
     task->arg = arg;
     task->result = 0;
     task->detached = handle == NULL;
-    aio_list_append(&aio__app.tasks, &task->node);
+    aio__list_append(&aio__app.tasks, &task->node);
     aio__app.ntasks++;
     aio__engine_live(+1);
     aio__app.spawned++;
-    aio_coro_prepare(&task->coro, task_main, task);
+    aio__coro_prepare(&task->coro, task_main, task);
     /* Started from the loop's top level, never from inside the caller's
      * coroutine (and, from aio_main, once the loop runs). */
-    aio_list_append(&aio__app.starting, &task->queue_node);
+    aio__list_append(&aio__app.starting, &task->queue_node);
     if (aio__engine.running)
         aio__tasks_start_pending();
     if (handle)
@@ -109,13 +109,13 @@ int aio_spawn(const char *name, aio_task_fn fn, void *arg, aio_task **handle)
 /* Its coroutine ended: report, wake its joiner, recycle. */
 static void spawned_task_finished(struct aio_task *task)
 {
-    aio_list_remove(&task->node);
+    aio__list_remove(&task->node);
     aio__app.ntasks--;
     task->finished = 1;
     if (task->result < 0 && !(task->cancelled && task->result == AIO_ECANCELLED))
         aio__log("task '%s' failed: %s", task->name,
                 task->req->failure ? task->req->failure : aio_strerror(task->result));
-    aio_request_free(task->req);
+    aio__request_free(task->req);
     task->req = NULL;
     struct aio_task *joiner = task->joiner;
     if (task->detached)
@@ -150,9 +150,9 @@ int aio_join(aio_request *req, aio_task *task, int *result)
 
 static struct aio_task *first_uncancelled(void)
 {
-    for (struct aio_list *n = aio_list_first(&aio__app.tasks); n;
-         n = aio_list_next(&aio__app.tasks, n)) {
-        struct aio_task *task = aio_list_entry(n, struct aio_task, node);
+    for (struct aio_list *n = aio__list_first(&aio__app.tasks); n;
+         n = aio__list_next(&aio__app.tasks, n)) {
+        struct aio_task *task = aio__list_entry(n, struct aio_task, node);
         if (!task->cancelled)
             return task;
     }
@@ -175,7 +175,7 @@ void aio__tasks_cancel_all(void)
 static void free_task(uv_handle_t *timer)
 {
     struct aio_task *task = timer->data;
-    aio_coro_destroy(&task->coro);
+    aio__coro_destroy(&task->coro);
     free(task);
 }
 
@@ -189,9 +189,9 @@ void aio__spawn_open(void)
 void aio__spawn_close(void)
 {
     struct aio_list *node;
-    while ((node = aio_list_first(&aio__app.spare_tasks)) != NULL) {
-        aio_list_remove(node);
-        struct aio_task *task = aio_list_entry(node, struct aio_task, node);
+    while ((node = aio__list_first(&aio__app.spare_tasks)) != NULL) {
+        aio__list_remove(node);
+        struct aio_task *task = aio__list_entry(node, struct aio_task, node);
         uv_close((uv_handle_t *)&task->timer, free_task);
     }
     uv_close((uv_handle_t *)&aio__app.start_tasks, NULL);

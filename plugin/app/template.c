@@ -6,7 +6,7 @@
 
 #include <uwsgi-aio/aio.h>
 
-int aio_html_escape(struct aio_buf *out, const char *s)
+int aio__html_escape(struct aio_buf *out, const char *s)
 {
     const char *run = s;
     for (const char *p = s;; p++) {
@@ -17,10 +17,10 @@ int aio_html_escape(struct aio_buf *out, const char *s)
         case '>': entity = "&gt;"; break;
         case '"': entity = "&quot;"; break;
         case '\'': entity = "&#39;"; break;
-        case '\0': return aio_buf_append(out, run, (size_t)(p - run));
+        case '\0': return aio__buf_append(out, run, (size_t)(p - run));
         default: continue;
         }
-        if (aio_buf_append(out, run, (size_t)(p - run)) || aio_buf_append_str(out, entity))
+        if (aio__buf_append(out, run, (size_t)(p - run)) || aio__buf_append_str(out, entity))
             return AIO_ENOMEM;
         run = p + 1;
     }
@@ -95,7 +95,7 @@ static int parse_tag(struct aio_template *tpl, size_t *cap, const char *open, co
                     (size_t)(name_end - body));
 }
 
-int aio_template_compile(struct aio_template *tpl, const char *source, size_t len,
+int aio__template_compile(struct aio_template *tpl, const char *source, size_t len,
                          char *error, size_t error_size)
 {
     memset(tpl, 0, sizeof(*tpl));
@@ -122,30 +122,30 @@ int aio_template_compile(struct aio_template *tpl, const char *source, size_t le
             break;
     }
     if (rc != AIO_OK)
-        aio_template_free(tpl);
+        aio__template_free(tpl);
     return rc;
 }
 
-void aio_template_free(struct aio_template *tpl)
+void aio__template_free(struct aio_template *tpl)
 {
     free(tpl->nodes);
     free(tpl->source);
     memset(tpl, 0, sizeof(*tpl));
 }
 
-int aio_template_render(const struct aio_template *tpl, aio_template_lookup lookup, void *ctx,
+int aio__template_render(const struct aio_template *tpl, aio_template_lookup lookup, void *ctx,
                         struct aio_buf *out)
 {
     for (size_t i = 0; i < tpl->nnodes; i++) {
         const struct aio_template_node *node = &tpl->nodes[i];
         int rc = AIO_OK;
         if (node->kind == AIO_TPL_TEXT) {
-            rc = aio_buf_append(out, node->text, node->len);
+            rc = aio__buf_append(out, node->text, node->len);
         } else {
             const char *value = lookup(ctx, node->text, node->len);
             if (value)
-                rc = node->kind == AIO_TPL_RAW ? aio_buf_append_str(out, value)
-                                               : aio_html_escape(out, value);
+                rc = node->kind == AIO_TPL_RAW ? aio__buf_append_str(out, value)
+                                               : aio__html_escape(out, value);
         }
         if (rc != AIO_OK)
             return rc;

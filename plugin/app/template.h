@@ -34,13 +34,13 @@ struct aio_template {
 typedef const char *(*aio_template_lookup)(void *ctx, const char *name, size_t len);
 
 /* Compiles `source`; on AIO_EINVAL, `error` says what and on which line. */
-int aio_template_compile(struct aio_template *tpl, const char *source, size_t len,
+int aio__template_compile(struct aio_template *tpl, const char *source, size_t len,
                          char *error, size_t error_size);
-void aio_template_free(struct aio_template *tpl);
-int aio_template_render(const struct aio_template *tpl, aio_template_lookup lookup,
+void aio__template_free(struct aio_template *tpl);
+int aio__template_render(const struct aio_template *tpl, aio_template_lookup lookup,
                         void *ctx, struct aio_buf *out);
 
 /* Appends `s` with & < > " ' replaced by entities. */
-int aio_html_escape(struct aio_buf *out, const char *s);
+int aio__html_escape(struct aio_buf *out, const char *s);
 
 #endif

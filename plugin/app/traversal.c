@@ -14,14 +14,14 @@ static size_t split(struct aio_request *req, const char *path, const char ***out
     size_t max = 1;
     for (const char *p = path; *p; p++)
         max += *p == '/';
-    const char **segments = aio_arena_alloc(&req->arena, max * sizeof(*segments));
+    const char **segments = aio__arena_alloc(&req->arena, max * sizeof(*segments));
     size_t n = 0;
     for (const char *p = path; segments && *p;) {
         size_t len = strcspn(p, "/");
         if (len == 2 && memcmp(p, "..", 2) == 0) {
             n -= n > 0;
         } else if (len && !(len == 1 && *p == '.')) {
-            const char *segment = aio_arena_strndup(&req->arena, p, len);
+            const char *segment = aio__arena_strndup(&req->arena, p, len);
             if (!segment)
                 return (size_t)-1;
             segments[n++] = segment;
@@ -36,16 +36,16 @@ static const char *join(struct aio_request *req, const char **segments, size_t n
 {
     struct aio_buf path = AIO_BUF_INIT;
     for (size_t i = 0; i < n; i++)
-        if (aio_buf_printf(&path, "%s%s", i ? "/" : "", segments[i]) != AIO_OK) {
-            aio_buf_free(&path);
+        if (aio__buf_printf(&path, "%s%s", i ? "/" : "", segments[i]) != AIO_OK) {
+            aio__buf_free(&path);
             return NULL;
         }
-    const char *copy = aio_arena_strdup(&req->arena, path.data ? path.data : "");
-    aio_buf_free(&path);
+    const char *copy = aio__arena_strdup(&req->arena, path.data ? path.data : "");
+    aio__buf_free(&path);
     return copy;
 }
 
-int aio_traverse(struct aio_request *req, const struct aio_route *route)
+int aio__traverse(struct aio_request *req, const struct aio_route *route)
 {
     void *resource = NULL;
     const struct aio_resource_type *type = NULL;
@@ -58,8 +58,8 @@ int aio_traverse(struct aio_request *req, const struct aio_route *route)
     if (n == (size_t)-1)
         return AIO_ENOMEM;
     /* the lineage, root first while walking, reversed at the end */
-    void **lineage = aio_arena_alloc(&req->arena, (n + 1) * sizeof(*lineage));
-    const struct aio_resource_type **types = aio_arena_alloc(&req->arena, (n + 1) * sizeof(*types));
+    void **lineage = aio__arena_alloc(&req->arena, (n + 1) * sizeof(*lineage));
+    const struct aio_resource_type **types = aio__arena_alloc(&req->arena, (n + 1) * sizeof(*types));
     if (!lineage || !types)
         return AIO_ENOMEM;
     size_t depth = 0, i = 0;

@@ -26,7 +26,7 @@ int aio_call_next(aio_request *req, aio_next *next)
     return next->chain[0](req, &inner);
 }
 
-int aio_run_tweens(aio_request *req, aio_tween_fn const *chain, size_t n,
+int aio__run_tweens(aio_request *req, aio_tween_fn const *chain, size_t n,
                    int (*handler)(aio_request *req))
 {
     aio_next first = {chain, n, handler};
@@ -52,7 +52,7 @@ static int timing_tween(aio_request *req, aio_next *next)
     return rc;
 }
 
-aio_tween_fn aio_builtin_tween(const char *name)
+aio_tween_fn aio__builtin_tween(const char *name)
 {
     return name && strcmp(name, "timing") == 0 ? timing_tween : NULL;
 }
@@ -78,7 +78,7 @@ int aio_add_tween(aio_config *cfg, const char *name, aio_tween_fn fn)
     return AIO_OK;
 }
 
-int aio_registry_set_tween_order(struct aio_registry *reg, const char *names)
+int aio__registry_set_tween_order(struct aio_registry *reg, const char *names)
 {
     const char *p = names;
     while (*p) {
@@ -112,7 +112,7 @@ int aio__tween_chain_build(struct aio_registry *reg)
             continue;
         }
         const char *name = reg->tween_order[i];
-        aio_tween_fn fn = aio_builtin_tween(name);
+        aio_tween_fn fn = aio__builtin_tween(name);
         for (size_t k = 0; k < reg->ntweens && !fn; k++)
             if (strcmp(reg->tweens[k].name, name) == 0)
                 fn = reg->tweens[k].fn;

@@ -111,7 +111,7 @@ static void connection_gone(struct aio_ws *ws, int code)
     ws->state = WS_CLOSED;
     if (!ws->close_code)
         ws->close_code = code;
-    aio_buf_reset(&ws->out);
+    aio__buf_reset(&ws->out);
     ws->written = 0;
     notify_owner(ws);
     /* A view suspended elsewhere (aio_sleep...) learns it at once: its
@@ -130,7 +130,7 @@ static void flush(struct aio_ws *ws)
         enum aio_io_status rc =
             ws->host_ops->write(ws->conn, ws->out.data, ws->out.len, &ws->written);
         if (rc == AIO_IO_DONE) {
-            aio_buf_reset(&ws->out);
+            aio__buf_reset(&ws->out);
             ws->written = 0;
         } else if (rc == AIO_IO_AGAIN) {
             if (ws->written == before)
@@ -147,11 +147,11 @@ static void flush(struct aio_ws *ws)
 static int queue_frame(struct aio_ws *ws, int opcode, const void *data, size_t len)
 {
     uint8_t header[14];
-    size_t n = aio_ws_frame_header(header, 1, opcode, len, NULL);
-    if (aio_buf_reserve(&ws->out, n + len) != AIO_OK)
+    size_t n = aio__ws_frame_header(header, 1, opcode, len, NULL);
+    if (aio__buf_reserve(&ws->out, n + len) != AIO_OK)
         return AIO_ENOMEM;
-    aio_buf_append(&ws->out, header, n);
-    aio_buf_append(&ws->out, data, len);
+    aio__buf_append(&ws->out, header, n);
+    aio__buf_append(&ws->out, data, len);
     flush(ws);
     return AIO_OK;
 }
@@ -159,7 +159,7 @@ static int queue_frame(struct aio_ws *ws, int opcode, const void *data, size_t l
 static void queue_close(struct aio_ws *ws, int code, const char *reason)
 {
     uint8_t payload[125];
-    queue_frame(ws, AIO_WS_OP_CLOSE, payload, aio_ws_close_payload(payload, code, reason));
+    queue_frame(ws, AIO_WS_OP_CLOSE, payload, aio__ws_close_payload(payload, code, reason));
     ws->state = ws->got_close ? WS_CLOSED : WS_CLOSING;
     if (!ws->close_code)
         ws->close_code = code;
@@ -181,7 +181,7 @@ struct aio_msg *aio__msg_new(int type, char *data, size_t len)
         free(data);
         return NULL;
     }
-    aio_list_init(&msg->node);
+    aio__list_init(&msg->node);
     msg->type = type;
     msg->data = data;
     msg->len = len;
@@ -197,7 +197,7 @@ static void deliver(struct aio_ws *ws, struct aio_ws_event *ev)
         ws->got_close = 1;
         return;
     }
-    aio_list_append(&ws->inbox, &msg->node);
+    aio__list_append(&ws->inbox, &msg->node);
     ws->inbox_bytes += msg->len;
     notify_owner(ws);
 }
@@ -249,14 +249,14 @@ static void read_frames(struct aio_ws *ws)
         }
         ws->last_seen = aio__loop_ms();
         ws->ping_sent = 0; /* whatever arrives shows the peer is alive */
-        if (aio_ws_parser_feed(&ws->parser, aio__app.ws_read_buf, (size_t)n) != AIO_OK) {
+        if (aio__ws_parser_feed(&ws->parser, aio__app.ws_read_buf, (size_t)n) != AIO_OK) {
             queue_close(ws, AIO_WS_INTERNAL_ERROR, "out of memory");
             ws->got_close = 1;
             break;
         }
         struct aio_ws_event ev;
         do {
-            aio_ws_parser_next(&ws->parser, &ev);
+            aio__ws_parser_next(&ws->parser, &ev);
             handle_event(ws, &ev);
         } while (ev.kind != AIO_WS_EV_NONE && !ws->got_close);
     }
@@ -342,10 +342,10 @@ aio_msg *aio_ws_recv(aio_ws *ws)
     if (!ws || !is_owner(ws))
         return NULL;
     for (;;) {
-        struct aio_list *node = aio_list_first(&ws->inbox);
+        struct aio_list *node = aio__list_first(&ws->inbox);
         if (node) {
-            aio_list_remove(node);
-            struct aio_msg *msg = aio_list_entry(node, struct aio_msg, node);
+            aio__list_remove(node);
+            struct aio_msg *msg = aio__list_entry(node, struct aio_msg, node);
             ws->inbox_bytes -= msg->len;
             update_watch(ws); /* reading may have paused for a full inbox */
             return msg;
@@ -383,7 +383,7 @@ static int check_message(int type, const void *data, size_t len)
     if (!aio__on_loop_thread())
         return AIO_ESCOPE;
     if ((type != AIO_MSG_TEXT && type != AIO_MSG_BINARY) || (!data && len) ||
-        (type == AIO_MSG_TEXT && !aio_utf8_valid(data, len)))
+        (type == AIO_MSG_TEXT && !aio__utf8_valid(data, len)))
         return AIO_EINVAL;
     return AIO_OK;
 }
@@ -446,9 +446,9 @@ int aio_ws_broadcast(const char *route, int type, const void *data, size_t len)
     if (rc != AIO_OK)
         return rc;
     int sent = 0;
-    for (struct aio_list *n = aio_list_first(&aio__app.websockets); n;
-         n = aio_list_next(&aio__app.websockets, n)) {
-        struct aio_ws *ws = aio_list_entry(n, struct aio_ws, node);
+    for (struct aio_list *n = aio__list_first(&aio__app.websockets); n;
+         n = aio__list_next(&aio__app.websockets, n)) {
+        struct aio_ws *ws = aio__list_entry(n, struct aio_ws, node);
         if (route && strcmp(ws->view->route->name, route) != 0)
             continue;
         /* the connection's own coroutine never waits here: this is not it */
@@ -477,8 +477,8 @@ int aio_ws_close(aio_ws *ws, int code, const char *reason)
 {
     if (!aio__on_loop_thread())
         return AIO_ESCOPE;
-    if (!ws || !aio_ws_close_code_valid(code) || (reason && strlen(reason) > 123) ||
-        (reason && !aio_utf8_valid(reason, strlen(reason))))
+    if (!ws || !aio__ws_close_code_valid(code) || (reason && strlen(reason) > 123) ||
+        (reason && !aio__utf8_valid(reason, strlen(reason))))
         return AIO_EINVAL;
     if (ws->state == WS_OPEN && !ws->gone)
         queue_close(ws, code, reason ? reason : "");
@@ -522,9 +522,9 @@ aio_ws *aio_ws_find(uint64_t id)
 {
     if (!aio__on_loop_thread())
         return NULL;
-    for (struct aio_list *n = aio_list_first(&aio__app.websockets); n;
-         n = aio_list_next(&aio__app.websockets, n)) {
-        struct aio_ws *ws = aio_list_entry(n, struct aio_ws, node);
+    for (struct aio_list *n = aio__list_first(&aio__app.websockets); n;
+         n = aio__list_next(&aio__app.websockets, n)) {
+        struct aio_ws *ws = aio__list_entry(n, struct aio_ws, node);
         if (ws->id == id && aio_ws_is_open(ws))
             return ws;
     }
@@ -538,9 +538,9 @@ int aio_ws_ignore_closed(int status)
 
 void aio__websockets_going_away(void)
 {
-    for (struct aio_list *n = aio_list_first(&aio__app.websockets); n;
-         n = aio_list_next(&aio__app.websockets, n)) {
-        struct aio_ws *ws = aio_list_entry(n, struct aio_ws, node);
+    for (struct aio_list *n = aio__list_first(&aio__app.websockets); n;
+         n = aio__list_next(&aio__app.websockets, n)) {
+        struct aio_ws *ws = aio__list_entry(n, struct aio_ws, node);
         if (ws->state == WS_OPEN && !ws->gone)
             queue_close(ws, AIO_WS_GOING_AWAY, "server going away");
     }
@@ -620,14 +620,14 @@ static void session_end(struct aio_ws *ws, int status)
     if (ws->view->ws_callbacks.on_close)
         ws->view->ws_callbacks.on_close(ws, ws->close_code);
     uv_timer_stop(&ws->timer);
-    aio_list_remove(&ws->node);
+    aio__list_remove(&ws->node);
     struct aio_list *node;
-    while ((node = aio_list_first(&ws->inbox)) != NULL) {
-        aio_list_remove(node);
-        aio_msg_free(aio_list_entry(node, struct aio_msg, node));
+    while ((node = aio__list_first(&ws->inbox)) != NULL) {
+        aio__list_remove(node);
+        aio_msg_free(aio__list_entry(node, struct aio_msg, node));
     }
-    aio_ws_parser_free(&ws->parser);
-    aio_buf_free(&ws->out);
+    aio__ws_parser_free(&ws->parser);
+    aio__buf_free(&ws->out);
     give_connection_back(ws);
     uv_close((uv_handle_t *)&ws->timer, free_ws);
 }
@@ -669,14 +669,14 @@ int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
     ws->view = view;
     ws->bytes = (view->flags & AIO_WS_BYTES) || aio__app.opts.websocket_bytes;
     ws->last_seen = aio__loop_ms();
-    aio_list_init(&ws->inbox);
-    aio_ws_parser_init(&ws->parser, AIO_WS_SERVER, max_message());
+    aio__list_init(&ws->inbox);
+    aio__ws_parser_init(&ws->parser, AIO_WS_SERVER, max_message());
     uv_timer_init(&aio__engine.loop, &ws->timer);
     ws->timer.data = ws;
     if (aio__app.opts.engine.ws_ping_freq > 0)
         uv_timer_start(&ws->timer, on_ping_timer, (uint64_t)aio__app.opts.engine.ws_ping_freq * 1000,
                        0);
-    aio_list_append(&aio__app.websockets, &ws->node);
+    aio__list_append(&aio__app.websockets, &ws->node);
     take_connection(ws, task);
     /* Frames the client sent right behind its handshake are read now. */
     read_frames(ws);

@@ -17,7 +17,7 @@ struct aio_arena_chunk {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
-void aio_arena_init(struct aio_arena *arena)
+void aio__arena_init(struct aio_arena *arena)
 {
     arena->head = NULL;
 }
@@ -46,7 +46,7 @@ static struct aio_arena_chunk *arena_grow(struct aio_arena *arena, size_t need)
     return chunk;
 }
 
-void *aio_arena_alloc(struct aio_arena *arena, size_t size)
+void *aio__arena_alloc(struct aio_arena *arena, size_t size)
 {
     if (size > SIZE_MAX - ARENA_ALIGN)
         return NULL;
@@ -62,11 +62,11 @@ void *aio_arena_alloc(struct aio_arena *arena, size_t size)
     return p;
 }
 
-char *aio_arena_strndup(struct aio_arena *arena, const char *s, size_t len)
+char *aio__arena_strndup(struct aio_arena *arena, const char *s, size_t len)
 {
     if (len == SIZE_MAX)
         return NULL;
-    char *copy = aio_arena_alloc(arena, len + 1);
+    char *copy = aio__arena_alloc(arena, len + 1);
     if (!copy)
         return NULL;
     if (len)
@@ -75,12 +75,12 @@ char *aio_arena_strndup(struct aio_arena *arena, const char *s, size_t len)
     return copy;
 }
 
-char *aio_arena_strdup(struct aio_arena *arena, const char *s)
+char *aio__arena_strdup(struct aio_arena *arena, const char *s)
 {
-    return aio_arena_strndup(arena, s, strlen(s));
+    return aio__arena_strndup(arena, s, strlen(s));
 }
 
-void aio_arena_release(struct aio_arena *arena)
+void aio__arena_release(struct aio_arena *arena)
 {
     struct aio_arena_chunk *chunk = arena->head;
     while (chunk) {

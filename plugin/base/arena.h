@@ -11,11 +11,11 @@ struct aio_arena {
     struct aio_arena_chunk *head;
 };
 
-void aio_arena_init(struct aio_arena *arena);
+void aio__arena_init(struct aio_arena *arena);
 /* 16-byte aligned, NULL when out of memory (or size overflows). */
-void *aio_arena_alloc(struct aio_arena *arena, size_t size);
-char *aio_arena_strndup(struct aio_arena *arena, const char *s, size_t len);
-char *aio_arena_strdup(struct aio_arena *arena, const char *s);
-void aio_arena_release(struct aio_arena *arena);
+void *aio__arena_alloc(struct aio_arena *arena, size_t size);
+char *aio__arena_strndup(struct aio_arena *arena, const char *s, size_t len);
+char *aio__arena_strdup(struct aio_arena *arena, const char *s);
+void aio__arena_release(struct aio_arena *arena);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include <uwsgi-aio/aio_common.h>
 
-int aio_buf_reserve(struct aio_buf *buf, size_t extra)
+int aio__buf_reserve(struct aio_buf *buf, size_t extra)
 {
     if (extra > SIZE_MAX - buf->len - 1)
         return AIO_ENOMEM;
@@ -25,9 +25,9 @@ int aio_buf_reserve(struct aio_buf *buf, size_t extra)
     return AIO_OK;
 }
 
-int aio_buf_append(struct aio_buf *buf, const void *data, size_t len)
+int aio__buf_append(struct aio_buf *buf, const void *data, size_t len)
 {
-    if (aio_buf_reserve(buf, len) != AIO_OK)
+    if (aio__buf_reserve(buf, len) != AIO_OK)
         return AIO_ENOMEM;
     if (len)
         memcpy(buf->data + buf->len, data, len);
@@ -36,17 +36,17 @@ int aio_buf_append(struct aio_buf *buf, const void *data, size_t len)
     return AIO_OK;
 }
 
-int aio_buf_append_str(struct aio_buf *buf, const char *s)
+int aio__buf_append_str(struct aio_buf *buf, const char *s)
 {
-    return aio_buf_append(buf, s, strlen(s));
+    return aio__buf_append(buf, s, strlen(s));
 }
 
-int aio_buf_vprintf(struct aio_buf *buf, const char *fmt, va_list ap)
+int aio__buf_vprintf(struct aio_buf *buf, const char *fmt, va_list ap)
 {
     va_list again;
     va_copy(again, ap);
     int n = vsnprintf(NULL, 0, fmt, ap);
-    if (n < 0 || aio_buf_reserve(buf, (size_t)n) != AIO_OK) {
+    if (n < 0 || aio__buf_reserve(buf, (size_t)n) != AIO_OK) {
         va_end(again);
         return n < 0 ? AIO_EINVAL : AIO_ENOMEM;
     }
@@ -56,23 +56,23 @@ int aio_buf_vprintf(struct aio_buf *buf, const char *fmt, va_list ap)
     return AIO_OK;
 }
 
-int aio_buf_printf(struct aio_buf *buf, const char *fmt, ...)
+int aio__buf_printf(struct aio_buf *buf, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = aio_buf_vprintf(buf, fmt, ap);
+    int rc = aio__buf_vprintf(buf, fmt, ap);
     va_end(ap);
     return rc;
 }
 
-void aio_buf_reset(struct aio_buf *buf)
+void aio__buf_reset(struct aio_buf *buf)
 {
     buf->len = 0;
     if (buf->data)
         buf->data[0] = '\0';
 }
 
-void aio_buf_free(struct aio_buf *buf)
+void aio__buf_free(struct aio_buf *buf)
 {
     free(buf->data);
     buf->data = NULL;

@@ -11,21 +11,21 @@ struct aio_list {
 };
 
 /* The struct of type `type` whose member `member` is at `ptr`. */
-#define aio_container_of(ptr, type, member) \
+#define aio__container_of(ptr, type, member) \
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-#define aio_list_entry(node, type, member) aio_container_of(node, type, member)
+#define aio__list_entry(node, type, member) aio__container_of(node, type, member)
 
-static inline void aio_list_init(struct aio_list *list)
+static inline void aio__list_init(struct aio_list *list)
 {
     list->prev = list->next = list;
 }
 
-static inline int aio_list_empty(const struct aio_list *list)
+static inline int aio__list_empty(const struct aio_list *list)
 {
     return list->next == list;
 }
 
-static inline void aio_list_append(struct aio_list *list, struct aio_list *node)
+static inline void aio__list_append(struct aio_list *list, struct aio_list *node)
 {
     node->prev = list->prev;
     node->next = list;
@@ -34,7 +34,7 @@ static inline void aio_list_append(struct aio_list *list, struct aio_list *node)
 }
 
 /* Unlinks `node` (which must be linked). */
-static inline void aio_list_remove(struct aio_list *node)
+static inline void aio__list_remove(struct aio_list *node)
 {
     node->prev->next = node->next;
     node->next->prev = node->prev;
@@ -43,26 +43,26 @@ static inline void aio_list_remove(struct aio_list *node)
 
 /* Moves every node of `from` to `to` (initialised here), leaving `from`
  * empty. */
-static inline void aio_list_take_all(struct aio_list *to, struct aio_list *from)
+static inline void aio__list_take_all(struct aio_list *to, struct aio_list *from)
 {
-    aio_list_init(to);
-    if (aio_list_empty(from))
+    aio__list_init(to);
+    if (aio__list_empty(from))
         return;
     to->next = from->next;
     to->prev = from->prev;
     to->next->prev = to;
     to->prev->next = to;
-    aio_list_init(from);
+    aio__list_init(from);
 }
 
 /* The first node, or NULL for an empty list. */
-static inline struct aio_list *aio_list_first(const struct aio_list *list)
+static inline struct aio_list *aio__list_first(const struct aio_list *list)
 {
-    return aio_list_empty(list) ? NULL : list->next;
+    return aio__list_empty(list) ? NULL : list->next;
 }
 
 /* The node after `node`, or NULL at the end of `list`. */
-static inline struct aio_list *aio_list_next(const struct aio_list *list,
+static inline struct aio_list *aio__list_next(const struct aio_list *list,
                                              const struct aio_list *node)
 {
     return node->next == list ? NULL : node->next;

@@ -1,6 +1,6 @@
 #include "base/utf8.h"
 
-int aio_utf8_feed(struct aio_utf8 *st, const uint8_t *s, size_t len)
+int aio__utf8_feed(struct aio_utf8 *st, const uint8_t *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         uint8_t b = s[i];
@@ -33,8 +33,8 @@ int aio_utf8_feed(struct aio_utf8 *st, const uint8_t *s, size_t len)
     return 1;
 }
 
-int aio_utf8_valid(const char *s, size_t len)
+int aio__utf8_valid(const char *s, size_t len)
 {
     struct aio_utf8 st = AIO_UTF8_INIT;
-    return aio_utf8_feed(&st, (const uint8_t *)s, len) && aio_utf8_complete(&st);
+    return aio__utf8_feed(&st, (const uint8_t *)s, len) && aio__utf8_complete(&st);
 }

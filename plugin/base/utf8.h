@@ -16,15 +16,15 @@ struct aio_utf8 {
 
 /* Validates the next piece; 0 as soon as it cannot be UTF-8 (no overlong
  * forms, no surrogates, nothing above U+10FFFF). */
-int aio_utf8_feed(struct aio_utf8 *state, const uint8_t *s, size_t len);
+int aio__utf8_feed(struct aio_utf8 *state, const uint8_t *s, size_t len);
 
 /* 1 when no character is left unfinished. */
-static inline int aio_utf8_complete(const struct aio_utf8 *state)
+static inline int aio__utf8_complete(const struct aio_utf8 *state)
 {
     return state->need == 0;
 }
 
 /* 1 when s[0..len) is well-formed UTF-8. */
-int aio_utf8_valid(const char *s, size_t len);
+int aio__utf8_valid(const char *s, size_t len);
 
 #endif

@@ -24,7 +24,7 @@
 #define fiber_finish(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #endif
 
-int aio_coro_init(struct aio_coro *co, size_t stack_size)
+int aio__coro_init(struct aio_coro *co, size_t stack_size)
 {
     memset(co, 0, sizeof(*co));
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -49,7 +49,7 @@ int aio_coro_init(struct aio_coro *co, size_t stack_size)
     return AIO_OK;
 }
 
-void aio_coro_destroy(struct aio_coro *co)
+void aio__coro_destroy(struct aio_coro *co)
 {
     if (co->map)
         munmap(co->map, co->map_size);
@@ -62,7 +62,7 @@ static void coro_main(struct aio_coro *co)
     fiber_finish(co->fake_stack, &co->caller_bottom, &co->caller_size);
     co->fn(co->arg);
     co->finished = 1;
-    aio_coro_yield(co);
+    aio__coro_yield(co);
     __builtin_unreachable();
 }
 
@@ -74,7 +74,7 @@ static void coro_main_ucontext(unsigned hi, unsigned lo)
     coro_main((struct aio_coro *)(((uintptr_t)hi << 16 << 16) | (uintptr_t)lo));
 }
 
-void aio_coro_prepare(struct aio_coro *co, void (*fn)(void *), void *arg)
+void aio__coro_prepare(struct aio_coro *co, void (*fn)(void *), void *arg)
 {
     co->fn = fn;
     co->arg = arg;
@@ -100,17 +100,17 @@ static void switch_to_caller(struct aio_coro *co)
 
 #else /* x86-64 assembly */
 
-/* void aio_coro_switch(void **save_sp, void *load_sp): saves the
+/* void aio__coro_switch(void **save_sp, void *load_sp): saves the
  * callee-saved registers and the SSE/x87 control words on the current stack,
  * stores the stack pointer in *save_sp, then restores the same from load_sp
  * and returns into that context. */
-void aio_coro_switch(void **save_sp, void *load_sp);
-void aio_coro_entry(void);
+void aio__coro_switch(void **save_sp, void *load_sp);
+void aio__coro_entry(void);
 __asm__(".text\n"
-        ".globl aio_coro_switch\n"
-        ".hidden aio_coro_switch\n"
-        ".type aio_coro_switch,@function\n"
-        "aio_coro_switch:\n"
+        ".globl aio__coro_switch\n"
+        ".hidden aio__coro_switch\n"
+        ".type aio__coro_switch,@function\n"
+        "aio__coro_switch:\n"
         "    pushq %rbp\n"
         "    pushq %rbx\n"
         "    pushq %r12\n"
@@ -132,26 +132,26 @@ __asm__(".text\n"
         "    popq %rbx\n"
         "    popq %rbp\n"
         "    ret\n"
-        ".size aio_coro_switch, .-aio_coro_switch\n"
+        ".size aio__coro_switch, .-aio__coro_switch\n"
         /* First 'return' of a new coroutine lands here with r12 = the
          * coroutine and r13 = coro_main, and a 16-byte aligned stack. */
-        ".globl aio_coro_entry\n"
-        ".hidden aio_coro_entry\n"
-        ".type aio_coro_entry,@function\n"
-        "aio_coro_entry:\n"
+        ".globl aio__coro_entry\n"
+        ".hidden aio__coro_entry\n"
+        ".type aio__coro_entry,@function\n"
+        "aio__coro_entry:\n"
         "    movq %r12, %rdi\n"
         "    callq *%r13\n"
         "    ud2\n"
-        ".size aio_coro_entry, .-aio_coro_entry\n");
+        ".size aio__coro_entry, .-aio__coro_entry\n");
 
-void aio_coro_prepare(struct aio_coro *co, void (*fn)(void *), void *arg)
+void aio__coro_prepare(struct aio_coro *co, void (*fn)(void *), void *arg)
 {
     co->fn = fn;
     co->arg = arg;
     co->finished = 0;
     uintptr_t top = ((uintptr_t)co->stack + co->stack_size) & ~(uintptr_t)15;
     uint64_t *sp = (uint64_t *)(top - 16);
-    *--sp = (uint64_t)(uintptr_t)aio_coro_entry; /* return address */
+    *--sp = (uint64_t)(uintptr_t)aio__coro_entry; /* return address */
     *--sp = 0;                                   /* rbp */
     *--sp = 0;                                   /* rbx */
     *--sp = (uint64_t)(uintptr_t)co;             /* r12 */
@@ -164,24 +164,24 @@ void aio_coro_prepare(struct aio_coro *co, void (*fn)(void *), void *arg)
 
 static void switch_to_coro(struct aio_coro *co)
 {
-    aio_coro_switch(&co->caller_sp, co->sp);
+    aio__coro_switch(&co->caller_sp, co->sp);
 }
 
 static void switch_to_caller(struct aio_coro *co)
 {
-    aio_coro_switch(&co->sp, co->caller_sp);
+    aio__coro_switch(&co->sp, co->caller_sp);
 }
 
 #endif
 
-void aio_coro_resume(struct aio_coro *co)
+void aio__coro_resume(struct aio_coro *co)
 {
     fiber_start(&co->caller_fake_stack, co->stack, co->stack_size);
     switch_to_coro(co);
     fiber_finish(co->caller_fake_stack, NULL, NULL);
 }
 
-void aio_coro_yield(struct aio_coro *co)
+void aio__coro_yield(struct aio_coro *co)
 {
     /* A finished coroutine's fake stack can be dropped: pass NULL. */
     fiber_start(co->finished ? NULL : &co->fake_stack, co->caller_bottom, co->caller_size);

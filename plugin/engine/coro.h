@@ -41,20 +41,20 @@ struct aio_coro {
 };
 
 /* Allocates the stack (rounded up to pages). AIO_OK or AIO_ENOMEM. */
-int aio_coro_init(struct aio_coro *co, size_t stack_size);
-void aio_coro_destroy(struct aio_coro *co);
+int aio__coro_init(struct aio_coro *co, size_t stack_size);
+void aio__coro_destroy(struct aio_coro *co);
 
 /* Sets the coroutine up to run fn(arg) from the top of its stack on the next
  * resume. Only for a coroutine that is new or has finished. */
-void aio_coro_prepare(struct aio_coro *co, void (*fn)(void *), void *arg);
+void aio__coro_prepare(struct aio_coro *co, void (*fn)(void *), void *arg);
 
 /* Runs the coroutine until it yields or fn returns. */
-void aio_coro_resume(struct aio_coro *co);
+void aio__coro_resume(struct aio_coro *co);
 
 /* From inside the coroutine: returns control to the resumer. */
-void aio_coro_yield(struct aio_coro *co);
+void aio__coro_yield(struct aio_coro *co);
 
-static inline int aio_coro_finished(const struct aio_coro *co)
+static inline int aio__coro_finished(const struct aio_coro *co)
 {
     return co->finished;
 }

@@ -21,20 +21,20 @@ static void *thread_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&EX.lock);
     for (;;) {
-        while (!EX.stopping && aio_list_empty(&EX.queue))
+        while (!EX.stopping && aio__list_empty(&EX.queue))
             pthread_cond_wait(&EX.work, &EX.lock);
-        struct aio_list *node = aio_list_first(&EX.queue);
+        struct aio_list *node = aio__list_first(&EX.queue);
         if (!node)
             break; /* stopping, and nothing left to do */
-        aio_list_remove(node);
+        aio__list_remove(node);
         EX.queued--;
         pthread_mutex_unlock(&EX.lock);
 
-        struct aio_job *job = aio_list_entry(node, struct aio_job, node);
+        struct aio_job *job = aio__list_entry(node, struct aio_job, node);
         job->result = job->fn(job->arg);
 
         pthread_mutex_lock(&EX.lock);
-        aio_list_append(&EX.done, &job->node);
+        aio__list_append(&EX.done, &job->node);
         pthread_mutex_unlock(&EX.lock);
         uv_async_send(&EX.notify);
         pthread_mutex_lock(&EX.lock);
@@ -50,9 +50,9 @@ static void wake_room_waiters(void)
     long room = aio__engine.config.executor_queue - EX.queued;
     pthread_mutex_unlock(&EX.lock);
     struct aio_list *node;
-    while (room-- > 0 && (node = aio_list_first(&EX.room_waiters)) != NULL) {
-        aio_list_remove(node);
-        aio__task_wake(aio_list_entry(node, struct aio_task, queue_node), AIO_OK);
+    while (room-- > 0 && (node = aio__list_first(&EX.room_waiters)) != NULL) {
+        aio__list_remove(node);
+        aio__task_wake(aio__list_entry(node, struct aio_task, queue_node), AIO_OK);
     }
 }
 
@@ -61,12 +61,12 @@ static void on_jobs_done(uv_async_t *async)
     (void)async;
     struct aio_list done;
     pthread_mutex_lock(&EX.lock);
-    aio_list_take_all(&done, &EX.done);
+    aio__list_take_all(&done, &EX.done);
     pthread_mutex_unlock(&EX.lock);
     struct aio_list *node;
-    while ((node = aio_list_first(&done)) != NULL) {
-        aio_list_remove(node);
-        struct aio_job *job = aio_list_entry(node, struct aio_job, node);
+    while ((node = aio__list_first(&done)) != NULL) {
+        aio__list_remove(node);
+        struct aio_job *job = aio__list_entry(node, struct aio_job, node);
         EX.running--;
         aio__engine.jobs++;
         aio__engine.live--;
@@ -111,7 +111,7 @@ static int submit(struct aio_job *job)
         pthread_mutex_unlock(&EX.lock);
         return AIO_EFULL;
     }
-    aio_list_append(&EX.queue, &job->node);
+    aio__list_append(&EX.queue, &job->node);
     EX.queued++;
     pthread_cond_signal(&EX.work);
     pthread_mutex_unlock(&EX.lock);
@@ -123,17 +123,17 @@ static int submit(struct aio_job *job)
 /* Suspends until the queue has room (aio-executor-when-full = wait). */
 static int wait_for_room(struct aio_task *task)
 {
-    aio_list_append(&EX.room_waiters, &task->queue_node);
+    aio__list_append(&EX.room_waiters, &task->queue_node);
     struct aio_wait wait = {.fd = -1, .timeout_ms = -1, .executor_room = 1};
     int rc = aio__task_wait(task, &wait);
-    aio_list_remove(&task->queue_node); /* cancelled: still in the list */
+    aio__list_remove(&task->queue_node); /* cancelled: still in the list */
     return rc;
 }
 
 int aio__executor_call(struct aio_task *task, int (*fn)(void *), void *arg, int *result)
 {
     struct aio_job job = {.fn = fn, .arg = arg, .task = task};
-    aio_list_init(&job.node);
+    aio__list_init(&job.node);
     for (;;) {
         if (task->cancelled)
             return AIO_ECANCELLED;
@@ -155,9 +155,9 @@ void aio__executor_init(void)
     memset(&EX, 0, sizeof(EX)); /* the test harness starts engines again and again */
     pthread_mutex_init(&EX.lock, NULL);
     pthread_cond_init(&EX.work, NULL);
-    aio_list_init(&EX.queue);
-    aio_list_init(&EX.done);
-    aio_list_init(&EX.room_waiters);
+    aio__list_init(&EX.queue);
+    aio__list_init(&EX.done);
+    aio__list_init(&EX.room_waiters);
 }
 
 void aio__executor_stop(void)

@@ -31,8 +31,8 @@ void aio__task_init(struct aio_task *task)
     uv_timer_init(&aio__engine.loop, &task->timer);
     task->timer.data = task;
     task->wait.fd = -1;
-    aio_list_init(&task->node);
-    aio_list_init(&task->queue_node);
+    aio__list_init(&task->node);
+    aio__list_init(&task->queue_node);
 }
 
 void aio__task_run(struct aio_task *task)
@@ -41,9 +41,9 @@ void aio__task_run(struct aio_task *task)
     if (task->ops->resuming)
         task->ops->resuming(task);
     task->state = AIO_TASK_ACTIVE;
-    aio_coro_resume(&task->coro);
+    aio__coro_resume(&task->coro);
     aio__engine.current = NULL;
-    if (!aio_coro_finished(&task->coro))
+    if (!aio__coro_finished(&task->coro))
         return;
     task->state = AIO_TASK_IDLE;
     task->ops->finished(task);
@@ -78,9 +78,9 @@ void aio__task_cancel(struct aio_task *task, const char *why)
 static void on_wake_check(uv_check_t *check)
 {
     struct aio_list *node;
-    while ((node = aio_list_first(&aio__engine.wake_soon)) != NULL) {
-        aio_list_remove(node);
-        struct aio_task *task = aio_list_entry(node, struct aio_task, queue_node);
+    while ((node = aio__list_first(&aio__engine.wake_soon)) != NULL) {
+        aio__list_remove(node);
+        struct aio_task *task = aio__list_entry(node, struct aio_task, queue_node);
         aio__task_wake(task, task->soon_result);
     }
     uv_check_stop(check);
@@ -90,13 +90,13 @@ void aio__task_wake_soon(struct aio_task *task, int result)
 {
     if (task->state != AIO_TASK_WAITING || task->wait.job)
         return; /* not waiting, or a job's end only may resume it */
-    if (!aio_list_empty(&task->queue_node)) { /* already queued (a lone node is empty) */
+    if (!aio__list_empty(&task->queue_node)) { /* already queued (a lone node is empty) */
         if (result == AIO_ECANCELLED)
             task->soon_result = result; /* cancellation wins */
         return;
     }
     task->soon_result = result;
-    aio_list_append(&aio__engine.wake_soon, &task->queue_node);
+    aio__list_append(&aio__engine.wake_soon, &task->queue_node);
     uv_check_start(&aio__engine.wake_check, on_wake_check);
 }
 
@@ -179,10 +179,10 @@ int aio__task_wait(struct aio_task *task, const struct aio_wait *wait)
     task->wait_result = AIO_ERROR;
     task->ready_fd = -1;
     task->state = AIO_TASK_WAITING;
-    aio_coro_yield(&task->coro);
+    aio__coro_yield(&task->coro);
     /* resumed by aio__task_wake() */
     uv_timer_stop(&task->timer);
-    aio_list_remove(&task->queue_node); /* woken otherwise while queued to wake soon */
+    aio__list_remove(&task->queue_node); /* woken otherwise while queued to wake soon */
     if (task->wait_poll) {
         uv_close((uv_handle_t *)task->wait_poll, aio__free_handle);
         task->wait_poll = NULL;
@@ -211,7 +211,7 @@ int aio__task_wait_fd(struct aio_task *task, int fd, int events, int timeout_ms)
 
 void aio__task_queues_init(void)
 {
-    aio_list_init(&aio__engine.wake_soon);
+    aio__list_init(&aio__engine.wake_soon);
     uv_check_init(&aio__engine.loop, &aio__engine.wake_check);
 }
 

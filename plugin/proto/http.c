@@ -9,7 +9,7 @@
 #include "proto/params.h"
 #include "base/utf8.h"
 
-const char *aio_http_reason(int status)
+const char *aio__http_reason(int status)
 {
     switch (status) {
     case 100: return "Continue";
@@ -59,7 +59,7 @@ static int is_tchar(unsigned char c)
     return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-int aio_http_is_token(const char *s, size_t len)
+int aio__http_is_token(const char *s, size_t len)
 {
     if (len == 0)
         return 0;
@@ -69,7 +69,7 @@ int aio_http_is_token(const char *s, size_t len)
     return 1;
 }
 
-int aio_http_valid_header_value(const char *value)
+int aio__http_valid_header_value(const char *value)
 {
     for (const unsigned char *p = (const unsigned char *)value; *p; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
@@ -86,7 +86,7 @@ static const struct {
     {"OPTIONS", AIO_OPTIONS},
 };
 
-unsigned aio_http_method_bit(const char *method)
+unsigned aio__http_method_bit(const char *method)
 {
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (strcmp(method, methods[i].name) == 0)
@@ -94,7 +94,7 @@ unsigned aio_http_method_bit(const char *method)
     return 0;
 }
 
-size_t aio_http_format_methods(unsigned mask, char *out, size_t size)
+size_t aio__http_format_methods(unsigned mask, char *out, size_t size)
 {
     size_t len = 0;
     if (size)
@@ -135,7 +135,7 @@ static int is_entity_header(const char *name)
     return cgi_equal(name, "CONTENT_TYPE", 12) || cgi_equal(name, "CONTENT_LENGTH", 14);
 }
 
-int aio_http_header_is_cgi_var(const char *name, const char *var, size_t var_len)
+int aio__http_header_is_cgi_var(const char *name, const char *var, size_t var_len)
 {
     if (is_entity_header(name))
         return cgi_equal(name, var, var_len);
@@ -144,10 +144,10 @@ int aio_http_header_is_cgi_var(const char *name, const char *var, size_t var_len
     return cgi_equal(name, var + 5, var_len - 5);
 }
 
-char *aio_http_cgi_var(struct aio_arena *arena, const char *name)
+char *aio__http_cgi_var(struct aio_arena *arena, const char *name)
 {
     size_t len = strlen(name);
-    char *var = aio_arena_alloc(arena, len + 6);
+    char *var = aio__arena_alloc(arena, len + 6);
     if (!var)
         return NULL;
     char *p = var;
@@ -161,17 +161,17 @@ char *aio_http_cgi_var(struct aio_arena *arena, const char *name)
     return var;
 }
 
-const char *aio_http_check_request_line(const char *method, size_t method_len,
+const char *aio__http_check_request_line(const char *method, size_t method_len,
                                         const char *protocol, size_t protocol_len)
 {
-    if (!aio_http_is_token(method, method_len))
+    if (!aio__http_is_token(method, method_len))
         return "malformed request method";
     if (protocol_len < 6 || memcmp(protocol, "HTTP/", 5) != 0)
         return "malformed or missing HTTP version";
     return NULL;
 }
 
-const char *aio_http_decode_target(struct aio_arena *arena, const char *target, size_t len,
+const char *aio__http_decode_target(struct aio_arena *arena, const char *target, size_t len,
                                    const char **path)
 {
     const char *query = memchr(target, '?', len);
@@ -189,13 +189,13 @@ const char *aio_http_decode_target(struct aio_arena *arena, const char *target, 
     }
     if (len == 0 || target[0] != '/')
         return "the request target must be a path";
-    char *decoded = aio_arena_alloc(arena, len + 1);
+    char *decoded = aio__arena_alloc(arena, len + 1);
     size_t decoded_len = 0;
     if (!decoded)
         return "out of memory";
-    if (aio_percent_decode(decoded, target, len, 0, &decoded_len, NULL) != AIO_OK)
+    if (aio__percent_decode(decoded, target, len, 0, &decoded_len, NULL) != AIO_OK)
         return "malformed percent-escape (or encoded NUL) in the path";
-    if (!aio_utf8_valid(decoded, decoded_len))
+    if (!aio__utf8_valid(decoded, decoded_len))
         return "the decoded path is not UTF-8";
     *path = decoded;
     return NULL;
@@ -203,8 +203,8 @@ const char *aio_http_decode_target(struct aio_arena *arena, const char *target, 
 
 int aio__http_error_body(struct aio_buf *out, int status, const char *detail)
 {
-    int rc = aio_buf_printf(out, "%d %s\n", status, aio_http_reason(status));
+    int rc = aio__buf_printf(out, "%d %s\n", status, aio__http_reason(status));
     if (rc == AIO_OK && detail)
-        rc = aio_buf_printf(out, "\n%s\n", detail);
+        rc = aio__buf_printf(out, "\n%s\n", detail);
     return rc;
 }

@@ -6,41 +6,41 @@
 #include <stddef.h>
 
 /* The reason phrase of a status code ("Not Found"), "Unknown" if none. */
-const char *aio_http_reason(int status);
+const char *aio__http_reason(int status);
 
 /* 1 when s[0..len) is a non-empty RFC 9110 token (methods, header names). */
-int aio_http_is_token(const char *s, size_t len);
+int aio__http_is_token(const char *s, size_t len);
 
 /* 1 when a header value has no CR, LF or NUL and no other control byte
  * except horizontal tab. */
-int aio_http_valid_header_value(const char *value);
+int aio__http_valid_header_value(const char *value);
 
 /* The AIO_GET.. bit of a method, 0 for any other (valid) method. */
-unsigned aio_http_method_bit(const char *method);
+unsigned aio__http_method_bit(const char *method);
 
 /* Writes "GET, HEAD, POST" for a mask of method bits; returns the length
  * (truncated to fit `size`, always NUL-terminated when size > 0). */
-size_t aio_http_format_methods(unsigned mask, char *out, size_t size);
+size_t aio__http_format_methods(unsigned mask, char *out, size_t size);
 
 /* 1 when the header name "User-Agent" names the CGI variable
  * "HTTP_USER_AGENT" (or "Content-Type"/"Content-Length" their CGI names). */
-int aio_http_header_is_cgi_var(const char *name, const char *var, size_t var_len);
+int aio__http_header_is_cgi_var(const char *name, const char *var, size_t var_len);
 
 /* The CGI variable of a header name ("User-Agent" -> "HTTP_USER_AGENT",
  * "Content-Type" -> "CONTENT_TYPE"), allocated in `arena`, or NULL. */
 struct aio_arena;
-char *aio_http_cgi_var(struct aio_arena *arena, const char *name);
+char *aio__http_cgi_var(struct aio_arena *arena, const char *name);
 
 /* NULL when the method is a token and the protocol looks like "HTTP/x";
  * otherwise what is wrong with the request line. */
-const char *aio_http_check_request_line(const char *method, size_t method_len,
+const char *aio__http_check_request_line(const char *method, size_t method_len,
                                         const char *protocol, size_t protocol_len);
 
 /* Decodes the path of a request target (origin-form "/a%20b?x" or
  * absolute-form "http://host/a?x") into *path, allocated in `arena`.
  * Returns NULL, or why the target is unacceptable (bad escape, encoded NUL,
  * not UTF-8 once decoded, not a path). */
-const char *aio_http_decode_target(struct aio_arena *arena, const char *target, size_t len,
+const char *aio__http_decode_target(struct aio_arena *arena, const char *target, size_t len,
                                    const char **path);
 
 /* The body of every error page, whoever answers it ("404 Not Found\n",

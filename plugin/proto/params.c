@@ -4,12 +4,12 @@
 
 #include <uwsgi-aio/aio_common.h>
 
-int aio_kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
+int aio__kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
                    const char *key, const char *value)
 {
     if (list->count == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 8;
-        struct aio_kv *items = aio_arena_alloc(arena, cap * sizeof(*items));
+        struct aio_kv *items = aio__arena_alloc(arena, cap * sizeof(*items));
         if (!items)
             return AIO_ENOMEM;
         if (list->count)
@@ -23,7 +23,7 @@ int aio_kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
     return AIO_OK;
 }
 
-const char *aio_kvlist_get(const struct aio_kvlist *list, const char *key)
+const char *aio__kvlist_get(const struct aio_kvlist *list, const char *key)
 {
     for (size_t i = 0; i < list->count; i++)
         if (strcmp(list->items[i].key, key) == 0)
@@ -42,7 +42,7 @@ static int hex_value(char c)
     return -1;
 }
 
-int aio_percent_decode(char *dst, const char *src, size_t len, int plus_as_space,
+int aio__percent_decode(char *dst, const char *src, size_t len, int plus_as_space,
                        size_t *out_len, size_t *bad_at)
 {
     size_t o = 0;
@@ -80,17 +80,17 @@ int aio_percent_decode(char *dst, const char *src, size_t len, int plus_as_space
 
 static int decode_piece(struct aio_arena *arena, const char *s, size_t len, char **out)
 {
-    char *dst = aio_arena_alloc(arena, len + 1);
+    char *dst = aio__arena_alloc(arena, len + 1);
     if (!dst)
         return AIO_ENOMEM;
-    int rc = aio_percent_decode(dst, s, len, 1, NULL, NULL);
+    int rc = aio__percent_decode(dst, s, len, 1, NULL, NULL);
     if (rc != AIO_OK)
         return rc;
     *out = dst;
     return AIO_OK;
 }
 
-int aio_parse_urlencoded(struct aio_arena *arena, const char *s, size_t len,
+int aio__parse_urlencoded(struct aio_arena *arena, const char *s, size_t len,
                          struct aio_kvlist *out, const char **error)
 {
     size_t pos = 0;
@@ -109,10 +109,10 @@ int aio_parse_urlencoded(struct aio_arena *arena, const char *s, size_t len,
             if (eq)
                 rc = decode_piece(arena, eq + 1, piece_len - key_len - 1, &value);
             else
-                rc = (value = aio_arena_strdup(arena, "")) ? AIO_OK : AIO_ENOMEM;
+                rc = (value = aio__arena_strdup(arena, "")) ? AIO_OK : AIO_ENOMEM;
         }
         if (rc == AIO_OK)
-            rc = aio_kvlist_add(arena, out, key, value);
+            rc = aio__kvlist_add(arena, out, key, value);
         if (rc != AIO_OK) {
             if (error)
                 *error = rc == AIO_EINVAL ? "malformed percent-escape (or encoded NUL)"

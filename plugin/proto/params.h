@@ -20,10 +20,10 @@ struct aio_kvlist {
     size_t cap;
 };
 
-int aio_kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
+int aio__kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
                    const char *key, const char *value);
 /* First value of `key` (exact, case-sensitive match), or NULL. */
-const char *aio_kvlist_get(const struct aio_kvlist *list, const char *key);
+const char *aio__kvlist_get(const struct aio_kvlist *list, const char *key);
 
 /*
  * Decodes src[0..len) into dst (which needs len + 1 bytes) and
@@ -31,7 +31,7 @@ const char *aio_kvlist_get(const struct aio_kvlist *list, const char *key);
  * Returns AIO_OK, or AIO_EINVAL for a bad escape ("%4", "%zz") or an
  * encoded NUL ("%00"); *bad_at then holds the offset of the bad escape.
  */
-int aio_percent_decode(char *dst, const char *src, size_t len, int plus_as_space,
+int aio__percent_decode(char *dst, const char *src, size_t len, int plus_as_space,
                        size_t *out_len, size_t *bad_at);
 
 /*
@@ -39,7 +39,7 @@ int aio_percent_decode(char *dst, const char *src, size_t len, int plus_as_space
  * ("a=1&&b") are skipped; a key without '=' gets the value "".
  * Returns AIO_OK, AIO_EINVAL (bad escape; *error describes it) or AIO_ENOMEM.
  */
-int aio_parse_urlencoded(struct aio_arena *arena, const char *s, size_t len,
+int aio__parse_urlencoded(struct aio_arena *arena, const char *s, size_t len,
                          struct aio_kvlist *out, const char **error);
 
 #endif

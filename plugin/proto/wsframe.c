@@ -6,7 +6,7 @@
 
 #include <uwsgi-aio/aio_common.h>
 
-void aio_ws_parser_init(struct aio_ws_parser *p, enum aio_ws_role role, size_t max_message)
+void aio__ws_parser_init(struct aio_ws_parser *p, enum aio_ws_role role, size_t max_message)
 {
     memset(p, 0, sizeof(*p));
     p->role = role;
@@ -14,31 +14,31 @@ void aio_ws_parser_init(struct aio_ws_parser *p, enum aio_ws_role role, size_t m
     p->utf8 = (struct aio_utf8)AIO_UTF8_INIT;
 }
 
-void aio_ws_parser_free(struct aio_ws_parser *p)
+void aio__ws_parser_free(struct aio_ws_parser *p)
 {
-    aio_buf_free(&p->in);
-    aio_buf_free(&p->message);
+    aio__buf_free(&p->in);
+    aio__buf_free(&p->message);
 }
 
-int aio_ws_parser_feed(struct aio_ws_parser *p, const void *data, size_t len)
+int aio__ws_parser_feed(struct aio_ws_parser *p, const void *data, size_t len)
 {
     if (p->done)
         return AIO_OK; /* nothing after a close or an error is looked at */
-    return aio_buf_append(&p->in, data, len);
+    return aio__buf_append(&p->in, data, len);
 }
 
-size_t aio_ws_parser_pending(const struct aio_ws_parser *p)
+size_t aio__ws_parser_pending(const struct aio_ws_parser *p)
 {
     return p->in.len - p->in_pos;
 }
 
-int aio_ws_close_code_valid(int code)
+int aio__ws_close_code_valid(int code)
 {
     return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
            (code >= 3000 && code <= 4999);
 }
 
-size_t aio_ws_close_payload(uint8_t out[125], int code, const char *reason)
+size_t aio__ws_close_payload(uint8_t out[125], int code, const char *reason)
 {
     if (code == AIO_WS_NO_STATUS)
         return 0;
@@ -51,13 +51,13 @@ size_t aio_ws_close_payload(uint8_t out[125], int code, const char *reason)
     return len + 2;
 }
 
-void aio_ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], size_t offset)
+void aio__ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], size_t offset)
 {
     for (size_t i = 0; i < len; i++)
         data[i] ^= mask[(offset + i) & 3];
 }
 
-size_t aio_ws_frame_header(uint8_t out[14], int fin, int opcode, uint64_t len,
+size_t aio__ws_frame_header(uint8_t out[14], int fin, int opcode, uint64_t len,
                            const uint8_t mask[4])
 {
     size_t n = 2;
@@ -124,13 +124,13 @@ static void control_frame(struct aio_ws_parser *p, struct aio_ws_event *ev, int 
         return;
     }
     int code = len ? (payload[0] << 8) | payload[1] : AIO_WS_NO_STATUS;
-    if (len && !aio_ws_close_code_valid(code)) {
+    if (len && !aio__ws_close_code_valid(code)) {
         snprintf(p->reason, sizeof(p->reason), "invalid close code %d", code);
         fail(p, ev, AIO_WS_PROTOCOL_ERROR, p->reason);
         return;
     }
     size_t reason_len = len ? len - 2 : 0;
-    if (!aio_utf8_valid((const char *)payload + 2 * (len > 0), reason_len)) {
+    if (!aio__utf8_valid((const char *)payload + 2 * (len > 0), reason_len)) {
         fail(p, ev, AIO_WS_INVALID_DATA, "close reason is not UTF-8");
         return;
     }
@@ -150,22 +150,22 @@ static int data_frame(struct aio_ws_parser *p, struct aio_ws_event *ev, int opco
         p->in_message = 1;
         p->message_opcode = opcode;
         p->utf8 = (struct aio_utf8)AIO_UTF8_INIT;
-        aio_buf_reset(&p->message);
+        aio__buf_reset(&p->message);
     }
     int text = p->message_opcode == AIO_WS_OP_TEXT;
-    if (text && !aio_utf8_feed(&p->utf8, payload, len)) {
+    if (text && !aio__utf8_feed(&p->utf8, payload, len)) {
         fail(p, ev, AIO_WS_INVALID_DATA, "text message is not UTF-8");
         return 1;
     }
     /* reserve(0) makes sure even an empty message has a buffer */
-    if (aio_buf_append(&p->message, payload, len) != AIO_OK ||
-        aio_buf_reserve(&p->message, 0) != AIO_OK) {
+    if (aio__buf_append(&p->message, payload, len) != AIO_OK ||
+        aio__buf_reserve(&p->message, 0) != AIO_OK) {
         fail(p, ev, AIO_WS_INTERNAL_ERROR, "out of memory");
         return 1;
     }
     if (!fin)
         return 0;
-    if (text && !aio_utf8_complete(&p->utf8)) {
+    if (text && !aio__utf8_complete(&p->utf8)) {
         fail(p, ev, AIO_WS_INVALID_DATA, "text message ends inside a UTF-8 character");
         return 1;
     }
@@ -184,7 +184,7 @@ static int data_frame(struct aio_ws_parser *p, struct aio_ws_event *ev, int opco
         return;                                                                                \
     } while (0)
 
-void aio_ws_parser_next(struct aio_ws_parser *p, struct aio_ws_event *ev)
+void aio__ws_parser_next(struct aio_ws_parser *p, struct aio_ws_event *ev)
 {
     memset(ev, 0, sizeof(*ev));
     while (!p->done) {
@@ -234,7 +234,7 @@ void aio_ws_parser_next(struct aio_ws_parser *p, struct aio_ws_event *ev)
             break;
         uint8_t *payload = b + header;
         if (masked)
-            aio_ws_mask(payload, (size_t)len, b + header - 4, 0);
+            aio__ws_mask(payload, (size_t)len, b + header - 4, 0);
         p->in_pos += header + (size_t)len;
         if (control) {
             control_frame(p, ev, opcode, payload, (size_t)len);

@@ -78,28 +78,28 @@ struct aio_ws_parser {
     char reason[128];
 };
 
-void aio_ws_parser_init(struct aio_ws_parser *p, enum aio_ws_role role, size_t max_message);
-void aio_ws_parser_free(struct aio_ws_parser *p);
+void aio__ws_parser_init(struct aio_ws_parser *p, enum aio_ws_role role, size_t max_message);
+void aio__ws_parser_free(struct aio_ws_parser *p);
 /* Appends bytes. AIO_OK or AIO_ENOMEM. */
-int aio_ws_parser_feed(struct aio_ws_parser *p, const void *data, size_t len);
+int aio__ws_parser_feed(struct aio_ws_parser *p, const void *data, size_t len);
 /* The next event (AIO_WS_EV_NONE when more bytes are needed). */
-void aio_ws_parser_next(struct aio_ws_parser *p, struct aio_ws_event *ev);
+void aio__ws_parser_next(struct aio_ws_parser *p, struct aio_ws_event *ev);
 /* Bytes buffered and not yet consumed (partial frames). */
-size_t aio_ws_parser_pending(const struct aio_ws_parser *p);
+size_t aio__ws_parser_pending(const struct aio_ws_parser *p);
 
 /* Writes a frame header into out (at most 14 bytes) and returns its size.
- * With a mask the payload must be masked with aio_ws_mask() by the caller. */
-size_t aio_ws_frame_header(uint8_t out[14], int fin, int opcode, uint64_t len,
+ * With a mask the payload must be masked with aio__ws_mask() by the caller. */
+size_t aio__ws_frame_header(uint8_t out[14], int fin, int opcode, uint64_t len,
                            const uint8_t mask[4]);
 /* XORs data with the mask, as from payload offset `offset`. */
-void aio_ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], size_t offset);
+void aio__ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], size_t offset);
 
 /* Writes a close frame's payload: `code` then `reason` (cut at 123 bytes),
  * or nothing for AIO_WS_NO_STATUS (an empty close). Returns its size. */
-size_t aio_ws_close_payload(uint8_t out[125], int code, const char *reason);
+size_t aio__ws_close_payload(uint8_t out[125], int code, const char *reason);
 
 /* 1 for a close code an endpoint may send (1000-1003, 1007-1014,
  * 3000-4999). */
-int aio_ws_close_code_valid(int code);
+int aio__ws_close_code_valid(int code);
 
 #endif

@@ -84,7 +84,7 @@ static aio_testing *current;
 static void log_to_test(const char *line)
 {
     aio_testing *t = current;
-    if (t && aio_buf_printf(&t->log, "%s\n", line) != AIO_OK)
+    if (t && aio__buf_printf(&t->log, "%s\n", line) != AIO_OK)
         t = NULL; /* out of memory: at least say it on stderr */
     if (!t || t->verbose)
         fprintf(stderr, "aio: %s\n", line);
@@ -136,7 +136,7 @@ void aio_testing_run_for(aio_testing *t, int ms)
 
 /* ---- runs --------------------------------------------------------------------- */
 
-#define run_of(req) aio_container_of((req)->task, struct test_run, task)
+#define run_of(req) aio__container_of((req)->task, struct test_run, task)
 
 static int run_done(const void *arg)
 {
@@ -145,7 +145,7 @@ static int run_done(const void *arg)
 
 static void run_finished(struct aio_task *task)
 {
-    struct test_run *run = aio_container_of(task, struct test_run, task);
+    struct test_run *run = aio__container_of(task, struct test_run, task);
     run->done = 1;
     /* The server closes a connection once its request is over: the client
      * reads what is left, then the end. */
@@ -161,7 +161,7 @@ static void run_main(void *arg)
     struct test_run *run = arg;
     struct aio_request *req = run->task.req;
     const char *why = NULL;
-    if (aio_request_parse_params(req, &why) != AIO_OK) {
+    if (aio__request_parse_params(req, &why) != AIO_OK) {
         aio__respond_error(req, 400, why);
         run->result = run->mode == RUN_SERVE ? 400 : AIO_EINVAL;
         return;
@@ -187,7 +187,7 @@ static int run_start(aio_testing *t, struct test_run *run, enum run_mode mode)
         return fail(t, AIO_EINVAL, "this request has been run already (a request runs once)");
     run->mode = mode;
     run->started = 1;
-    aio_coro_prepare(&run->task.coro, run_main, run);
+    aio__coro_prepare(&run->task.coro, run_main, run);
     aio__task_run(&run->task);
     return AIO_OK;
 }
@@ -226,9 +226,9 @@ static void free_run_handle(uv_handle_t *timer)
 static void run_free(aio_testing *t, struct test_run *run)
 {
     run_stop(t, run);
-    aio_list_remove(&run->node);
-    aio_request_free(run->task.req);
-    aio_coro_destroy(&run->task.coro);
+    aio__list_remove(&run->node);
+    aio__request_free(run->task.req);
+    aio__coro_destroy(&run->task.coro);
     run->task.timer.data = run;
     uv_close((uv_handle_t *)&run->task.timer, free_run_handle);
 }
@@ -253,8 +253,8 @@ aio_testing *aio_testing_new(void)
         return NULL;
     }
     aio__app_open();
-    aio_list_init(&t->runs);
-    aio_list_init(&t->sockets);
+    aio__list_init(&t->runs);
+    aio__list_init(&t->sockets);
     t->timeout_ms = DEFAULT_TIMEOUT_MS;
     t->verbose = getenv("AIO_TESTING_VERBOSE") != NULL;
     uv_timer_init(&aio__engine.loop, &t->deadline);
@@ -277,7 +277,7 @@ static int websocket_option(aio_testing *t, const char *name, const char *value)
         if (strcmp(name, ranges[i].name) != 0)
             continue;
         long n;
-        if (aio_option_int(name, value, ranges[i].min, ranges[i].max, &n, t->error,
+        if (aio__option_int(name, value, ranges[i].min, ranges[i].max, &n, t->error,
                            sizeof(t->error)) != AIO_OK)
             return AIO_EINVAL;
         if (i == 0)
@@ -302,14 +302,14 @@ int aio_testing_option(aio_testing *t, const char *name, const char *value)
     if (rc != AIO_ENOTFOUND)
         return rc;
     t->error[0] = '\0';
-    rc = aio_options_set(&aio__app.opts, &aio__app.registry, name, value, t->error,
+    rc = aio__options_set(&aio__app.opts, &aio__app.registry, name, value, t->error,
                          sizeof(t->error));
     if (rc == AIO_ENOTFOUND)
         return fail(t, AIO_EINVAL, "unknown option '%s'", name);
     if (rc == AIO_ENOMEM)
         return fail(t, AIO_ENOMEM, "out of memory");
     if (rc == AIO_OK && strcmp(name, "aio-views") == 0 &&
-        aio_registry_open_module(&aio__app.registry, value) != AIO_OK) {
+        aio__registry_open_module(&aio__app.registry, value) != AIO_OK) {
         fail(t, AIO_EINVAL, "%s", aio__app.registry.error[0] ? aio__app.registry.error
                                                                : "out of memory");
         aio__app.registry.error[0] = '\0'; /* the test may go on without it */
@@ -326,7 +326,7 @@ int aio_testing_add_module(aio_testing *t, const char *name, int (*main_fn)(aio_
     if (t->started)
         return fail(t, AIO_EINVAL, "module '%s' comes too late: add modules before "
                                    "aio_testing_start()", name);
-    if (aio_registry_add_module(&aio__app.registry, name, asset_dir ? asset_dir : ".",
+    if (aio__registry_add_module(&aio__app.registry, name, asset_dir ? asset_dir : ".",
                                 main_fn) != AIO_OK)
         return fail(t, AIO_ENOMEM, "out of memory");
     return AIO_OK;
@@ -338,9 +338,9 @@ int aio_testing_start(aio_testing *t)
         return AIO_EINVAL;
     if (t->started)
         return fail(t, AIO_EINVAL, "the application is started already");
-    aio_options_defaults(&aio__app.opts);
+    aio__options_defaults(&aio__app.opts);
     aio__engine_configure(aio__app_engine_config());
-    if (aio_registry_construct(&aio__app.registry) != AIO_OK)
+    if (aio__registry_construct(&aio__app.registry) != AIO_OK)
         return fail(t, AIO_EINVAL, "configuration error: %s",
                     aio__app.registry.error[0] ? aio__app.registry.error : "out of memory");
     t->started = 1;
@@ -378,10 +378,10 @@ void aio_testing_free(aio_testing *t)
     if (!t)
         return;
     struct aio_list *node;
-    while ((node = aio_list_first(&t->sockets)) != NULL)
-        ws_free(aio_list_entry(node, aio_testing_ws, node));
-    while ((node = aio_list_first(&t->runs)) != NULL)
-        run_free(t, aio_list_entry(node, struct test_run, node)); /* cancels it if running */
+    while ((node = aio__list_first(&t->sockets)) != NULL)
+        ws_free(aio__list_entry(node, aio_testing_ws, node));
+    while ((node = aio__list_first(&t->runs)) != NULL)
+        run_free(t, aio__list_entry(node, struct test_run, node)); /* cancels it if running */
     aio__engine_begin_stop(); /* spawning now fails with AIO_ECANCELLED */
     aio__tasks_cancel_all();
     if (turn_until(t, no_tasks_left, NULL, t->timeout_ms) != AIO_OK)
@@ -394,7 +394,7 @@ void aio_testing_free(aio_testing *t)
     aio__app_free();
     aio__log_set_sink(NULL);
     current = NULL;
-    aio_buf_free(&t->log);
+    aio__buf_free(&t->log);
     free(t);
 }
 
@@ -403,7 +403,7 @@ void aio_testing_free(aio_testing *t)
 static int set_target(struct aio_request *req, const char *method, const char *target,
                       const char **why)
 {
-    if (!method || !aio_http_is_token(method, strlen(method))) {
+    if (!method || !aio__http_is_token(method, strlen(method))) {
         *why = "the method must be an HTTP token";
         return AIO_EINVAL;
     }
@@ -412,10 +412,10 @@ static int set_target(struct aio_request *req, const char *method, const char *t
         return AIO_EINVAL;
     }
     const char *path = NULL;
-    if ((*why = aio_http_decode_target(&req->arena, target, strlen(target), &path)) != NULL)
+    if ((*why = aio__http_decode_target(&req->arena, target, strlen(target), &path)) != NULL)
         return AIO_EINVAL;
     const char *query = strchr(target, '?');
-    if (aio_request_set_line(req, method, path, query ? query + 1 : "") != AIO_OK) {
+    if (aio__request_set_line(req, method, path, query ? query + 1 : "") != AIO_OK) {
         *why = "out of memory";
         return AIO_ENOMEM;
     }
@@ -433,17 +433,17 @@ aio_request *aio_testing_request(aio_testing *t, const char *method, const char 
     }
     struct test_run *run = calloc(1, sizeof(*run));
     struct aio_request *req = run ? aio__request_for_task(&run->task, aio__wall_us()) : NULL;
-    if (!req || aio_coro_init(&run->task.coro, aio__app.opts.engine.stack_size) != AIO_OK) {
+    if (!req || aio__coro_init(&run->task.coro, aio__app.opts.engine.stack_size) != AIO_OK) {
         if (req)
-            aio_request_free(req);
+            aio__request_free(req);
         free(run);
         fail(t, AIO_ENOMEM, "out of memory (or of address space for a coroutine stack)");
         return NULL;
     }
     const char *why = NULL;
     if (set_target(req, method, target, &why) != AIO_OK) {
-        aio_coro_destroy(&run->task.coro);
-        aio_request_free(req);
+        aio__coro_destroy(&run->task.coro);
+        aio__request_free(req);
         free(run);
         fail(t, AIO_EINVAL, "bad request %s %s: %s", method ? method : "(null)",
              target ? target : "(null)", why);
@@ -451,16 +451,16 @@ aio_request *aio_testing_request(aio_testing *t, const char *method, const char 
     }
     aio__task_init(&run->task);
     run->task.ops = &test_task_ops;
-    aio_list_append(&t->runs, &run->node);
+    aio__list_append(&t->runs, &run->node);
     return req;
 }
 
 int aio_testing_set_header(aio_request *req, const char *name, const char *value)
 {
-    if (!req || !name || !value || !aio_http_is_token(name, strlen(name)) ||
-        !aio_http_valid_header_value(value))
+    if (!req || !name || !value || !aio__http_is_token(name, strlen(name)) ||
+        !aio__http_valid_header_value(value))
         return AIO_EINVAL;
-    char *var = aio_http_cgi_var(&req->arena, name);
+    char *var = aio__http_cgi_var(&req->arena, name);
     if (!var)
         return AIO_ENOMEM;
     for (size_t i = 0; i < req->headers.count; i++) {
@@ -469,21 +469,21 @@ int aio_testing_set_header(aio_request *req, const char *name, const char *value
             continue;
         /* repeated: one value, joined as the server joins them */
         size_t a = strlen(kv->value), b = strlen(value);
-        char *joined = aio_arena_alloc(&req->arena, a + b + 3);
+        char *joined = aio__arena_alloc(&req->arena, a + b + 3);
         if (!joined)
             return AIO_ENOMEM;
         sprintf(joined, "%s, %s", kv->value, value);
         kv->value = joined;
         return AIO_OK;
     }
-    return aio_request_add_header_var(req, var, strlen(var), value, strlen(value));
+    return aio__request_add_header_var(req, var, strlen(var), value, strlen(value));
 }
 
 int aio_testing_set_body(aio_request *req, const char *content_type, const void *body, size_t len)
 {
     if (!req || (!body && len))
         return AIO_EINVAL;
-    char *copy = aio_arena_alloc(&req->arena, len + 1);
+    char *copy = aio__arena_alloc(&req->arena, len + 1);
     if (!copy)
         return AIO_ENOMEM;
     if (len)
@@ -503,11 +503,11 @@ int aio_testing_set_match(aio_request *req, const char *name, const char *value)
 {
     if (!req || !name || !value)
         return AIO_EINVAL;
-    const char *k = aio_arena_strdup(&req->arena, name);
-    const char *v = aio_arena_strdup(&req->arena, value);
+    const char *k = aio__arena_strdup(&req->arena, name);
+    const char *v = aio__arena_strdup(&req->arena, value);
     if (!k || !v)
         return AIO_ENOMEM;
-    return aio_kvlist_add(&req->arena, &req->match, k, v);
+    return aio__kvlist_add(&req->arena, &req->match, k, v);
 }
 
 void aio_testing_request_free(aio_request *req)
@@ -540,19 +540,19 @@ int aio_testing_run_view(aio_testing *t, aio_request *req, const char *route_nam
     int rc = runnable(t, req, &run);
     if (rc != AIO_OK)
         return rc;
-    const struct aio_route *route = aio_registry_find_route(&aio__app.registry, route_name);
+    const struct aio_route *route = aio__registry_find_route(&aio__app.registry, route_name);
     if (!route)
         return fail(t, AIO_ENOTFOUND, "no route named '%s'", route_name ? route_name : "(null)");
     const struct aio_view *view = NULL;
     unsigned allowed = 0;
-    if (aio_route_pick_view(route, req->method_bit, NULL, "", &view, &allowed) !=
+    if (aio__route_pick_view(route, req->method_bit, NULL, "", &view, &allowed) !=
         AIO_DISPATCH_FOUND)
         return fail(t, AIO_ENOTFOUND, "route '%s' has no view for %s", route->name,
                     req->method);
     if (view->flags & AIO_VIEW_WEBSOCKET)
         return fail(t, AIO_EINVAL, "the view of route '%s' is a websocket view: use "
                                    "aio_testing_ws_connect()", route->name);
-    if (req->match.count == 0 && aio_pattern_match(&route->pattern, req->path, &req->arena,
+    if (req->match.count == 0 && aio__pattern_match(&route->pattern, req->path, &req->arena,
                                                    &req->match) < 0)
         return fail(t, AIO_ENOMEM, "out of memory");
     req->route = route;
@@ -619,14 +619,14 @@ const char *aio_testing_response_header(const aio_request *req, const char *name
             return req->response_headers.items[i].value;
     /* what the server adds itself */
     if (strcasecmp(name, "Content-Type") == 0 && req->response_body.len &&
-        aio_response_has_body(req))
+        aio__response_has_body(req))
         return AIO_HTML_TYPE;
     return NULL;
 }
 
 const char *aio_testing_response_body(const aio_request *req, size_t *len)
 {
-    size_t n = req && aio_response_has_body(req) && req->method_bit != AIO_HEAD
+    size_t n = req && aio__response_has_body(req) && req->method_bit != AIO_HEAD
                    ? req->response_body.len
                    : 0;
     if (len)
@@ -636,7 +636,7 @@ const char *aio_testing_response_body(const aio_request *req, size_t *len)
 
 /* ---- the websocket test pair: the server's end ------------------------------- */
 
-#define ws_of_conn(c) aio_container_of(c, aio_testing_ws, conn)
+#define ws_of_conn(c) aio__container_of(c, aio_testing_ws, conn)
 
 static void server_event(struct aio_conn *conn, int status, int events)
 {
@@ -708,7 +708,7 @@ static void client_flush(aio_testing_ws *ws)
         ws->written += (size_t)n;
     }
     if (ws->written == ws->out.len) {
-        aio_buf_reset(&ws->out);
+        aio__buf_reset(&ws->out);
         ws->written = 0;
     }
     client_watch(ws);
@@ -720,13 +720,13 @@ static int client_queue_frame(aio_testing_ws *ws, int opcode, const void *data, 
     uint8_t mask[4], header[14];
     ws->mask_seed = ws->mask_seed * 1103515245u + 12345u;
     memcpy(mask, &ws->mask_seed, sizeof(mask));
-    size_t n = aio_ws_frame_header(header, 1, opcode, len, mask);
-    if (aio_buf_reserve(&ws->out, n + len) != AIO_OK)
+    size_t n = aio__ws_frame_header(header, 1, opcode, len, mask);
+    if (aio__buf_reserve(&ws->out, n + len) != AIO_OK)
         return AIO_ENOMEM;
-    aio_buf_append(&ws->out, header, n);
+    aio__buf_append(&ws->out, header, n);
     size_t start = ws->out.len;
-    aio_buf_append(&ws->out, data, len);
-    aio_ws_mask((uint8_t *)ws->out.data + start, len, mask, 0);
+    aio__buf_append(&ws->out, data, len);
+    aio__ws_mask((uint8_t *)ws->out.data + start, len, mask, 0);
     client_flush(ws);
     return AIO_OK;
 }
@@ -734,7 +734,7 @@ static int client_queue_frame(aio_testing_ws *ws, int opcode, const void *data, 
 static void client_queue_close(aio_testing_ws *ws, int code, const char *reason)
 {
     uint8_t payload[125];
-    client_queue_frame(ws, AIO_WS_OP_CLOSE, payload, aio_ws_close_payload(payload, code, reason));
+    client_queue_frame(ws, AIO_WS_OP_CLOSE, payload, aio__ws_close_payload(payload, code, reason));
     ws->sent_close = 1;
 }
 
@@ -745,7 +745,7 @@ static void client_handle(aio_testing_ws *ws, struct aio_ws_event *ev)
         aio_msg *msg = aio__msg_new(ev->opcode == AIO_WS_OP_TEXT ? AIO_MSG_TEXT : AIO_MSG_BINARY,
                                    ev->data, ev->len);
         if (msg)
-            aio_list_append(&ws->inbox, &msg->node);
+            aio__list_append(&ws->inbox, &msg->node);
         else
             aio__log("websocket test client: out of memory, a message is lost");
         break;
@@ -782,13 +782,13 @@ static void client_read(aio_testing_ws *ws)
             ws->client_events = 0;
             return;
         }
-        if (aio_ws_parser_feed(&ws->parser, buf, (size_t)n) != AIO_OK) {
+        if (aio__ws_parser_feed(&ws->parser, buf, (size_t)n) != AIO_OK) {
             aio__log("websocket test client: out of memory");
             return;
         }
         struct aio_ws_event ev;
         do {
-            aio_ws_parser_next(&ws->parser, &ev);
+            aio__ws_parser_next(&ws->parser, &ev);
             client_handle(ws, &ev);
         } while (ev.kind != AIO_WS_EV_NONE);
     }
@@ -870,14 +870,14 @@ static void ws_free(aio_testing_ws *ws)
     aio__conn_unwatch(&ws->conn);
     close(ws->conn.fd);
     close(ws->fd);
-    aio_ws_parser_free(&ws->parser);
-    aio_buf_free(&ws->out);
+    aio__ws_parser_free(&ws->parser);
+    aio__buf_free(&ws->out);
     struct aio_list *node;
-    while ((node = aio_list_first(&ws->inbox)) != NULL) {
-        aio_list_remove(node);
-        aio_msg_free(aio_list_entry(node, aio_msg, node));
+    while ((node = aio__list_first(&ws->inbox)) != NULL) {
+        aio__list_remove(node);
+        aio_msg_free(aio__list_entry(node, aio_msg, node));
     }
-    aio_list_remove(&ws->node);
+    aio__list_remove(&ws->node);
     uv_close((uv_handle_t *)&ws->client_poll, free_pair);
 }
 
@@ -908,9 +908,9 @@ aio_testing_ws *aio_testing_ws_connect(aio_testing *t, const char *target, int *
     ws->run->task.conn = &ws->conn;
     ws->run->pair = ws;
     ws->mask_seed = 0x5eed1234u;
-    aio_list_init(&ws->inbox);
-    aio_ws_parser_init(&ws->parser, AIO_WS_CLIENT, 0);
-    aio_list_append(&t->sockets, &ws->node);
+    aio__list_init(&ws->inbox);
+    aio__ws_parser_init(&ws->parser, AIO_WS_CLIENT, 0);
+    aio__list_append(&t->sockets, &ws->node);
     run_start(t, ws->run, RUN_SERVE);
     rc = turn_until(t, upgraded_or_done, ws, t->timeout_ms);
     if (ws->upgraded) {
@@ -945,7 +945,7 @@ int aio_testing_ws_send_binary(aio_testing_ws *ws, const void *data, size_t len)
 static int message_or_closed(const void *arg)
 {
     const aio_testing_ws *ws = arg;
-    return !aio_list_empty(&ws->inbox) || ws->close_code;
+    return !aio__list_empty(&ws->inbox) || ws->close_code;
 }
 
 aio_msg *aio_testing_ws_recv(aio_testing_ws *ws, int timeout_ms)
@@ -953,11 +953,11 @@ aio_msg *aio_testing_ws_recv(aio_testing_ws *ws, int timeout_ms)
     if (!ws || aio_in_coroutine())
         return NULL;
     turn_until(ws->t, message_or_closed, ws, timeout_ms);
-    struct aio_list *node = aio_list_first(&ws->inbox);
+    struct aio_list *node = aio__list_first(&ws->inbox);
     if (!node)
         return NULL;
-    aio_list_remove(node);
-    return aio_list_entry(node, aio_msg, node);
+    aio__list_remove(node);
+    return aio__list_entry(node, aio_msg, node);
 }
 
 /* The view's session ended and the client has read all it was sent. */
@@ -969,7 +969,7 @@ static int session_over(const void *arg)
 
 int aio_testing_ws_close(aio_testing_ws *ws, int code, const char *reason)
 {
-    if (!ws || !aio_ws_close_code_valid(code) || (reason && strlen(reason) > 123))
+    if (!ws || !aio__ws_close_code_valid(code) || (reason && strlen(reason) > 123))
         return AIO_EINVAL;
     if (aio_in_coroutine())
         return AIO_ESCOPE;

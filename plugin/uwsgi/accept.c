@@ -61,19 +61,19 @@ void aio__send_error(int fd, int status)
     struct aio_buf body = AIO_BUF_INIT;
     char head[256];
     if (aio__http_error_body(&body, status, NULL) != AIO_OK) {
-        aio_buf_free(&body);
+        aio__buf_free(&body);
         return;
     }
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                     status, aio_http_reason(status), body.len);
+                     status, aio__http_reason(status), body.len);
     struct iovec iov[2] = {{head, (size_t)n}, {body.data, body.len}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
     if (n > 0 && sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the client is gone or not reading: nothing more to do */
     }
-    aio_buf_free(&body);
+    aio__buf_free(&body);
 }
 
 /* ---- listeners ------------------------------------------------------------ */
@@ -105,7 +105,7 @@ static void pending_free(uv_handle_t *handle)
 static int pending_detach(struct aio_pending *p)
 {
     int fd = p->fd;
-    aio_list_remove(&p->node);
+    aio__list_remove(&p->node);
     H.npending--;
     uv_close((uv_handle_t *)&p->poll, pending_free); /* unwatches the fd now */
     return fd;
@@ -151,11 +151,11 @@ static int pending_examine(struct aio_pending *p)
     return 0;
 }
 
-#define pending_of(n) aio_list_entry((n), struct aio_pending, node)
+#define pending_of(n) aio__list_entry((n), struct aio_pending, node)
 
 static struct aio_pending *oldest_pending(int ready_only)
 {
-    for (struct aio_list *n = aio_list_first(&H.pending); n; n = aio_list_next(&H.pending, n))
+    for (struct aio_list *n = aio__list_first(&H.pending); n; n = aio__list_next(&H.pending, n))
         if (!ready_only || pending_of(n)->state == PENDING_READY)
             return pending_of(n);
     return NULL;
@@ -201,7 +201,7 @@ static int pending_make_room(void)
 {
     if (H.npending < H.max_pending)
         return 1;
-    for (struct aio_list *n = aio_list_first(&H.pending); n; n = aio_list_next(&H.pending, n)) {
+    for (struct aio_list *n = aio__list_first(&H.pending); n; n = aio__list_next(&H.pending, n)) {
         struct aio_pending *p = pending_of(n);
         if (p->state != PENDING_READY) {
             H.stats.evicted++;
@@ -283,7 +283,7 @@ static int accept_pending(struct uwsgi_socket *sock)
     p->sock = sock;
     p->accepted = aio__loop_ms();
     p->state = PENDING_NO_DATA;
-    aio_list_append(&H.pending, &p->node);
+    aio__list_append(&H.pending, &p->node);
     H.npending++;
     uv_poll_start(&p->poll, UV_READABLE, on_pending_event);
     return 1;
@@ -340,8 +340,8 @@ void aio__accept_tick(void)
     uint64_t now = aio__loop_ms();
     uint64_t deadline = (uint64_t)uwsgi.socket_timeout * 1000;
     struct aio_list *next;
-    for (struct aio_list *n = aio_list_first(&H.pending); n; n = next) {
-        next = aio_list_next(&H.pending, n);
+    for (struct aio_list *n = aio__list_first(&H.pending); n; n = next) {
+        next = aio__list_next(&H.pending, n);
         struct aio_pending *p = pending_of(n);
         if (p->state == PENDING_READY)
             continue;

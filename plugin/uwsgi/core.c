@@ -30,8 +30,8 @@
 
 extern struct uwsgi_server uwsgi;
 
-#define core_of_conn(c) aio_container_of(c, struct aio_core, conn)
-#define core_of(t) aio_container_of(t, struct aio_core, task)
+#define core_of_conn(c) aio__container_of(c, struct aio_core, conn)
+#define core_of(t) aio__container_of(t, struct aio_core, task)
 
 static void head_feed(struct aio_core *core);
 
@@ -151,7 +151,7 @@ static void core_start(struct aio_core *core)
 {
     aio__host.stats.requests++;
     core->state = AIO_CORE_RUNNING;
-    aio_coro_prepare(&core->task.coro, core_main, core);
+    aio__coro_prepare(&core->task.coro, core_main, core);
     aio__task_run(&core->task);
 }
 
@@ -180,12 +180,12 @@ static int is_plain_http(const struct uwsgi_socket *sock)
 static void head_push(struct aio_core *core)
 {
     core->head_started = aio__loop_ms();
-    aio_list_append(&aio__host.heads, &core->head_node);
+    aio__list_append(&aio__host.heads, &core->head_node);
 }
 
 static void head_remove(struct aio_core *core)
 {
-    aio_list_remove(&core->head_node);
+    aio__list_remove(&core->head_node);
 }
 
 /* HEAD -> FREE: ends a connection whose request never reached the request
@@ -222,7 +222,7 @@ static void head_failed(struct aio_core *core)
     }
     if (status) {
         aio__host.stats.rejected++;
-        aio__log("rejected a request head: %d %s", status, aio_http_reason(status));
+        aio__log("rejected a request head: %d %s", status, aio__http_reason(status));
     }
     head_abort(core, status);
 }
@@ -281,10 +281,10 @@ void aio__core_begin(struct wsgi_request *wsgi_req, uint64_t accepted)
 
 int aio__core_evict_oldest_head(uint64_t min_age_ms)
 {
-    struct aio_list *node = aio_list_first(&aio__host.heads);
+    struct aio_list *node = aio__list_first(&aio__host.heads);
     if (!node)
         return 0;
-    struct aio_core *oldest = aio_list_entry(node, struct aio_core, head_node);
+    struct aio_core *oldest = aio__list_entry(node, struct aio_core, head_node);
     if (aio__loop_ms() - oldest->head_started < min_age_ms)
         return 0;
     aio__host.stats.evicted++;
@@ -309,7 +309,7 @@ int aio__cores_init(void)
         core->conn.fd = -1;
         core->conn.ops = &core_conn_ops;
         aio__task_init(&core->task);
-        if (aio_coro_init(&core->task.coro, aio__engine.config.stack_size) != AIO_OK) {
+        if (aio__coro_init(&core->task.coro, aio__engine.config.stack_size) != AIO_OK) {
             aio__log("cannot allocate the stack of async core %d (%zu bytes): %s; lower 'aio' "
                      "or 'aio-stack-size', or raise vm.max_map_count",
                      i, aio__engine.config.stack_size, strerror(errno));
@@ -328,7 +328,7 @@ void aio__cores_close(void)
 void aio__cores_free(void)
 {
     for (int i = 0; i < aio__host.ncores; i++)
-        aio_coro_destroy(&aio__host.cores[i].task.coro);
+        aio__coro_destroy(&aio__host.cores[i].task.coro);
     free(aio__host.cores);
     aio__host.cores = NULL;
 }

@@ -24,7 +24,7 @@ static int is_plain_http(const struct wsgi_request *wsgi_req)
 static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req)
 {
     char status[64];
-    int n = snprintf(status, sizeof(status), "%d %s", req->status, aio_http_reason(req->status));
+    int n = snprintf(status, sizeof(status), "%d %s", req->status, aio__http_reason(req->status));
     if (uwsgi_response_prepare_headers(wsgi_req, status, (uint16_t)n))
         return;
     for (size_t i = 0; i < req->response_headers.count; i++) {
@@ -32,7 +32,7 @@ static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req
         uwsgi_response_add_header(wsgi_req, (char *)h->key, (uint16_t)strlen(h->key),
                                   (char *)h->value, (uint16_t)strlen(h->value));
     }
-    int has_body = aio_response_has_body(req);
+    int has_body = aio__response_has_body(req);
     size_t len = has_body ? req->response_body.len : 0;
     if (len && !req->has_content_type)
         uwsgi_response_add_header(wsgi_req, "Content-Type", 12, AIO_HTML_TYPE,
@@ -52,10 +52,10 @@ static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req
 static const char *decode_path(struct aio_request *req, struct wsgi_request *w)
 {
     if (w->uri_len == 0) { /* no REQUEST_URI: trust the frontend's decoded PATH_INFO */
-        req->path = aio_arena_strndup(&req->arena, w->path_info, w->path_info_len);
+        req->path = aio__arena_strndup(&req->arena, w->path_info, w->path_info_len);
         return req->path ? NULL : "out of memory";
     }
-    return aio_http_decode_target(&req->arena, w->uri, w->uri_len, &req->path);
+    return aio__http_decode_target(&req->arena, w->uri, w->uri_len, &req->path);
 }
 
 static int is_header_var(const char *key, size_t len)
@@ -67,17 +67,17 @@ static int is_header_var(const char *key, size_t len)
 
 static const char *build_request(struct aio_request *req, struct wsgi_request *w)
 {
-    const char *why = aio_http_check_request_line(w->method, w->method_len, w->protocol,
+    const char *why = aio__http_check_request_line(w->method, w->method_len, w->protocol,
                                                   w->protocol_len);
     if (why)
         return why;
-    const char *method = aio_arena_strndup(&req->arena, w->method, w->method_len);
-    const char *query = aio_arena_strndup(&req->arena, w->query_string, w->query_string_len);
-    const char *remote = aio_arena_strndup(&req->arena, w->remote_addr, w->remote_addr_len);
+    const char *method = aio__arena_strndup(&req->arena, w->method, w->method_len);
+    const char *query = aio__arena_strndup(&req->arena, w->query_string, w->query_string_len);
+    const char *remote = aio__arena_strndup(&req->arena, w->remote_addr, w->remote_addr_len);
     if (!method || !query || !remote)
         return "out of memory";
     req->method = method;
-    req->method_bit = aio_http_method_bit(method);
+    req->method_bit = aio__http_method_bit(method);
     req->query_string = query;
     req->remote_addr = remote;
     if ((why = decode_path(req, w)) != NULL)
@@ -85,7 +85,7 @@ static const char *build_request(struct aio_request *req, struct wsgi_request *w
     for (int i = 0; i + 1 < w->var_cnt; i += 2) {
         const struct iovec *k = &w->hvec[i], *v = &w->hvec[i + 1];
         if (is_header_var(k->iov_base, k->iov_len) &&
-            aio_request_add_header_var(req, k->iov_base, k->iov_len, v->iov_base, v->iov_len))
+            aio__request_add_header_var(req, k->iov_base, k->iov_len, v->iov_base, v->iov_len))
             return "out of memory";
     }
     return NULL;
@@ -148,7 +148,7 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
     } else if ((why = build_request(req, wsgi_req)) != NULL) {
         error = 400;
     } else if ((error = read_body(req, wsgi_req, task)) == 0 &&
-               aio_request_parse_params(req, &why) != AIO_OK) {
+               aio__request_parse_params(req, &why) != AIO_OK) {
         error = 400;
     }
     release_parser_buffer(wsgi_req);
@@ -169,7 +169,7 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
         }
     }
     task->req = NULL;
-    aio_request_free(req);
+    aio__request_free(req);
     return UWSGI_OK;
 }
 

@@ -34,7 +34,7 @@ static void linger_closed(uv_handle_t *handle)
 
 static void linger_finish(struct aio_linger *l)
 {
-    aio_list_remove(&l->node);
+    aio__list_remove(&l->node);
     uv_close((uv_handle_t *)&l->poll, linger_closed); /* unwatches the fd now */
     uv_close((uv_handle_t *)&l->timer, linger_closed);
     close(l->fd);
@@ -73,7 +73,7 @@ void aio__linger_close(int fd)
     l->poll.data = l->timer.data = l;
     l->fd = fd;
     l->open_handles = 2;
-    aio_list_append(&aio__host.lingering, &l->node);
+    aio__list_append(&aio__host.lingering, &l->node);
     uv_poll_start(&l->poll, UV_READABLE, on_linger_input);
     uv_timer_start(&l->timer, on_linger_timeout, LINGER_MS, 0);
 }
@@ -81,7 +81,7 @@ void aio__linger_close(int fd)
 void aio__linger_close_all(void)
 {
     struct aio_list *node;
-    while ((node = aio_list_first(&aio__host.lingering)) != NULL)
-        linger_finish(aio_list_entry(node, struct aio_linger, node));
+    while ((node = aio__list_first(&aio__host.lingering)) != NULL)
+        linger_finish(aio__list_entry(node, struct aio_linger, node));
 }
 

@@ -25,7 +25,7 @@ static void opt_aio(char *opt, char *value, void *unused)
     (void)unused;
     char error[256];
     long cores;
-    if (aio_option_int(opt, value, 2, 100000, &cores, error, sizeof(error)))
+    if (aio__option_int(opt, value, 2, 100000, &cores, error, sizeof(error)))
         fatal(error);
     uwsgi.async = (int)cores;
     uwsgi.loop = "aio";
@@ -39,7 +39,7 @@ static void opt_engine(char *opt, char *value, void *unused)
 {
     (void)unused;
     char error[256] = "";
-    int rc = aio_options_set(&aio__app.opts, &aio__app.registry, opt, value, error,
+    int rc = aio__options_set(&aio__app.opts, &aio__app.registry, opt, value, error,
                              sizeof(error));
     if (rc == AIO_ENOMEM)
         fatal("out of memory");
@@ -116,11 +116,11 @@ static int aio_plugin_init(void)
     if (uwsgi.threads > 1)
         fatal("'threads' cannot be combined with 'aio': requests already run concurrently");
     check_sockets();
-    aio_options_defaults(&aio__app.opts);
+    aio__options_defaults(&aio__app.opts);
     /* Opening the modules here (once, before fork) reports a missing file or
      * a broken module in one line; aio_main() itself runs in each worker. */
     for (size_t i = 0; i < aio__app.opts.nviews; i++)
-        if (aio_registry_open_module(&aio__app.registry, aio__app.opts.views[i]) != AIO_OK)
+        if (aio__registry_open_module(&aio__app.registry, aio__app.opts.views[i]) != AIO_OK)
             fatal(aio__app.registry.error[0] ? aio__app.registry.error : "out of memory");
     if (!aio__app.opts.nviews)
         uwsgi_log("aio: no 'aio-views' configured: every request will get 404\n");
@@ -154,7 +154,7 @@ static void aio_post_fork(void)
 
 void aio__worker_construct_app(void)
 {
-    if (aio_registry_construct(&aio__app.registry) == AIO_OK)
+    if (aio__registry_construct(&aio__app.registry) == AIO_OK)
         return;
     const char *what = aio__app.registry.error[0] ? aio__app.registry.error : "out of memory";
     /* Every worker fails the same way: only the first one says so. */

@@ -112,7 +112,7 @@ static void copy_websocket_options(void)
     o->engine.ws_max_message = (size_t)uwsgi.websockets_max_size * 1024;
     o->engine.ws_ping_freq = uwsgi.websockets_ping_freq;
     o->engine.ws_pong_tolerance = uwsgi.websockets_pong_tolerance;
-    aio_options_defaults(o);
+    aio__options_defaults(o);
 }
 
 static void open_worker(void)
@@ -124,9 +124,9 @@ static void open_worker(void)
     aio__engine.host_idle = host_idle;
     aio__app_open();
     aio__worker_construct_app(); /* exits on configuration errors */
-    aio_list_init(&H.heads);
-    aio_list_init(&H.pending);
-    aio_list_init(&H.lingering);
+    aio__list_init(&H.heads);
+    aio__list_init(&H.pending);
+    aio__list_init(&H.lingering);
     if (aio__cores_init() != AIO_OK || aio__listeners_init() != AIO_OK)
         exit(1);
     init_signal_sockets();

@@ -39,7 +39,7 @@ static void check(const struct aio_ws_event *ev, int done_before)
         assert(ev->len <= MAX_MESSAGE);
         assert(ev->data && ev->data[ev->len] == '\0');
         if (ev->opcode == AIO_WS_OP_TEXT)
-            assert(aio_utf8_valid(ev->data, ev->len));
+            assert(aio__utf8_valid(ev->data, ev->len));
         else
             assert(ev->opcode == AIO_WS_OP_BINARY);
         break;
@@ -48,8 +48,8 @@ static void check(const struct aio_ws_event *ev, int done_before)
         assert(ev->len <= 125);
         break;
     case AIO_WS_EV_CLOSE:
-        assert(ev->code == AIO_WS_NO_STATUS || aio_ws_close_code_valid(ev->code));
-        assert(aio_utf8_valid(ev->reason, strlen(ev->reason)));
+        assert(ev->code == AIO_WS_NO_STATUS || aio__ws_close_code_valid(ev->code));
+        assert(aio__utf8_valid(ev->reason, strlen(ev->reason)));
         break;
     case AIO_WS_EV_ERROR:
         assert(ev->code == 1002 || ev->code == 1007 || ev->code == 1009 || ev->code == 1011);
@@ -63,18 +63,18 @@ static int run(const uint8_t *data, size_t size, unsigned cut, enum aio_ws_role 
                struct record *out)
 {
     struct aio_ws_parser p;
-    aio_ws_parser_init(&p, role, MAX_MESSAGE);
+    aio__ws_parser_init(&p, role, MAX_MESSAGE);
     int n = 0, done = 0;
     size_t pos = 0;
     while (pos < size && n < MAX_EVENTS) {
         size_t step = cut ? 1 + (pos * 7 + cut) % (cut + 1) : size;
         if (step > size - pos)
             step = size - pos;
-        aio_ws_parser_feed(&p, data + pos, step);
+        aio__ws_parser_feed(&p, data + pos, step);
         pos += step;
         for (;;) {
             struct aio_ws_event ev;
-            aio_ws_parser_next(&p, &ev);
+            aio__ws_parser_next(&p, &ev);
             if (ev.kind == AIO_WS_EV_MESSAGE && n == MAX_EVENTS)
                 free(ev.data); /* no room to record it */
             if (ev.kind == AIO_WS_EV_NONE || n == MAX_EVENTS)
@@ -87,7 +87,7 @@ static int run(const uint8_t *data, size_t size, unsigned cut, enum aio_ws_role 
                 free(ev.data);
         }
     }
-    aio_ws_parser_free(&p);
+    aio__ws_parser_free(&p);
     return n;
 }
 

@@ -21,14 +21,14 @@ static struct aio_arena arena __attribute__((unused));
 static inline int arena_setup(void **state)
 {
     (void)state;
-    aio_arena_init(&arena);
+    aio__arena_init(&arena);
     return 0;
 }
 
 static inline int arena_teardown(void **state)
 {
     (void)state;
-    aio_arena_release(&arena);
+    aio__arena_release(&arena);
     return 0;
 }
 

@@ -52,7 +52,7 @@ int ws_client_open(struct ws_client *c, int port, const char *path)
             break;
     }
     head[len] = '\0';
-    aio_ws_parser_init(&c->parser, AIO_WS_CLIENT, 64u << 20);
+    aio__ws_parser_init(&c->parser, AIO_WS_CLIENT, 64u << 20);
     return strncmp(head, "HTTP/1.1 101", 12) == 0 ? 0 : -1;
 }
 
@@ -60,13 +60,13 @@ int ws_client_send(struct ws_client *c, int opcode, const void *data, size_t len
 {
     static const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
     uint8_t header[14];
-    size_t n = aio_ws_frame_header(header, 1, opcode, len, mask);
+    size_t n = aio__ws_frame_header(header, 1, opcode, len, mask);
     uint8_t *frame = malloc(n + len + 1);
     if (!frame)
         return -1;
     memcpy(frame, header, n);
     memcpy(frame + n, data, len);
-    aio_ws_mask(frame + n, len, mask, 0);
+    aio__ws_mask(frame + n, len, mask, 0);
     int rc = write_all(c->fd, frame, n + len);
     free(frame);
     return rc;
@@ -75,7 +75,7 @@ int ws_client_send(struct ws_client *c, int opcode, const void *data, size_t len
 int ws_client_recv(struct ws_client *c, struct aio_ws_event *ev)
 {
     for (;;) {
-        aio_ws_parser_next(&c->parser, ev);
+        aio__ws_parser_next(&c->parser, ev);
         if (ev->kind == AIO_WS_EV_PING) {
             ws_client_send(c, AIO_WS_OP_PONG, ev->data, ev->len);
             continue;
@@ -86,13 +86,13 @@ int ws_client_recv(struct ws_client *c, struct aio_ws_event *ev)
         ssize_t n = read(c->fd, buf, sizeof(buf));
         if (n <= 0)
             return -1;
-        aio_ws_parser_feed(&c->parser, buf, (size_t)n);
+        aio__ws_parser_feed(&c->parser, buf, (size_t)n);
     }
 }
 
 void ws_client_close(struct ws_client *c)
 {
-    aio_ws_parser_free(&c->parser);
+    aio__ws_parser_free(&c->parser);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;

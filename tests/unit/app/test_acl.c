@@ -170,9 +170,9 @@ static int setup(void **state)
     FILE *f = fopen(path, "w");
     fputs("<h1>{{title}}</h1> {{count}} [{{missing}}] [{{nope}}]", f);
     fclose(f);
-    aio_registry_init(&reg);
-    assert_int_equal(aio_registry_add_module(&reg, "acl.so", asset_dir, app), AIO_OK);
-    assert_int_equal(aio_registry_construct(&reg), AIO_OK);
+    aio__registry_init(&reg);
+    assert_int_equal(aio__registry_add_module(&reg, "acl.so", asset_dir, app), AIO_OK);
+    assert_int_equal(aio__registry_construct(&reg), AIO_OK);
     memset(principals_to_grant, 0, sizeof(principals_to_grant));
     child_calls = 0;
     return 0;
@@ -181,7 +181,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    aio_registry_free(&reg);
+    aio__registry_free(&reg);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", asset_dir);
     return system(cmd);
@@ -190,20 +190,20 @@ static int teardown(void **state)
 /* Routes, traverses and picks the view of a GET (or `method`) to `path`. */
 static struct aio_request *walk(const char *method, const char *path, int *found)
 {
-    struct aio_request *req = aio_request_new();
+    struct aio_request *req = aio__request_new();
     req->registry = &reg;
-    aio_request_set_line(req, method, path, "");
+    aio__request_set_line(req, method, path, "");
     const struct aio_route *route;
-    assert_int_equal(aio_registry_match(&reg, path, &req->arena, &req->match, &route),
+    assert_int_equal(aio__registry_match(&reg, path, &req->arena, &req->match, &route),
                      AIO_DISPATCH_FOUND);
     req->route = route;
-    if (route->root && aio_traverse(req, route) != AIO_OK) {
+    if (route->root && aio__traverse(req, route) != AIO_OK) {
         *found = -1;
         return req;
     }
     const struct aio_view *view;
     unsigned allowed;
-    *found = aio_route_pick_view(route, req->method_bit, aio_context_type(req), req->view_name,
+    *found = aio__route_pick_view(route, req->method_bit, aio_context_type(req), req->view_name,
                                  &view, &allowed);
     req->view = *found == AIO_DISPATCH_FOUND ? view : NULL;
     return req;
@@ -221,29 +221,29 @@ static void traversal(void **state)
     assert_str(aio_subpath(req), "");
     assert_int_equal(req->lineage_len, 3); /* leaf, open, root */
     assert_ptr_equal(req->view->fn, v_leaf); /* the view for this context type wins */
-    aio_request_free(req);
+    aio__request_free(req);
 
     req = walk("POST", "/tree//open/./x/../leaf/edit/a/b", &found);
     assert_int_equal(found, AIO_DISPATCH_FOUND);
     assert_str(aio_view_name(req), "edit");
     assert_str(aio_subpath(req), "a/b");
     assert_ptr_equal(req->view->fn, v_edit);
-    aio_request_free(req);
+    aio__request_free(req);
 
     req = walk("GET", "/tree/open/leaf/edit", &found); /* the named view is POST only */
     assert_int_equal(found, AIO_DISPATCH_METHOD_NOT_ALLOWED);
-    aio_request_free(req);
+    aio__request_free(req);
     req = walk("GET", "/tree/open/leaf/nosuchview", &found);
     assert_int_equal(found, AIO_DISPATCH_NOT_FOUND);
-    aio_request_free(req);
+    aio__request_free(req);
     req = walk("GET", "/tree", &found); /* the root itself, any-context view */
     assert_int_equal(found, AIO_DISPATCH_FOUND);
     assert_str(aio_context_type(req), "branch");
     assert_ptr_equal(req->view->fn, v_any);
-    aio_request_free(req);
+    aio__request_free(req);
     req = walk("GET", "/tree/boom", &found); /* a failing lookup is an error */
     assert_int_equal(found, -1);
-    aio_request_free(req);
+    aio__request_free(req);
     assert_true(child_calls > 0);
 }
 
@@ -252,7 +252,7 @@ static int allowed(const char *path, const char *permission)
     int found;
     struct aio_request *req = walk("GET", path, &found);
     int granted = aio_has_permission(req, permission);
-    aio_request_free(req);
+    aio__request_free(req);
     return granted;
 }
 
@@ -289,17 +289,17 @@ static void renderers(void **state)
     int found;
     struct aio_request *req = walk("GET", "/page", &found);
     assert_int_equal(req->view->fn(req), AIO_OK);
-    assert_int_equal(aio_apply_renderer(req, req->view), AIO_OK);
+    assert_int_equal(aio__apply_renderer(req, req->view), AIO_OK);
     assert_str(req->response_body.data, "<h1>&lt;Hi&gt;</h1> 3 [] []");
     assert_str(aio_result_get(req, "title"), "<Hi>");
     assert_str(aio_result_get(req, "count"), "3");
     assert_str(aio_result_get(req, "missing"), "");
     assert_null(aio_result_get(req, "nope"));
-    aio_request_free(req);
+    aio__request_free(req);
 
     req = walk("GET", "/json", &found);
     req->view->fn(req);
-    assert_int_equal(aio_apply_renderer(req, req->view), AIO_OK);
+    assert_int_equal(aio__apply_renderer(req, req->view), AIO_OK);
     json_t *parsed = json_loads(req->response_body.data, 0, NULL);
     assert_non_null(parsed);
     assert_str(json_string_value(json_object_get(parsed, "title")), "<Hi>");
@@ -307,14 +307,14 @@ static void renderers(void **state)
     assert_true(json_is_null(json_object_get(parsed, "missing")));
     json_decref(parsed);
     assert_int_equal(aio_result_set_string(req, "bad", "\xc0\xaf"), AIO_EINVAL); /* not UTF-8 */
-    aio_request_free(req);
+    aio__request_free(req);
 
     req = walk("GET", "/text", &found);
     req->view->fn(req);
-    assert_int_equal(aio_apply_renderer(req, req->view), AIO_OK);
+    assert_int_equal(aio__apply_renderer(req, req->view), AIO_OK);
     assert_str(req->response_body.data, "plain");
     assert_str(req->response_headers.items[0].value, "text/plain; charset=utf-8");
-    aio_request_free(req);
+    aio__request_free(req);
 }
 
 /* ---- tweens --------------------------------------------------------------- */
@@ -354,38 +354,38 @@ static void tweens(void **state)
 {
     (void)state;
     struct aio_registry r;
-    aio_registry_init(&r);
-    aio_registry_add_module(&r, "t.so", "/nonexistent", tween_app);
-    assert_int_equal(aio_registry_construct(&r), AIO_OK);
-    struct aio_request *req = aio_request_new();
+    aio__registry_init(&r);
+    aio__registry_add_module(&r, "t.so", "/nonexistent", tween_app);
+    assert_int_equal(aio__registry_construct(&r), AIO_OK);
+    struct aio_request *req = aio__request_new();
     trace[0] = '\0';
-    assert_int_equal(aio_run_tweens(req, r.chain, r.nchain, handler), AIO_OK);
+    assert_int_equal(aio__run_tweens(req, r.chain, r.nchain, handler), AIO_OK);
     assert_str(trace, "(outer(innerview))");
     assert_int_equal(req->status, 201);
     assert_str(req->response_headers.items[0].key, "X-Inner");
-    aio_request_free(req);
-    aio_registry_free(&r);
+    aio__request_free(req);
+    aio__registry_free(&r);
 
     /* aio-tweens: a chosen order, with the built-in timing tween */
-    aio_registry_init(&r);
-    aio_registry_set_tween_order(&r, "timing, inner outer");
-    aio_registry_add_module(&r, "t.so", "/nonexistent", tween_app);
-    assert_int_equal(aio_registry_construct(&r), AIO_OK);
-    req = aio_request_new();
+    aio__registry_init(&r);
+    aio__registry_set_tween_order(&r, "timing, inner outer");
+    aio__registry_add_module(&r, "t.so", "/nonexistent", tween_app);
+    assert_int_equal(aio__registry_construct(&r), AIO_OK);
+    req = aio__request_new();
     trace[0] = '\0';
-    aio_run_tweens(req, r.chain, r.nchain, handler);
+    aio__run_tweens(req, r.chain, r.nchain, handler);
     assert_str(trace, "(inner(outerview))");
     assert_str(req->response_headers.items[1].key, "X-Response-Time");
     assert_non_null(strstr(req->response_headers.items[1].value, " ms"));
-    aio_request_free(req);
-    aio_registry_free(&r);
+    aio__request_free(req);
+    aio__registry_free(&r);
 
-    aio_registry_init(&r);
-    aio_registry_set_tween_order(&r, "outer,nosuch");
-    aio_registry_add_module(&r, "t.so", "/nonexistent", tween_app);
-    assert_int_equal(aio_registry_construct(&r), AIO_EINVAL);
+    aio__registry_init(&r);
+    aio__registry_set_tween_order(&r, "outer,nosuch");
+    aio__registry_add_module(&r, "t.so", "/nonexistent", tween_app);
+    assert_int_equal(aio__registry_construct(&r), AIO_EINVAL);
     assert_non_null(strstr(r.error, "'nosuch'"));
-    aio_registry_free(&r);
+    aio__registry_free(&r);
 }
 
 int main(void)

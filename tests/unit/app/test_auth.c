@@ -43,10 +43,10 @@ static int view(aio_request *req)
 
 static int build(void)
 {
-    aio_registry_free(&reg);
-    aio_registry_init(&reg);
-    assert_int_equal(aio_registry_add_module(&reg, "auth.so", "/nonexistent", app), AIO_OK);
-    return aio_registry_construct(&reg);
+    aio__registry_free(&reg);
+    aio__registry_init(&reg);
+    assert_int_equal(aio__registry_add_module(&reg, "auth.so", "/nonexistent", app), AIO_OK);
+    return aio__registry_construct(&reg);
 }
 
 static int setup(void **state)
@@ -55,7 +55,7 @@ static int setup(void **state)
     options = (struct aio_authtkt){.secret = SECRET, .callback = groupfinder,
                                    .timeout_ms = 3600 * 1000, .reissue_time_ms = 600 * 1000};
     groupfinder_calls = 0;
-    aio_registry_init(&reg);
+    aio__registry_init(&reg);
     assert_int_equal(build(), AIO_OK);
     return 0;
 }
@@ -63,7 +63,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    aio_registry_free(&reg);
+    aio__registry_free(&reg);
     return 0;
 }
 
@@ -72,8 +72,8 @@ static struct aio_buf ticket_buf;
 static char *ticket_for(const char *userid, const char *tokens, long long when)
 {
     struct aio_buf buf = AIO_BUF_INIT;
-    aio_buf_free(&ticket_buf);
-    assert_int_equal(aio_authtkt_make_ticket(reg.authn.state, userid, tokens, when, &buf), AIO_OK);
+    aio__buf_free(&ticket_buf);
+    assert_int_equal(aio__authtkt_make_ticket(reg.authn.state, userid, tokens, when, &buf), AIO_OK);
     ticket_buf = buf;
     return buf.data;
 }
@@ -82,7 +82,7 @@ static int read_ticket(const char *value, const char **userid)
 {
     const char *tokens;
     long long ts;
-    return aio_authtkt_read_ticket(reg.authn.state, value, (long long)time(NULL), &arena, userid,
+    return aio__authtkt_read_ticket(reg.authn.state, value, (long long)time(NULL), &arena, userid,
                                    &tokens, &ts);
 }
 
@@ -92,7 +92,7 @@ static void good_ticket(void **state)
     const char *userid = NULL, *tokens = NULL;
     long long ts = 0, now = (long long)time(NULL);
     char *value = ticket_for("J\xc3\xb6rg", "mfa.role:editor", now);
-    assert_int_equal(aio_authtkt_read_ticket(reg.authn.state, value, now, &arena, &userid, &tokens,
+    assert_int_equal(aio__authtkt_read_ticket(reg.authn.state, value, now, &arena, &userid, &tokens,
                                              &ts),
                      AIO_OK);
     assert_str(userid, "J\xc3\xb6rg");
@@ -163,10 +163,10 @@ static void other_secret(void **state)
 
 static struct aio_request *request_with_cookie(const char *cookie)
 {
-    struct aio_request *req = aio_request_new();
+    struct aio_request *req = aio__request_new();
     req->registry = &reg;
     if (cookie)
-        aio_request_add_header_var(req, "HTTP_COOKIE", 11, cookie, strlen(cookie));
+        aio__request_add_header_var(req, "HTTP_COOKIE", 11, cookie, strlen(cookie));
     return req;
 }
 
@@ -204,7 +204,7 @@ static void request_identity(void **state)
     assert_true(has(&p, "mfa")); /* a signed token becomes a principal */
     assert_int_equal(groupfinder_calls, 1); /* once per request */
     assert_null(header_value(req, "Set-Cookie")); /* a fresh ticket is not reissued */
-    aio_request_free(req);
+    aio__request_free(req);
 }
 
 static void unknown_user_and_anonymous(void **state)
@@ -219,16 +219,16 @@ static void unknown_user_and_anonymous(void **state)
     aio_effective_principals(req, &p);
     assert_int_equal(p.count, 1);
     assert_str(p.names[0], AIO_EVERYONE);
-    aio_request_free(req);
+    aio__request_free(req);
 
     req = request_with_cookie("auth_tkt=tampered!123!616c696365!");
     assert_null(aio_unauthenticated_userid(req));
     assert_null(aio_authenticated_userid(req));
-    aio_request_free(req);
+    aio__request_free(req);
     req = request_with_cookie(NULL);
     assert_null(aio_authenticated_userid(req));
     assert_null(aio_cookie(req, "auth_tkt"));
-    aio_request_free(req);
+    aio__request_free(req);
 }
 
 static void reissue(void **state)
@@ -243,7 +243,7 @@ static void reissue(void **state)
     assert_non_null(set);
     assert_true(strncmp(set, "auth_tkt=", 9) == 0);
     assert_true(strcmp(set + 9, cookie + 9) != 0); /* a new ticket */
-    aio_request_free(req);
+    aio__request_free(req);
 }
 
 static void remember_and_forget(void **state)
@@ -263,14 +263,14 @@ static void remember_and_forget(void **state)
     assert_str(userid, "alice");
     assert_int_equal(aio_remember(req, ""), AIO_EINVAL);
     assert_int_equal(aio_authtkt_remember(req, "alice", "bad token!"), AIO_EINVAL);
-    aio_request_free(req);
+    aio__request_free(req);
 
     req = request_with_cookie(NULL);
     assert_int_equal(aio_forget(req), AIO_OK);
     set = header_value(req, "Set-Cookie");
     assert_true(strncmp(set, "auth_tkt=;", 10) == 0);
     assert_non_null(strstr(set, "Max-Age=0"));
-    aio_request_free(req);
+    aio__request_free(req);
 
     options.cookie_name = "sess";
     options.secure = 1;
@@ -285,7 +285,7 @@ static void remember_and_forget(void **state)
     assert_true(strncmp(set, "sess=", 5) == 0);
     assert_non_null(strstr(set, "; Domain=example.com; Max-Age=60; Secure; SameSite=Strict"));
     assert_null(strstr(set, "HttpOnly"));
-    aio_request_free(req);
+    aio__request_free(req);
 }
 
 /* The times are milliseconds, counted against a timestamp and a Max-Age
@@ -299,16 +299,16 @@ static void times_are_milliseconds(void **state)
     assert_int_equal(build(), AIO_OK);
     const char *userid, *tokens;
     long long ts, now = (long long)time(NULL); /* one `now`: the clock may tick meanwhile */
-    assert_int_equal(aio_authtkt_read_ticket(reg.authn.state, ticket_for("alice", "", now - 1),
+    assert_int_equal(aio__authtkt_read_ticket(reg.authn.state, ticket_for("alice", "", now - 1),
                                              now, &arena, &userid, &tokens, &ts),
                      AIO_OK);
-    assert_int_equal(aio_authtkt_read_ticket(reg.authn.state, ticket_for("alice", "", now - 2),
+    assert_int_equal(aio__authtkt_read_ticket(reg.authn.state, ticket_for("alice", "", now - 2),
                                              now, &arena, &userid, &tokens, &ts),
                      AIO_ETIMEDOUT);
     struct aio_request *req = request_with_cookie(NULL);
     assert_int_equal(aio_remember(req, "alice"), AIO_OK);
     assert_non_null(strstr(header_value(req, "Set-Cookie"), "; Max-Age=2;")); /* rounded up */
-    aio_request_free(req);
+    aio__request_free(req);
 }
 
 static void configuration_errors(void **state)
@@ -340,8 +340,8 @@ static void no_policy(void **state)
 {
     (void)state;
     struct aio_registry empty;
-    aio_registry_init(&empty);
-    struct aio_request *req = aio_request_new();
+    aio__registry_init(&empty);
+    struct aio_request *req = aio__request_new();
     req->registry = &empty;
     assert_null(aio_authenticated_userid(req));
     aio_principals p;
@@ -349,8 +349,8 @@ static void no_policy(void **state)
     assert_int_equal(p.count, 1);
     assert_str(p.names[0], AIO_EVERYONE);
     assert_int_equal(aio_remember(req, "x"), AIO_EINVAL);
-    aio_request_free(req);
-    aio_registry_free(&empty);
+    aio__request_free(req);
+    aio__registry_free(&empty);
     (void)view;
 }
 
@@ -370,9 +370,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(configuration_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(no_policy, setup, teardown),
     };
-    aio_arena_init(&arena);
+    aio__arena_init(&arena);
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    aio_arena_release(&arena);
-    aio_buf_free(&ticket_buf);
+    aio__arena_release(&arena);
+    aio__buf_free(&ticket_buf);
     return failed;
 }

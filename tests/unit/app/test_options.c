@@ -15,17 +15,17 @@ static void integers(void **state)
 {
     (void)state;
     long n = 0;
-    assert_int_equal(aio_option_int("aio", "1000", 2, 100000, &n, error, sizeof(error)), AIO_OK);
+    assert_int_equal(aio__option_int("aio", "1000", 2, 100000, &n, error, sizeof(error)), AIO_OK);
     assert_int_equal(n, 1000);
     const char *bad[] = {"", "abc", "10x", "1", "100001", "-5", "99999999999999999999", NULL};
     for (int i = 0; bad[i]; i++) {
         error[0] = '\0';
-        assert_int_equal(aio_option_int("aio", bad[i], 2, 100000, &n, error, sizeof(error)),
+        assert_int_equal(aio__option_int("aio", bad[i], 2, 100000, &n, error, sizeof(error)),
                          AIO_EINVAL);
         assert_non_null(strstr(error, "'aio'"));
         assert_non_null(strstr(error, "from 2 to 100000"));
     }
-    assert_int_equal(aio_option_int("aio", NULL, 2, 10, &n, error, sizeof(error)), AIO_EINVAL);
+    assert_int_equal(aio__option_int("aio", NULL, 2, 10, &n, error, sizeof(error)), AIO_EINVAL);
     assert_int_equal(n, 1000); /* untouched on error */
 }
 
@@ -33,16 +33,16 @@ static void sizes(void **state)
 {
     (void)state;
     size_t n = 0;
-    assert_int_equal(aio_option_size("aio-stack-size", "65536", 1, 1 << 30, &n, error, 256), 0);
+    assert_int_equal(aio__option_size("aio-stack-size", "65536", 1, 1 << 30, &n, error, 256), 0);
     assert_int_equal(n, 65536);
-    assert_int_equal(aio_option_size("aio-stack-size", "256k", 1, 1 << 30, &n, error, 256), 0);
+    assert_int_equal(aio__option_size("aio-stack-size", "256k", 1, 1 << 30, &n, error, 256), 0);
     assert_int_equal(n, 256 * 1024);
-    assert_int_equal(aio_option_size("aio-stack-size", "2M", 1, 1 << 30, &n, error, 256), 0);
+    assert_int_equal(aio__option_size("aio-stack-size", "2M", 1, 1 << 30, &n, error, 256), 0);
     assert_int_equal(n, 2 * 1024 * 1024);
     const char *bad[] = {"", "k", "12kb", "-1", "1t", "4", "2G", "18446744073709551615k", NULL};
     for (int i = 0; bad[i]; i++) {
         error[0] = '\0';
-        assert_int_equal(aio_option_size("aio-stack-size", bad[i], 16384, 1 << 30, &n, error,
+        assert_int_equal(aio__option_size("aio-stack-size", bad[i], 16384, 1 << 30, &n, error,
                                          sizeof(error)),
                          AIO_EINVAL);
         assert_non_null(strstr(error, "'aio-stack-size'"));
@@ -53,11 +53,11 @@ static void booleans(void **state)
 {
     (void)state;
     int b = -1;
-    assert_int_equal(aio_option_bool("x", "True", &b, error, sizeof(error)), AIO_OK);
+    assert_int_equal(aio__option_bool("x", "True", &b, error, sizeof(error)), AIO_OK);
     assert_int_equal(b, 1);
-    assert_int_equal(aio_option_bool("x", "off", &b, error, sizeof(error)), AIO_OK);
+    assert_int_equal(aio__option_bool("x", "off", &b, error, sizeof(error)), AIO_OK);
     assert_int_equal(b, 0);
-    assert_int_equal(aio_option_bool("x", "maybe", &b, error, sizeof(error)), AIO_EINVAL);
+    assert_int_equal(aio__option_bool("x", "maybe", &b, error, sizeof(error)), AIO_EINVAL);
     assert_non_null(strstr(error, "'x'"));
 }
 
@@ -66,32 +66,32 @@ static void settings(void **state)
     (void)state;
     char pair[] = "db.url=postgres://u@h/db?x=1";
     char *key, *value;
-    assert_int_equal(aio_option_setting("aio-setting", pair, &key, &value, error, 256), AIO_OK);
+    assert_int_equal(aio__option_setting("aio-setting", pair, &key, &value, error, 256), AIO_OK);
     assert_str(key, "db.url");
     assert_str(value, "postgres://u@h/db?x=1");
     char empty_value[] = "k=";
-    assert_int_equal(aio_option_setting("aio-setting", empty_value, &key, &value, error, 256), 0);
+    assert_int_equal(aio__option_setting("aio-setting", empty_value, &key, &value, error, 256), 0);
     assert_str(value, "");
     const char *bad[] = {"novalue", "=x", "bad key=1", "k\x01=1", NULL};
     for (int i = 0; bad[i]; i++) {
         char copy[32];
         snprintf(copy, sizeof(copy), "%s", bad[i]);
-        assert_int_equal(aio_option_setting("aio-setting", copy, &key, &value, error, 256),
+        assert_int_equal(aio__option_setting("aio-setting", copy, &key, &value, error, 256),
                          AIO_EINVAL);
         assert_non_null(strstr(error, "'aio-setting'"));
     }
 }
 
-/* aio_options_set(): the one place both hosts apply aio-* options. */
+/* aio__options_set(): the one place both hosts apply aio-* options. */
 static void applying_options(void **state)
 {
     (void)state;
     struct aio_options o = {0};
     struct aio_registry reg;
-    aio_registry_init(&reg);
-    aio_options_init(&o);
+    aio__registry_init(&reg);
+    aio__options_init(&o);
     assert_int_equal(o.ignore_websocket_closed, 1);
-#define SET(name, value) aio_options_set(&o, &reg, (name), (value), error, sizeof(error))
+#define SET(name, value) aio__options_set(&o, &reg, (name), (value), error, sizeof(error))
     assert_int_equal(SET("aio-executor-threads", "4"), AIO_OK);
     assert_int_equal(o.engine.executor_threads, 4);
     assert_int_equal(SET("aio-executor-queue", "9"), AIO_OK);
@@ -111,7 +111,7 @@ static void applying_options(void **state)
     assert_int_equal(o.nviews, 2);
     assert_str(o.views[1], "b.so");
     assert_int_equal(SET("aio-setting", "k=v"), AIO_OK);
-    assert_str(aio_registry_setting(&reg, "k"), "v");
+    assert_str(aio__registry_setting(&reg, "k"), "v");
     assert_int_equal(SET("aio-tweens", "timing"), AIO_OK);
     assert_int_equal(reg.ntween_order, 1);
 
@@ -127,17 +127,17 @@ static void applying_options(void **state)
 #undef SET
 
     struct aio_options defaults = {0};
-    aio_options_defaults(&defaults);
+    aio__options_defaults(&defaults);
     assert_int_equal(defaults.engine.stack_size, 256 * 1024);
     assert_int_equal(defaults.engine.executor_threads, 16);
     assert_int_equal(defaults.engine.ws_max_message, 1024 * 1024);
-    aio_options_defaults(&o); /* what was set stays */
+    aio__options_defaults(&o); /* what was set stays */
     assert_int_equal(o.engine.stack_size, 65536);
 
     for (size_t i = 0; i < o.nviews; i++)
         free(o.views[i]);
     free(o.views);
-    aio_registry_free(&reg);
+    aio__registry_free(&reg);
 }
 
 int main(void)

@@ -17,32 +17,32 @@ static struct aio_registry reg;
 static int setup(void **state)
 {
     (void)state;
-    aio_registry_init(&reg);
+    aio__registry_init(&reg);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    aio_registry_free(&reg);
+    aio__registry_free(&reg);
     return 0;
 }
 
 static int build(int (*main_fn)(aio_config *))
 {
-    assert_int_equal(aio_registry_add_module(&reg, "mod.so", "/nonexistent", main_fn), AIO_OK);
-    return aio_registry_construct(&reg);
+    assert_int_equal(aio__registry_add_module(&reg, "mod.so", "/nonexistent", main_fn), AIO_OK);
+    return aio__registry_construct(&reg);
 }
 
 static enum aio_dispatch dispatch(unsigned method, const char *path, const struct aio_view **view,
                                   unsigned *allowed, struct aio_kvlist *match)
 {
     static struct aio_arena arena;
-    aio_arena_release(&arena);
+    aio__arena_release(&arena);
     memset(match, 0, sizeof(*match));
     *view = NULL;
     *allowed = 0;
-    return aio_registry_dispatch(&reg, method, path, &arena, match, view, allowed);
+    return aio__registry_dispatch(&reg, method, path, &arena, match, view, allowed);
 }
 
 static int app(aio_config *cfg)
@@ -74,7 +74,7 @@ static void routing(void **state)
 
     assert_int_equal(dispatch(AIO_GET, "/users/7", &view, &allowed, &match), AIO_DISPATCH_FOUND);
     assert_ptr_equal(view->fn, view_a);
-    assert_str(aio_kvlist_get(&match, "id"), "7");
+    assert_str(aio__kvlist_get(&match, "id"), "7");
     assert_int_equal(dispatch(AIO_DELETE, "/users/7", &view, &allowed, &match),
                      AIO_DISPATCH_FOUND);
     assert_ptr_equal(view->fn, view_b);
@@ -162,8 +162,8 @@ static int app_fails(aio_config *cfg)
 
 static void expect_error(int (*main_fn)(aio_config *), const char *needle1, const char *needle2)
 {
-    aio_registry_free(&reg);
-    aio_registry_init(&reg);
+    aio__registry_free(&reg);
+    aio__registry_init(&reg);
     assert_int_equal(build(main_fn), AIO_EINVAL);
     if (!strstr(reg.error, needle1) || !strstr(reg.error, needle2))
         fail_msg("error '%s' lacks '%s' or '%s'", reg.error, needle1, needle2);
@@ -189,7 +189,7 @@ static void configuration_errors(void **state)
 static void missing_module(void **state)
 {
     (void)state;
-    assert_int_equal(aio_registry_open_module(&reg, "/no/such/module.so"), AIO_EINVAL);
+    assert_int_equal(aio__registry_open_module(&reg, "/no/such/module.so"), AIO_EINVAL);
     assert_non_null(strstr(reg.error, "/no/such/module.so"));
     assert_non_null(strstr(reg.error, "No such file"));
 }
@@ -200,19 +200,19 @@ static void not_a_module(void **state)
     /* libm is a fine shared object, but has no aio_main() */
     Dl_info info;
     assert_true(dladdr((void *)&cos, &info));
-    assert_int_equal(aio_registry_open_module(&reg, info.dli_fname), AIO_EINVAL);
+    assert_int_equal(aio__registry_open_module(&reg, info.dli_fname), AIO_EINVAL);
     assert_non_null(strstr(reg.error, "no aio_main()"));
 }
 
 static void settings(void **state)
 {
     (void)state;
-    assert_int_equal(aio_registry_add_setting(&reg, "db", "one"), AIO_OK);
-    assert_int_equal(aio_registry_add_setting(&reg, "other", "x"), AIO_OK);
-    assert_int_equal(aio_registry_add_setting(&reg, "db", "two"), AIO_OK); /* last wins */
-    assert_str(aio_registry_setting(&reg, "db"), "two");
-    assert_str(aio_registry_setting(&reg, "other"), "x");
-    assert_null(aio_registry_setting(&reg, "missing"));
+    assert_int_equal(aio__registry_add_setting(&reg, "db", "one"), AIO_OK);
+    assert_int_equal(aio__registry_add_setting(&reg, "other", "x"), AIO_OK);
+    assert_int_equal(aio__registry_add_setting(&reg, "db", "two"), AIO_OK); /* last wins */
+    assert_str(aio__registry_setting(&reg, "db"), "two");
+    assert_str(aio__registry_setting(&reg, "other"), "x");
+    assert_null(aio__registry_setting(&reg, "missing"));
 }
 
 int main(void)

@@ -17,20 +17,20 @@ static struct aio_request *req;
 static int setup(void **state)
 {
     (void)state;
-    req = aio_request_new();
+    req = aio__request_new();
     return req ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    aio_request_free(req);
+    aio__request_free(req);
     return 0;
 }
 
 static void header(const char *var, const char *value)
 {
-    assert_int_equal(aio_request_add_header_var(req, var, strlen(var), value, strlen(value)), 0);
+    assert_int_equal(aio__request_add_header_var(req, var, strlen(var), value, strlen(value)), 0);
 }
 
 static void defaults(void **state)
@@ -66,12 +66,12 @@ static void headers(void **state)
 static void params(void **state)
 {
     (void)state;
-    assert_int_equal(aio_request_set_line(req, "POST", "/form", "a=1&sleep=0.25&n=12&a=2"), 0);
+    assert_int_equal(aio__request_set_line(req, "POST", "/form", "a=1&sleep=0.25&n=12&a=2"), 0);
     header("CONTENT_TYPE", "application/x-www-form-urlencoded; charset=utf-8");
     req->body = "a=3&msg=hello+world%21";
     req->body_len = strlen(req->body);
     const char *error = NULL;
-    assert_int_equal(aio_request_parse_params(req, &error), AIO_OK);
+    assert_int_equal(aio__request_parse_params(req, &error), AIO_OK);
     assert_str(aio_method(req), "POST");
     assert_int_equal(req->method_bit, AIO_POST);
     assert_str(aio_param(req, "a"), "1"); /* query string first */
@@ -95,20 +95,20 @@ static void form_body_needs_form_type(void **state)
     header("CONTENT_TYPE", "application/json");
     req->body = "{\"a\": 1}";
     req->body_len = strlen(req->body);
-    assert_int_equal(aio_request_parse_params(req, NULL), AIO_OK);
+    assert_int_equal(aio__request_parse_params(req, NULL), AIO_OK);
     assert_null(aio_param(req, "{\"a\": 1}"));
     assert_int_equal(req->params.count, 0);
-    assert_true(aio_is_form_content_type("Application/X-WWW-Form-Urlencoded"));
-    assert_false(aio_is_form_content_type("application/x-www-form-urlencodedX"));
-    assert_false(aio_is_form_content_type(NULL));
+    assert_true(aio__is_form_content_type("Application/X-WWW-Form-Urlencoded"));
+    assert_false(aio__is_form_content_type("application/x-www-form-urlencodedX"));
+    assert_false(aio__is_form_content_type(NULL));
 }
 
 static void bad_params(void **state)
 {
     (void)state;
-    assert_int_equal(aio_request_set_line(req, "GET", "/", "ok=1&bad=%G1"), 0);
+    assert_int_equal(aio__request_set_line(req, "GET", "/", "ok=1&bad=%G1"), 0);
     const char *error = NULL;
-    assert_int_equal(aio_request_parse_params(req, &error), AIO_EINVAL);
+    assert_int_equal(aio__request_parse_params(req, &error), AIO_EINVAL);
     assert_non_null(error);
 }
 
@@ -133,7 +133,7 @@ static void response(void **state)
     assert_int_equal(req->status, 404);
     assert_str(req->response_body.data, "gone\n");
     assert_true(req->has_content_type);
-    aio_response_reset(req);
+    aio__response_reset(req);
     assert_int_equal(req->status, 200);
     assert_int_equal(req->response_body.len, 0);
     assert_int_equal(req->response_headers.count, 0);
@@ -195,9 +195,9 @@ static int setup_templates(void **state)
     snprintf(dir, sizeof(dir), "%s/templates", asset_dir);
     mkdir(dir, 0700);
     write_file(dir, "page.html", "<h1>{{title}}</h1>{{{raw}}}");
-    aio_registry_init(&reg);
-    assert_int_equal(aio_registry_add_module(&reg, "page.so", asset_dir, page_app), AIO_OK);
-    assert_int_equal(aio_registry_construct(&reg), AIO_OK);
+    aio__registry_init(&reg);
+    assert_int_equal(aio__registry_add_module(&reg, "page.so", asset_dir, page_app), AIO_OK);
+    assert_int_equal(aio__registry_construct(&reg), AIO_OK);
     req->view = reg.routes[0]->views[0];
     req->route = reg.routes[0];
     return 0;
@@ -208,7 +208,7 @@ static int teardown_templates(void **state)
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", asset_dir);
     assert_int_equal(system(cmd), 0);
-    aio_registry_free(&reg);
+    aio__registry_free(&reg);
     return teardown(state);
 }
 
@@ -237,12 +237,12 @@ static void broken_template_stops_startup(void **state)
     snprintf(dir, sizeof(dir), "%s/templates", asset_dir);
     write_file(dir, "broken.html", "line one\n{{ unclosed");
     struct aio_registry other;
-    aio_registry_init(&other);
-    assert_int_equal(aio_registry_add_module(&other, "page.so", asset_dir, page_app), AIO_OK);
-    assert_int_equal(aio_registry_construct(&other), AIO_EINVAL);
+    aio__registry_init(&other);
+    assert_int_equal(aio__registry_add_module(&other, "page.so", asset_dir, page_app), AIO_OK);
+    assert_int_equal(aio__registry_construct(&other), AIO_EINVAL);
     assert_non_null(strstr(other.error, "templates/broken.html"));
     assert_non_null(strstr(other.error, "line 2"));
-    aio_registry_free(&other);
+    aio__registry_free(&other);
 }
 
 int main(void)

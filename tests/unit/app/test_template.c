@@ -19,11 +19,11 @@ static char *render(const char *source, const char *const *vars)
     static struct aio_buf out;
     struct aio_template tpl;
     char error[256] = "";
-    if (aio_template_compile(&tpl, source, strlen(source), error, sizeof(error)) != AIO_OK)
+    if (aio__template_compile(&tpl, source, strlen(source), error, sizeof(error)) != AIO_OK)
         fail_msg("compile failed: %s", error);
-    aio_buf_free(&out);
-    assert_int_equal(aio_template_render(&tpl, lookup, (void *)vars, &out), AIO_OK);
-    aio_template_free(&tpl);
+    aio__buf_free(&out);
+    assert_int_equal(aio__template_render(&tpl, lookup, (void *)vars, &out), AIO_OK);
+    aio__template_free(&tpl);
     return out.data ? out.data : "";
 }
 
@@ -54,7 +54,7 @@ static const char *compile_error(const char *source)
     static char error[256];
     struct aio_template tpl;
     error[0] = '\0';
-    assert_int_equal(aio_template_compile(&tpl, source, strlen(source), error, sizeof(error)),
+    assert_int_equal(aio__template_compile(&tpl, source, strlen(source), error, sizeof(error)),
                      AIO_EINVAL);
     return error;
 }
@@ -69,17 +69,17 @@ static void errors(void **state)
     assert_non_null(strstr(compile_error("{{1st}}"), "not a variable name"));
     struct aio_template tpl;
     char error[64];
-    assert_int_equal(aio_template_compile(&tpl, "a\0b", 3, error, sizeof(error)), AIO_EINVAL);
+    assert_int_equal(aio__template_compile(&tpl, "a\0b", 3, error, sizeof(error)), AIO_EINVAL);
 }
 
 static void html_escape(void **state)
 {
     (void)state;
     struct aio_buf out = AIO_BUF_INIT;
-    assert_int_equal(aio_html_escape(&out, "plain"), AIO_OK);
-    assert_int_equal(aio_html_escape(&out, "&&"), AIO_OK);
+    assert_int_equal(aio__html_escape(&out, "plain"), AIO_OK);
+    assert_int_equal(aio__html_escape(&out, "&&"), AIO_OK);
     assert_str(out.data, "plain&amp;&amp;");
-    aio_buf_free(&out);
+    aio__buf_free(&out);
 }
 
 int main(void)

@@ -33,10 +33,10 @@ static void whole(void **state)
 {
     (void)state;
     for (int i = 0; valid[i]; i++)
-        if (!aio_utf8_valid(valid[i], strlen(valid[i])))
+        if (!aio__utf8_valid(valid[i], strlen(valid[i])))
             fail_msg("valid[%d] rejected", i);
     for (int i = 0; invalid[i]; i++)
-        if (aio_utf8_valid(invalid[i], strlen(invalid[i])))
+        if (aio__utf8_valid(invalid[i], strlen(invalid[i])))
             fail_msg("invalid[%d] accepted", i);
 }
 
@@ -45,8 +45,8 @@ static int split_valid(const char *s, size_t cut)
 {
     struct aio_utf8 st = AIO_UTF8_INIT;
     size_t len = strlen(s);
-    return aio_utf8_feed(&st, (const uint8_t *)s, cut) &&
-           aio_utf8_feed(&st, (const uint8_t *)s + cut, len - cut) && aio_utf8_complete(&st);
+    return aio__utf8_feed(&st, (const uint8_t *)s, cut) &&
+           aio__utf8_feed(&st, (const uint8_t *)s + cut, len - cut) && aio__utf8_complete(&st);
 }
 
 static void incremental(void **state)
@@ -67,9 +67,9 @@ static void fails_fast(void **state)
     (void)state;
     /* an impossible byte is reported at once, not at the end of the text */
     struct aio_utf8 st = AIO_UTF8_INIT;
-    assert_true(aio_utf8_feed(&st, (const uint8_t *)"ok \xce", 4));
-    assert_false(aio_utf8_complete(&st));
-    assert_false(aio_utf8_feed(&st, (const uint8_t *)"(", 1));
+    assert_true(aio__utf8_feed(&st, (const uint8_t *)"ok \xce", 4));
+    assert_false(aio__utf8_complete(&st));
+    assert_false(aio__utf8_feed(&st, (const uint8_t *)"(", 1));
 }
 
 int main(void)

@@ -32,7 +32,7 @@ static void stepper(void *arg)
     struct trace *t = arg;
     for (int i = 0; i < t->steps; i++) {
         append(t, (char)('a' + i));
-        aio_coro_yield(t->co);
+        aio__coro_yield(t->co);
     }
     append(t, '!');
 }
@@ -41,27 +41,27 @@ static void resume_and_yield(void **state)
 {
     (void)state;
     struct aio_coro co;
-    assert_int_equal(aio_coro_init(&co, 64 * 1024), AIO_OK);
-    assert_true(aio_coro_finished(&co)); /* a new coroutine has nothing to run */
+    assert_int_equal(aio__coro_init(&co, 64 * 1024), AIO_OK);
+    assert_true(aio__coro_finished(&co)); /* a new coroutine has nothing to run */
     struct trace t = {&co, "", 3};
-    aio_coro_prepare(&co, stepper, &t);
-    assert_false(aio_coro_finished(&co));
+    aio__coro_prepare(&co, stepper, &t);
+    assert_false(aio__coro_finished(&co));
     for (int i = 0; i < 3; i++) {
-        aio_coro_resume(&co);
+        aio__coro_resume(&co);
         append(&t, '.');
     }
-    assert_false(aio_coro_finished(&co));
-    aio_coro_resume(&co);
-    assert_true(aio_coro_finished(&co));
+    assert_false(aio__coro_finished(&co));
+    aio__coro_resume(&co);
+    assert_true(aio__coro_finished(&co));
     assert_str(t.log, "a.b.c.!");
     /* a finished coroutine can be prepared again (cores are reused) */
     struct trace again = {&co, "", 1};
-    aio_coro_prepare(&co, stepper, &again);
-    aio_coro_resume(&co);
-    aio_coro_resume(&co);
-    assert_true(aio_coro_finished(&co));
+    aio__coro_prepare(&co, stepper, &again);
+    aio__coro_resume(&co);
+    aio__coro_resume(&co);
+    assert_true(aio__coro_finished(&co));
     assert_str(again.log, "a!");
-    aio_coro_destroy(&co);
+    aio__coro_destroy(&co);
 }
 
 static void interleaved(void **state)
@@ -71,18 +71,18 @@ static void interleaved(void **state)
     static struct aio_coro cos[N];
     static struct trace traces[N];
     for (int i = 0; i < N; i++) {
-        assert_int_equal(aio_coro_init(&cos[i], 32 * 1024), AIO_OK);
+        assert_int_equal(aio__coro_init(&cos[i], 32 * 1024), AIO_OK);
         traces[i] = (struct trace){&cos[i], "", 1 + i % 5};
-        aio_coro_prepare(&cos[i], stepper, &traces[i]);
+        aio__coro_prepare(&cos[i], stepper, &traces[i]);
     }
     int running = N;
     while (running) {
         running = 0;
         for (int i = 0; i < N; i++) {
-            if (aio_coro_finished(&cos[i]))
+            if (aio__coro_finished(&cos[i]))
                 continue;
-            aio_coro_resume(&cos[i]);
-            running += !aio_coro_finished(&cos[i]);
+            aio__coro_resume(&cos[i]);
+            running += !aio__coro_finished(&cos[i]);
         }
     }
     for (int i = 0; i < N; i++) {
@@ -91,7 +91,7 @@ static void interleaved(void **state)
             expected[s] = (char)('a' + s);
         strcat(expected, "!");
         assert_str(traces[i].log, expected);
-        aio_coro_destroy(&cos[i]);
+        aio__coro_destroy(&cos[i]);
     }
 }
 
@@ -118,13 +118,13 @@ static void deep_stack(void **state)
 {
     (void)state;
     struct aio_coro co;
-    assert_int_equal(aio_coro_init(&co, 256 * 1024), AIO_OK);
+    assert_int_equal(aio__coro_init(&co, 256 * 1024), AIO_OK);
     struct deep d = {&co, 400, -1}; /* ~120 KiB of frames */
-    aio_coro_prepare(&co, deep_body, &d);
-    aio_coro_resume(&co);
-    assert_true(aio_coro_finished(&co));
+    aio__coro_prepare(&co, deep_body, &d);
+    aio__coro_resume(&co);
+    assert_true(aio__coro_finished(&co));
     assert_int_equal(d.result, 400 * 401 / 2);
-    aio_coro_destroy(&co);
+    aio__coro_destroy(&co);
 }
 
 struct fp {
@@ -139,7 +139,7 @@ static void fp_body(void *arg)
     f->value = 1.0;
     for (int i = 0; i < 3; i++) {
         f->value = f->value * 1.5 + 0.25;
-        aio_coro_yield(f->co);
+        aio__coro_yield(f->co);
     }
     f->rounding_seen = fegetround();
 }
@@ -148,18 +148,18 @@ static void float_state(void **state)
 {
     (void)state;
     struct aio_coro co;
-    assert_int_equal(aio_coro_init(&co, 64 * 1024), AIO_OK);
+    assert_int_equal(aio__coro_init(&co, 64 * 1024), AIO_OK);
     struct fp f = {&co, 0, -1};
-    aio_coro_prepare(&co, fp_body, &f);
+    aio__coro_prepare(&co, fp_body, &f);
     double mine = 2.0;
     for (int i = 0; i < 4; i++) {
-        aio_coro_resume(&co);
+        aio__coro_resume(&co);
         mine = mine * 3.0 - 1.0; /* live FP values on the caller's side */
     }
     assert_true(f.value == ((1.0 * 1.5 + 0.25) * 1.5 + 0.25) * 1.5 + 0.25);
     assert_true(mine == 122.0);
     assert_int_equal(f.rounding_seen, FE_TONEAREST); /* a coroutine starts with defaults */
-    aio_coro_destroy(&co);
+    aio__coro_destroy(&co);
 }
 
 static void overflow_body(void *arg)
@@ -178,10 +178,10 @@ static void guard_page(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         struct aio_coro co;
-        if (aio_coro_init(&co, 64 * 1024) != AIO_OK)
+        if (aio__coro_init(&co, 64 * 1024) != AIO_OK)
             _exit(2);
-        aio_coro_prepare(&co, overflow_body, NULL);
-        aio_coro_resume(&co);
+        aio__coro_prepare(&co, overflow_body, NULL);
+        aio__coro_resume(&co);
         _exit(0); /* not reached: the guard page faults */
     }
     int status = 0;
@@ -194,12 +194,12 @@ static void stack_rounding(void **state)
 {
     (void)state;
     struct aio_coro co;
-    assert_int_equal(aio_coro_init(&co, 20000), AIO_OK);
+    assert_int_equal(aio__coro_init(&co, 20000), AIO_OK);
     long page = sysconf(_SC_PAGESIZE);
     assert_int_equal(co.stack_size % (size_t)page, 0);
     assert_true(co.stack_size >= 20000);
     assert_int_equal((char *)co.stack - (char *)co.map, page); /* guard page below */
-    aio_coro_destroy(&co);
+    aio__coro_destroy(&co);
 }
 
 int main(void)

@@ -9,50 +9,50 @@
 static void tokens(void **state)
 {
     (void)state;
-    assert_true(aio_http_is_token("GET", 3));
-    assert_true(aio_http_is_token("X-Custom_1!", 11));
-    assert_false(aio_http_is_token("", 0));
-    assert_false(aio_http_is_token("GE T", 4));
-    assert_false(aio_http_is_token("Bad:", 4));
-    assert_false(aio_http_is_token("A\r\n", 3));
+    assert_true(aio__http_is_token("GET", 3));
+    assert_true(aio__http_is_token("X-Custom_1!", 11));
+    assert_false(aio__http_is_token("", 0));
+    assert_false(aio__http_is_token("GE T", 4));
+    assert_false(aio__http_is_token("Bad:", 4));
+    assert_false(aio__http_is_token("A\r\n", 3));
 }
 
 static void header_values(void **state)
 {
     (void)state;
-    assert_true(aio_http_valid_header_value("text/html; charset=utf-8"));
-    assert_true(aio_http_valid_header_value("a\tb"));
-    assert_false(aio_http_valid_header_value("a\r\nSet-Cookie: x"));
-    assert_false(aio_http_valid_header_value("a\nb"));
-    assert_false(aio_http_valid_header_value("a\x7f"));
+    assert_true(aio__http_valid_header_value("text/html; charset=utf-8"));
+    assert_true(aio__http_valid_header_value("a\tb"));
+    assert_false(aio__http_valid_header_value("a\r\nSet-Cookie: x"));
+    assert_false(aio__http_valid_header_value("a\nb"));
+    assert_false(aio__http_valid_header_value("a\x7f"));
 }
 
 static void methods(void **state)
 {
     (void)state;
-    assert_int_equal(aio_http_method_bit("GET"), AIO_GET);
-    assert_int_equal(aio_http_method_bit("DELETE"), AIO_DELETE);
-    assert_int_equal(aio_http_method_bit("get"), 0); /* methods are case-sensitive */
-    assert_int_equal(aio_http_method_bit("PROPFIND"), 0);
+    assert_int_equal(aio__http_method_bit("GET"), AIO_GET);
+    assert_int_equal(aio__http_method_bit("DELETE"), AIO_DELETE);
+    assert_int_equal(aio__http_method_bit("get"), 0); /* methods are case-sensitive */
+    assert_int_equal(aio__http_method_bit("PROPFIND"), 0);
     char out[64];
-    assert_int_equal(aio_http_format_methods(AIO_GET | AIO_HEAD | AIO_POST, out, sizeof(out)), 15);
+    assert_int_equal(aio__http_format_methods(AIO_GET | AIO_HEAD | AIO_POST, out, sizeof(out)), 15);
     assert_str(out, "GET, HEAD, POST");
-    aio_http_format_methods(AIO_GET | AIO_POST, out, 6);
+    aio__http_format_methods(AIO_GET | AIO_POST, out, 6);
     assert_str(out, "GET, ");
-    aio_http_format_methods(0, out, sizeof(out));
+    aio__http_format_methods(0, out, sizeof(out));
     assert_str(out, "");
 }
 
 static void cgi_names(void **state)
 {
     (void)state;
-    assert_true(aio_http_header_is_cgi_var("User-Agent", "HTTP_USER_AGENT", 15));
-    assert_true(aio_http_header_is_cgi_var("user-agent", "HTTP_USER_AGENT", 15));
-    assert_true(aio_http_header_is_cgi_var("Content-Type", "CONTENT_TYPE", 12));
-    assert_false(aio_http_header_is_cgi_var("Content-Type", "HTTP_CONTENT_TYPE", 17));
-    assert_false(aio_http_header_is_cgi_var("User", "HTTP_USER_AGENT", 15));
-    assert_false(aio_http_header_is_cgi_var("User-Agent", "HTTP_USER", 9));
-    assert_false(aio_http_header_is_cgi_var("Path", "PATH_INFO", 9));
+    assert_true(aio__http_header_is_cgi_var("User-Agent", "HTTP_USER_AGENT", 15));
+    assert_true(aio__http_header_is_cgi_var("user-agent", "HTTP_USER_AGENT", 15));
+    assert_true(aio__http_header_is_cgi_var("Content-Type", "CONTENT_TYPE", 12));
+    assert_false(aio__http_header_is_cgi_var("Content-Type", "HTTP_CONTENT_TYPE", 17));
+    assert_false(aio__http_header_is_cgi_var("User", "HTTP_USER_AGENT", 15));
+    assert_false(aio__http_header_is_cgi_var("User-Agent", "HTTP_USER", 9));
+    assert_false(aio__http_header_is_cgi_var("Path", "PATH_INFO", 9));
 }
 
 /* Header names to CGI variables, and back. */
@@ -60,39 +60,39 @@ static void cgi_vars(void **state)
 {
     (void)state;
     struct aio_arena arena;
-    aio_arena_init(&arena);
+    aio__arena_init(&arena);
     const char *names[] = {"User-Agent", "x-test", "Content-Type", "content-length", "Cookie"};
     const char *vars[] = {"HTTP_USER_AGENT", "HTTP_X_TEST", "CONTENT_TYPE", "CONTENT_LENGTH",
                           "HTTP_COOKIE"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        char *var = aio_http_cgi_var(&arena, names[i]);
+        char *var = aio__http_cgi_var(&arena, names[i]);
         assert_str(var, vars[i]);
-        assert_true(aio_http_header_is_cgi_var(names[i], var, strlen(var)));
+        assert_true(aio__http_header_is_cgi_var(names[i], var, strlen(var)));
     }
-    aio_arena_release(&arena);
+    aio__arena_release(&arena);
 }
 
 static void request_lines(void **state)
 {
     (void)state;
-    assert_null(aio_http_check_request_line("GET", 3, "HTTP/1.1", 8));
-    assert_non_null(aio_http_check_request_line("G ET", 4, "HTTP/1.1", 8));
-    assert_non_null(aio_http_check_request_line("", 0, "HTTP/1.1", 8));
-    assert_non_null(aio_http_check_request_line("GET", 3, "", 0));
-    assert_non_null(aio_http_check_request_line("GET", 3, "FTP/1.0", 7));
+    assert_null(aio__http_check_request_line("GET", 3, "HTTP/1.1", 8));
+    assert_non_null(aio__http_check_request_line("G ET", 4, "HTTP/1.1", 8));
+    assert_non_null(aio__http_check_request_line("", 0, "HTTP/1.1", 8));
+    assert_non_null(aio__http_check_request_line("GET", 3, "", 0));
+    assert_non_null(aio__http_check_request_line("GET", 3, "FTP/1.0", 7));
 }
 
 static const char *decode(struct aio_arena *arena, const char *target, const char **path)
 {
     *path = NULL;
-    return aio_http_decode_target(arena, target, strlen(target), path);
+    return aio__http_decode_target(arena, target, strlen(target), path);
 }
 
 static void targets(void **state)
 {
     (void)state;
     struct aio_arena arena;
-    aio_arena_init(&arena);
+    aio__arena_init(&arena);
     const char *path;
     assert_null(decode(&arena, "/a%20b/c?x=%zz", &path)); /* the query is not decoded here */
     assert_str(path, "/a b/c");
@@ -110,15 +110,15 @@ static void targets(void **state)
     assert_non_null(decode(&arena, "relative", &path));
     assert_non_null(decode(&arena, "http://host-only", &path));
     assert_null(path);
-    aio_arena_release(&arena);
+    aio__arena_release(&arena);
 }
 
 static void reasons(void **state)
 {
     (void)state;
-    assert_str(aio_http_reason(404), "Not Found");
-    assert_str(aio_http_reason(431), "Request Header Fields Too Large");
-    assert_str(aio_http_reason(299), "Unknown");
+    assert_str(aio__http_reason(404), "Not Found");
+    assert_str(aio__http_reason(431), "Request Header Fields Too Large");
+    assert_str(aio__http_reason(299), "Unknown");
 }
 
 int main(void)

@@ -11,7 +11,7 @@
 static int decode(const char *src, int plus, char *out, size_t *bad_at)
 {
     size_t len = 0;
-    return aio_percent_decode(out, src, strlen(src), plus, &len, bad_at);
+    return aio__percent_decode(out, src, strlen(src), plus, &len, bad_at);
 }
 
 static void percent_decoding(void **state)
@@ -51,7 +51,7 @@ static void urlencoded(void **state)
     struct aio_kvlist list = {0};
     const char *error = NULL;
     const char *qs = "a=1&b=x+y&a=2&&flag&empty=&k%20ey=v%26al";
-    assert_int_equal(aio_parse_urlencoded(&arena, qs, strlen(qs), &list, &error), AIO_OK);
+    assert_int_equal(aio__parse_urlencoded(&arena, qs, strlen(qs), &list, &error), AIO_OK);
     assert_int_equal(list.count, 6);
     assert_str(list.items[0].key, "a");
     assert_str(list.items[0].value, "1");
@@ -64,8 +64,8 @@ static void urlencoded(void **state)
     assert_str(list.items[4].value, "");
     assert_str(list.items[5].key, "k ey");
     assert_str(list.items[5].value, "v&al");
-    assert_str(aio_kvlist_get(&list, "a"), "1");
-    assert_null(aio_kvlist_get(&list, "missing"));
+    assert_str(aio__kvlist_get(&list, "a"), "1");
+    assert_null(aio__kvlist_get(&list, "missing"));
 }
 
 static void urlencoded_errors(void **state)
@@ -73,11 +73,11 @@ static void urlencoded_errors(void **state)
     (void)state;
     struct aio_kvlist list = {0};
     const char *error = NULL;
-    assert_int_equal(aio_parse_urlencoded(&arena, "a=1&b=%zz", 9, &list, &error), AIO_EINVAL);
+    assert_int_equal(aio__parse_urlencoded(&arena, "a=1&b=%zz", 9, &list, &error), AIO_EINVAL);
     assert_non_null(error);
     assert_non_null(strstr(error, "percent-escape"));
     error = NULL;
-    assert_int_equal(aio_parse_urlencoded(&arena, "%00=x", 5, &list, &error), AIO_EINVAL);
+    assert_int_equal(aio__parse_urlencoded(&arena, "%00=x", 5, &list, &error), AIO_EINVAL);
     assert_non_null(error);
 }
 
@@ -88,9 +88,9 @@ static void many_pairs(void **state)
     char qs[4096] = "";
     for (int i = 0; i < 300; i++)
         snprintf(qs + strlen(qs), sizeof(qs) - strlen(qs), "k%d=%d&", i, i);
-    assert_int_equal(aio_parse_urlencoded(&arena, qs, strlen(qs), &list, NULL), AIO_OK);
+    assert_int_equal(aio__parse_urlencoded(&arena, qs, strlen(qs), &list, NULL), AIO_OK);
     assert_int_equal(list.count, 300);
-    assert_str(aio_kvlist_get(&list, "k299"), "299");
+    assert_str(aio__kvlist_get(&list, "k299"), "299");
 }
 
 int main(void)

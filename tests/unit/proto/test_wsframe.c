@@ -18,14 +18,14 @@ static void frame_raw(struct aio_buf *out, uint8_t first_byte, const void *paylo
                       int masked)
 {
     uint8_t header[14];
-    size_t n = aio_ws_frame_header(header, 1, 0, len, masked ? mask : NULL);
+    size_t n = aio__ws_frame_header(header, 1, 0, len, masked ? mask : NULL);
     header[0] = first_byte;
-    assert_int_equal(aio_buf_append(out, header, n), AIO_OK);
+    assert_int_equal(aio__buf_append(out, header, n), AIO_OK);
     uint8_t *copy = malloc(len + 1);
     memcpy(copy, payload, len);
     if (masked)
-        aio_ws_mask(copy, len, mask, 0);
-    assert_int_equal(aio_buf_append(out, copy, len), AIO_OK);
+        aio__ws_mask(copy, len, mask, 0);
+    assert_int_equal(aio__buf_append(out, copy, len), AIO_OK);
     free(copy);
 }
 
@@ -47,16 +47,16 @@ static void parse(const struct aio_buf *in, size_t step, enum aio_ws_role role,
                   struct events *out)
 {
     struct aio_ws_parser p;
-    aio_ws_parser_init(&p, role, MAX_MESSAGE);
+    aio__ws_parser_init(&p, role, MAX_MESSAGE);
     memset(out, 0, sizeof(*out));
     size_t pos = 0;
     while (pos < in->len && out->n < MAX_EVENTS) {
         size_t n = step ? (in->len - pos < step ? in->len - pos : step) : in->len;
-        assert_int_equal(aio_ws_parser_feed(&p, in->data + pos, n), AIO_OK);
+        assert_int_equal(aio__ws_parser_feed(&p, in->data + pos, n), AIO_OK);
         pos += n;
         for (;;) {
             struct aio_ws_event ev;
-            aio_ws_parser_next(&p, &ev);
+            aio__ws_parser_next(&p, &ev);
             if (ev.kind == AIO_WS_EV_NONE || out->n == MAX_EVENTS)
                 break;
             /* keep a copy of payloads that only live until the next call */
@@ -71,7 +71,7 @@ static void parse(const struct aio_buf *in, size_t step, enum aio_ws_role role,
             out->ev[out->n++] = ev;
         }
     }
-    aio_ws_parser_free(&p);
+    aio__ws_parser_free(&p);
 }
 
 /* The same events whatever the input is cut into. */
@@ -121,7 +121,7 @@ static void messages(void **state)
     assert_memory_equal(e.copies[1], "\x00\x01\xff", 3);
     assert_int_equal(e.ev[2].kind, AIO_WS_EV_MESSAGE);
     assert_int_equal(e.ev[2].len, 0);
-    aio_buf_free(&in);
+    aio__buf_free(&in);
 }
 
 static void fragments_with_control_frames_between(void **state)
@@ -144,7 +144,7 @@ static void fragments_with_control_frames_between(void **state)
     assert_int_equal(e.ev[2].kind, AIO_WS_EV_MESSAGE);
     assert_int_equal(e.ev[2].opcode, AIO_WS_OP_TEXT);
     assert_memory_equal(e.copies[2], "J\xc3\xb6rg \xe2\x82\xac", 9);
-    aio_buf_free(&in);
+    aio__buf_free(&in);
 }
 
 static void close_frames(void **state)
@@ -159,12 +159,12 @@ static void close_frames(void **state)
     assert_int_equal(e.ev[0].kind, AIO_WS_EV_CLOSE);
     assert_int_equal(e.ev[0].code, 1000);
     assert_str(e.copies[0], "bye");
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame(&in, 1, AIO_WS_OP_CLOSE, "", 0);
     parse_all_ways(&in, &e);
     assert_int_equal(e.ev[0].kind, AIO_WS_EV_CLOSE);
     assert_int_equal(e.ev[0].code, AIO_WS_NO_STATUS);
-    aio_buf_free(&in);
+    aio__buf_free(&in);
 }
 
 static void close_frame_errors(void **state)
@@ -176,22 +176,22 @@ static void close_frame_errors(void **state)
     const char *bad_codes[] = {"\x00\x00", "\x03\xe7", "\x03\xec", "\x03\xed", "\x03\xee",
                                "\x03\xf7", "\x07\xcf", "\x0b\xb7", "\x13\x88", NULL};
     for (int i = 0; bad_codes[i]; i++) {
-        aio_buf_reset(&in);
+        aio__buf_reset(&in);
         frame(&in, 1, AIO_WS_OP_CLOSE, bad_codes[i], 2);
         expect_error(&in, 1002, "invalid close code");
     }
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame(&in, 1, AIO_WS_OP_CLOSE, "\x03\xe8\xff", 3);
     expect_error(&in, 1007, "not UTF-8");
-    aio_buf_free(&in);
-    assert_true(aio_ws_close_code_valid(1000));
-    assert_true(aio_ws_close_code_valid(1011));
-    assert_true(aio_ws_close_code_valid(3000));
-    assert_true(aio_ws_close_code_valid(4999));
-    assert_false(aio_ws_close_code_valid(1005));
-    assert_false(aio_ws_close_code_valid(1006));
-    assert_false(aio_ws_close_code_valid(1015));
-    assert_false(aio_ws_close_code_valid(2999));
+    aio__buf_free(&in);
+    assert_true(aio__ws_close_code_valid(1000));
+    assert_true(aio__ws_close_code_valid(1011));
+    assert_true(aio__ws_close_code_valid(3000));
+    assert_true(aio__ws_close_code_valid(4999));
+    assert_false(aio__ws_close_code_valid(1005));
+    assert_false(aio__ws_close_code_valid(1006));
+    assert_false(aio__ws_close_code_valid(1015));
+    assert_false(aio__ws_close_code_valid(2999));
 }
 
 static void protocol_errors(void **state)
@@ -200,35 +200,35 @@ static void protocol_errors(void **state)
     struct aio_buf in = AIO_BUF_INIT;
     frame_raw(&in, 0x80 | 0x40 | AIO_WS_OP_TEXT, "x", 1, 1); /* RSV1 */
     expect_error(&in, 1002, "reserved bits");
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame_raw(&in, 0x80 | 0x3, "x", 1, 1);
     expect_error(&in, 1002, "reserved opcode");
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame_raw(&in, 0x80 | 0xb, "x", 1, 1);
     expect_error(&in, 1002, "reserved opcode");
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame_raw(&in, 0x80 | AIO_WS_OP_TEXT, "x", 1, 0);
     expect_error(&in, 1002, "unmasked frame from a client");
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame(&in, 0, AIO_WS_OP_PING, "x", 1);
     expect_error(&in, 1002, "fragmented control frame");
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     char big[200] = {0};
     frame(&in, 1, AIO_WS_OP_PING, big, 126);
     expect_error(&in, 1002, "control frame longer than 125");
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame(&in, 1, AIO_WS_OP_CONTINUATION, "x", 1);
     expect_error(&in, 1002, "continuation frame without a message");
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame(&in, 0, AIO_WS_OP_TEXT, "a", 1);
     frame(&in, 1, AIO_WS_OP_BINARY, "b", 1);
     expect_error(&in, 1002, "new message before");
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     /* a 64-bit length with its top bit set */
     uint8_t header[] = {0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
-    aio_buf_append(&in, header, sizeof(header));
+    aio__buf_append(&in, header, sizeof(header));
     expect_error(&in, 1002, "top bit");
-    aio_buf_free(&in);
+    aio__buf_free(&in);
 }
 
 static void invalid_utf8(void **state)
@@ -238,23 +238,23 @@ static void invalid_utf8(void **state)
     frame(&in, 1, AIO_WS_OP_TEXT, "bad \xc0\xaf", 6);
     expect_error(&in, 1007, "not UTF-8");
     /* invalid in the first fragment: reported before the rest arrives */
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame(&in, 0, AIO_WS_OP_TEXT, "\xed\xa0\x80", 3);
     struct events e;
     parse_all_ways(&in, &e);
     assert_int_equal(e.n, 1);
     assert_int_equal(e.ev[0].code, 1007);
     /* a character cut off by the end of the message */
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame(&in, 0, AIO_WS_OP_TEXT, "ok", 2);
     frame(&in, 1, AIO_WS_OP_CONTINUATION, "\xe2\x82", 2);
     expect_error(&in, 1007, "inside a UTF-8 character");
     /* binary messages are not UTF-8 checked */
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame(&in, 1, AIO_WS_OP_BINARY, "\xc0\xaf", 2);
     parse_all_ways(&in, &e);
     assert_int_equal(e.ev[0].kind, AIO_WS_EV_MESSAGE);
-    aio_buf_free(&in);
+    aio__buf_free(&in);
 }
 
 static void size_limit(void **state)
@@ -268,25 +268,25 @@ static void size_limit(void **state)
     parse_all_ways(&in, &e);
     assert_int_equal(e.ev[0].kind, AIO_WS_EV_MESSAGE); /* exactly the limit is fine */
     assert_int_equal(e.ev[0].len, MAX_MESSAGE);
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame(&in, 1, AIO_WS_OP_BINARY, payload, MAX_MESSAGE + 1);
     expect_error(&in, 1009, "larger than websockets-max-size");
     /* the limit is per message: fragments add up */
-    aio_buf_reset(&in);
+    aio__buf_reset(&in);
     frame(&in, 0, AIO_WS_OP_TEXT, payload, 600);
     frame(&in, 1, AIO_WS_OP_CONTINUATION, payload, 401);
     expect_error(&in, 1009, "larger");
     /* decided from the header alone: a huge claimed length buffers nothing */
     struct aio_ws_parser p;
-    aio_ws_parser_init(&p, AIO_WS_SERVER, MAX_MESSAGE);
+    aio__ws_parser_init(&p, AIO_WS_SERVER, MAX_MESSAGE);
     uint8_t header[] = {0x82, 0xff, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4};
-    aio_ws_parser_feed(&p, header, sizeof(header));
+    aio__ws_parser_feed(&p, header, sizeof(header));
     struct aio_ws_event ev;
-    aio_ws_parser_next(&p, &ev);
+    aio__ws_parser_next(&p, &ev);
     assert_int_equal(ev.kind, AIO_WS_EV_ERROR);
     assert_int_equal(ev.code, 1009);
-    aio_ws_parser_free(&p);
-    aio_buf_free(&in);
+    aio__ws_parser_free(&p);
+    aio__buf_free(&in);
 }
 
 static void server_frames_round_trip(void **state)
@@ -298,10 +298,10 @@ static void server_frames_round_trip(void **state)
         uint8_t header[14];
         char payload[1000];
         memset(payload, 'z', sizeof(payload));
-        size_t n = aio_ws_frame_header(header, 1, AIO_WS_OP_BINARY, lengths[i], NULL);
+        size_t n = aio__ws_frame_header(header, 1, AIO_WS_OP_BINARY, lengths[i], NULL);
         assert_int_equal(n, lengths[i] < 126 ? 2 : 4);
-        aio_buf_append(&in, header, n);
-        aio_buf_append(&in, payload, lengths[i]);
+        aio__buf_append(&in, header, n);
+        aio__buf_append(&in, payload, lengths[i]);
         struct events e;
         parse(&in, 0, AIO_WS_CLIENT, &e); /* a client reads unmasked frames */
         assert_int_equal(e.n, 1);
@@ -309,12 +309,12 @@ static void server_frames_round_trip(void **state)
         assert_int_equal(e.ev[0].len, lengths[i]);
         parse(&in, 0, AIO_WS_SERVER, &e); /* a server refuses them */
         assert_int_equal(e.ev[0].kind, AIO_WS_EV_ERROR);
-        aio_buf_free(&in);
+        aio__buf_free(&in);
     }
     uint8_t header[14];
-    assert_int_equal(aio_ws_frame_header(header, 1, AIO_WS_OP_TEXT, 70000, NULL), 10);
+    assert_int_equal(aio__ws_frame_header(header, 1, AIO_WS_OP_TEXT, 70000, NULL), 10);
     assert_int_equal(header[1], 127);
-    assert_int_equal(aio_ws_frame_header(header, 0, AIO_WS_OP_TEXT, 5, mask), 6);
+    assert_int_equal(aio__ws_frame_header(header, 0, AIO_WS_OP_TEXT, 5, mask), 6);
     assert_int_equal(header[0], AIO_WS_OP_TEXT);
     assert_int_equal(header[1], 0x80 | 5);
     assert_memory_equal(header + 2, mask, 4);
@@ -326,7 +326,7 @@ static void close_payloads(void **state)
 {
     (void)state;
     uint8_t payload[125];
-    size_t n = aio_ws_close_payload(payload, 1001, "going away");
+    size_t n = aio__ws_close_payload(payload, 1001, "going away");
     assert_int_equal(n, 12);
     struct aio_buf in = AIO_BUF_INIT;
     frame(&in, 1, AIO_WS_OP_CLOSE, (const char *)payload, n);
@@ -338,11 +338,11 @@ static void close_payloads(void **state)
     char long_reason[200];
     memset(long_reason, 'r', sizeof(long_reason) - 1);
     long_reason[sizeof(long_reason) - 1] = '\0';
-    assert_int_equal(aio_ws_close_payload(payload, 4000, long_reason), 125);
+    assert_int_equal(aio__ws_close_payload(payload, 4000, long_reason), 125);
     assert_int_equal(payload[0] << 8 | payload[1], 4000);
-    assert_int_equal(aio_ws_close_payload(payload, 1000, NULL), 2);
-    assert_int_equal(aio_ws_close_payload(payload, AIO_WS_NO_STATUS, "ignored"), 0);
-    aio_buf_free(&in);
+    assert_int_equal(aio__ws_close_payload(payload, 1000, NULL), 2);
+    assert_int_equal(aio__ws_close_payload(payload, AIO_WS_NO_STATUS, "ignored"), 0);
+    aio__buf_free(&in);
 }
 
 int main(void)
