@@ -45,11 +45,11 @@ build:
 define unit_rules
 $(BUILD)/unit/$(1)/test_%: tests/unit/$(1)/test_%.c $$(SRC_$(1)) $$(HEADERS) tests/unit/testing.h
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS_UNIT) -o $$@ $$< $$(SRC_$(1)) $$(LIBS_UNIT)
+	@echo "  CC $$@"; $$(CC) $$(CFLAGS_UNIT) -o $$@ $$< $$(SRC_$(1)) $$(LIBS_UNIT)
 
 $(BUILD)/asan/unit/$(1)/test_%: tests/unit/$(1)/test_%.c $$(SRC_$(1)) $$(HEADERS) tests/unit/testing.h
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS_UNIT) $$(SAN_FLAGS) -o $$@ $$< $$(SRC_$(1)) $$(LIBS_UNIT)
+	@echo "  CC $$@"; $$(CC) $$(CFLAGS_UNIT) $$(SAN_FLAGS) -o $$@ $$< $$(SRC_$(1)) $$(LIBS_UNIT)
 endef
 $(foreach l,$(LAYERS),$(eval $(call unit_rules,$(l))))
 

@@ -27,6 +27,8 @@
 
 #define MAC_HEX 128
 #define MAX_TICKET 4096
+/* The longest ticket lifetime, cookie age... accepted: 100 years. */
+#define MAX_AGE_MS (INT64_C(100) * 365 * 24 * 3600 * 1000)
 
 struct authtkt {
     struct aio_authtkt opt; /* strings below are our copies */
@@ -86,6 +88,14 @@ int aio__authtkt_make_ticket(const void *state, const char *userid, const char *
     return rc;
 }
 
+/* Whether a ticket stamped at `timestamp` (seconds, like `now`) is older
+ * than `ms`: in milliseconds, the options' unit. The timestamp has at most
+ * 12 digits (read_ticket), so the products cannot overflow. */
+static int older_than(long long now, long long timestamp, int64_t ms)
+{
+    return (now - timestamp) * 1000 > ms;
+}
+
 int aio__authtkt_read_ticket(const void *state, const char *value, long long now,
                             struct aio_arena *arena, const char **userid, const char **tokens,
                             long long *timestamp)
@@ -108,7 +118,7 @@ int aio__authtkt_read_ticket(const void *state, const char *value, long long now
     if (sign(t, ts, expected) != AIO_OK || CRYPTO_memcmp(expected, value, MAC_HEX) != 0)
         return AIO_EINVAL;
     *timestamp = strtoll(ts, NULL, 10);
-    if (t->opt.timeout && now - *timestamp > t->opt.timeout)
+    if (t->opt.timeout_ms && older_than(now, *timestamp, t->opt.timeout_ms))
         return AIO_ETIMEDOUT;
     size_t user_hex_len = (size_t)(tok - user - 1);
     unsigned char *raw = aio__arena_alloc(arena, user_hex_len / 2 + 1);
@@ -131,8 +141,9 @@ static int set_cookie(struct aio_request *req, const struct authtkt *t, const ch
         rc = aio__buf_printf(&header, "; Domain=%s", t->opt.domain);
     if (rc == AIO_OK && expire)
         rc = aio__buf_append_str(&header, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
-    else if (rc == AIO_OK && t->opt.max_age)
-        rc = aio__buf_printf(&header, "; Max-Age=%ld", t->opt.max_age);
+    else if (rc == AIO_OK && t->opt.max_age_ms) /* whole seconds, rounded up */
+        rc = aio__buf_printf(&header, "; Max-Age=%lld",
+                            (long long)((t->opt.max_age_ms + 999) / 1000));
     if (rc == AIO_OK && t->opt.secure)
         rc = aio__buf_append_str(&header, "; Secure");
     if (rc == AIO_OK && t->opt.http_only > 0)
@@ -170,7 +181,8 @@ static struct ticket *ticket_of(struct aio_request *req, const struct authtkt *t
                                          &tk->timestamp) != AIO_OK)
         tk->userid = NULL;
     /* an old ticket is renewed on the way out */
-    if (tk->userid && t->opt.reissue_time && now - tk->timestamp > t->opt.reissue_time)
+    if (tk->userid && t->opt.reissue_time_ms &&
+        older_than(now, tk->timestamp, t->opt.reissue_time_ms))
         remember_with(req, t, tk->userid, tk->tokens);
     return tk;
 }
@@ -284,10 +296,12 @@ static const char *check_options(const struct aio_authtkt *o)
         return "same_site must be Lax, Strict or None";
     if (o->same_site && !strcasecmp(o->same_site, "None") && !o->secure)
         return "same_site None needs the Secure flag";
-    if (o->timeout < 0 || o->reissue_time < 0 || o->max_age < 0)
-        return "timeout, reissue_time and max_age cannot be negative";
-    if (o->timeout && o->reissue_time >= o->timeout)
-        return "reissue_time must be shorter than timeout";
+    if (o->timeout_ms < 0 || o->reissue_time_ms < 0 || o->max_age_ms < 0)
+        return "timeout_ms, reissue_time_ms and max_age_ms cannot be negative";
+    if (o->timeout_ms > MAX_AGE_MS || o->reissue_time_ms > MAX_AGE_MS || o->max_age_ms > MAX_AGE_MS)
+        return "timeout_ms, reissue_time_ms and max_age_ms are at most 100 years";
+    if (o->timeout_ms && o->reissue_time_ms >= o->timeout_ms)
+        return "reissue_time_ms must be shorter than timeout_ms";
     return NULL;
 }
 
@@ -313,13 +327,17 @@ int aio_use_authtkt(aio_config *cfg, const struct aio_authtkt *options)
         free_authtkt(t);
         return AIO_ENOMEM;
     }
-    struct aio_authn_policy policy = {tkt_unauthenticated_userid, tkt_authenticated_userid,
-                                      tkt_effective_principals, tkt_remember, tkt_forget, t};
+    struct aio_authn_policy policy = {
+        .unauthenticated_userid = tkt_unauthenticated_userid,
+        .authenticated_userid = tkt_authenticated_userid,
+        .effective_principals = tkt_effective_principals,
+        .remember = tkt_remember,
+        .forget = tkt_forget,
+        .state = t,
+        .free_state = free_authtkt,
+    };
     int rc = aio_set_authentication_policy(cfg, &policy);
-    if (rc != AIO_OK) {
-        free_authtkt(t);
-        return rc;
-    }
-    cfg->registry->authn_free = free_authtkt;
-    return AIO_OK;
+    if (rc != AIO_OK)
+        free_authtkt(t); /* refused: still ours */
+    return rc;
 }

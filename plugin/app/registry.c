@@ -56,8 +56,8 @@ void aio__registry_free(struct aio_registry *reg)
         free(reg->tweens[i].name);
     for (size_t i = 0; i < reg->ntween_order; i++)
         free(reg->tween_order[i]);
-    if (reg->authn_free)
-        reg->authn_free(reg->authn.state);
+    if (reg->authn.free_state) /* once: the memset below forgets it */
+        reg->authn.free_state(reg->authn.state);
     free(reg->tweens);
     free(reg->tween_order);
     free(reg->chain);

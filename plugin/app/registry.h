@@ -89,7 +89,6 @@ struct aio_registry {
     aio_tween_fn *chain;      /* the tweens that run, outermost first */
     size_t nchain;
     struct aio_authn_policy authn; /* .unauthenticated_userid NULL: none */
-    void (*authn_free)(void *state);
     char error[512]; /* the first configuration error, "" if none */
 };
 

@@ -101,4 +101,12 @@ void aio__response_reset(struct aio_request *req);
 /* Form content type check: "application/x-www-form-urlencoded; charset=x" */
 int aio__is_form_content_type(const char *content_type);
 
+/* Public in <uwsgi-aio/aio_testing.h>, for tests, and implemented here
+ * (render.c), where that header may not be included (it is the test
+ * host's): declared again so that they are exported (AIO_API) and the unit
+ * tests of this layer see them. The test host sees both declarations, so
+ * the compiler checks that they agree. */
+AIO_API const char *aio_rendered_value(const aio_request *req, const char *name);
+AIO_API const char *aio_result_get(aio_request *req, const char *key);
+
 #endif

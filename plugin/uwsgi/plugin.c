@@ -66,7 +66,7 @@ static struct uwsgi_option aio_options[] = {
      opt_engine, NULL, 0},
     {"aio-executor-queue", required_argument, 0,
      "executor jobs that may wait for a thread before the executor counts as full "
-     "(default 1024)",
+     "(see aio-executor-when-full; default 1024)",
      opt_engine, NULL, 0},
     {"aio-executor-when-full", required_argument, 0,
      "when the executor queue is full: reject (503 / AIO_EFULL, the default) or wait",
@@ -81,7 +81,8 @@ static struct uwsgi_option aio_options[] = {
      "the tweens to run, outermost first, by name (default: every tween modules add, in order)",
      opt_engine, NULL, 0},
     {"aio-max-tasks", required_argument, 0,
-     "tasks started with aio_spawn() that may run at once per worker (default 1024)",
+     "tasks started with aio_spawn() that may run at once per worker; beyond that "
+     "aio_spawn() returns AIO_EFULL (default 1024)",
      opt_engine, NULL, 0},
     {0, 0, 0, 0, 0, 0, 0},
 };

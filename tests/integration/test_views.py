@@ -141,6 +141,8 @@ class ProbeTest(ServerTestCase):
         # in a view: in a coroutine; a NULL/foreign request is a scope error,
         # and NaN or negative seconds are invalid (-5)
         self.assertIn('view: in_coroutine=1 sleep_null=-2 sleep_nan=-5 sleep_negative=-5', text)
+        # the same for milliseconds, and over AIO_SLEEP_MAX_MS
+        self.assertIn('view: sleep_ms_null=-2 sleep_ms_negative=-5 sleep_ms_over=-5\n', text)
 
     def test_wait_fd(self):
         self.assertEqual(self.fields(get(self.port, '/probe/wait?mode=ready')),

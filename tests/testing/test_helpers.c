@@ -5,6 +5,7 @@
  * BUILD_DIR names the build with the modules (build/ or build/asan/). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,6 +115,95 @@ static void configuration_errors_say_what(void **state)
     assert_non_null(strstr(aio_testing_error(t), "configuration error"));
 }
 
+/* ---- the authentication policy's state ------------------------------------ */
+
+struct policy_state {
+    int frees;
+};
+/* Two states: the policy the application keeps, and one it refuses. */
+static struct policy_state kept_state, refused_state;
+
+static const char *nobody(aio_request *req, void *state)
+{
+    (void)req, (void)state;
+    return NULL;
+}
+
+static int everyone(aio_request *req, void *state, aio_principals *out)
+{
+    (void)state;
+    return aio_principals_add(req, out, AIO_EVERYONE);
+}
+
+static int no_remember(aio_request *req, void *state, const char *userid)
+{
+    (void)req, (void)state, (void)userid;
+    return AIO_EINVAL;
+}
+
+static int no_forget(aio_request *req, void *state)
+{
+    (void)req, (void)state;
+    return AIO_EINVAL;
+}
+
+static void free_policy_state(void *state)
+{
+    ((struct policy_state *)state)->frees++;
+}
+
+static struct aio_authn_policy policy_with(struct policy_state *state)
+{
+    return (struct aio_authn_policy){.unauthenticated_userid = nobody,
+                                     .authenticated_userid = nobody,
+                                     .effective_principals = everyone,
+                                     .remember = no_remember,
+                                     .forget = no_forget,
+                                     .state = state,
+                                     .free_state = free_policy_state};
+}
+
+static int policy_app(aio_config *cfg)
+{
+    struct aio_authn_policy policy = policy_with(&kept_state);
+    return aio_set_authentication_policy(cfg, &policy);
+}
+
+/* A second policy is a start-up error: the application keeps the first. */
+static int two_policies_app(aio_config *cfg)
+{
+    struct aio_authn_policy first = policy_with(&kept_state), second = policy_with(&refused_state);
+    assert_int_equal(aio_set_authentication_policy(cfg, &first), AIO_OK);
+    assert_int_equal(aio_set_authentication_policy(cfg, &second), AIO_EINVAL);
+    return 0;
+}
+
+static void policy_state_is_freed_once_with_the_app(void **state)
+{
+    kept_state.frees = 0;
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "policy", policy_app, "."), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_OK);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    assert_int_equal(aio_testing_serve(t, req), 404); /* requests use it, and do not free it */
+    aio_testing_request_free(req);
+    assert_int_equal(kept_state.frees, 0);
+    free_app(state);
+    assert_int_equal(kept_state.frees, 1);
+}
+
+static void policy_state_is_freed_when_start_up_fails(void **state)
+{
+    kept_state.frees = refused_state.frees = 0;
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "policies", two_policies_app, "."), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "a second authentication policy"));
+    free_app(state);
+    assert_int_equal(kept_state.frees, 1);
+    assert_int_equal(refused_state.frees, 0); /* refused: still the module's */
+}
+
 /* ---- dummy requests ----------------------------------------------------------- */
 
 static void dummy_requests(void **state)
@@ -195,6 +285,35 @@ static void run_a_coroutine_to_completion(void **state)
     aio_testing_request_free(req);
 }
 
+/* What aio_sleep_ms() returned in its coroutine, call by call. */
+static int sleep_ms_results[4];
+
+static int sleepy_ms(aio_request *req)
+{
+    sleep_ms_results[0] = aio_sleep_ms(req, -1);
+    sleep_ms_results[1] = aio_sleep_ms(req, AIO_SLEEP_MAX_MS + 1);
+    sleep_ms_results[2] = aio_sleep_ms(req, 0);
+    sleep_ms_results[3] = aio_sleep_ms(req, 50);
+    return AIO_OK;
+}
+
+static void sleep_ms_checks_its_range_and_scope(void **state)
+{
+    aio_testing *t = *state = app(NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    assert_int_equal(aio_sleep_ms(req, 10), AIO_ESCOPE); /* not in its coroutine */
+    assert_int_equal(aio_sleep_ms(NULL, 10), AIO_ESCOPE);
+    assert_int_equal(aio_sleep_ms(req, -1), AIO_ESCOPE); /* the scope is checked first */
+    double start = now();
+    assert_int_equal(aio_testing_run(t, req, sleepy_ms), AIO_OK);
+    assert_true(now() - start >= 0.05);
+    assert_int_equal(sleep_ms_results[0], AIO_EINVAL);
+    assert_int_equal(sleep_ms_results[1], AIO_EINVAL);
+    assert_int_equal(sleep_ms_results[2], AIO_OK);
+    assert_int_equal(sleep_ms_results[3], AIO_OK);
+    aio_testing_request_free(req);
+}
+
 static void views_that_fail_are_500_and_logged(void **state)
 {
     aio_testing *t = *state = app("aio-views", PROBE, NULL);
@@ -250,6 +369,118 @@ static void executor_views_and_run_in_executor(void **state)
     aio_testing_request_free(req);
     req = aio_testing_request(t, "GET", "/probe/join?ms=10");
     assert_int_equal(aio_testing_serve(t, req), 200);
+    aio_testing_request_free(req);
+}
+
+/* Executor work that stays in its thread until the test opens the gate,
+ * so that the test knows what is running and what is queued. */
+static atomic_int gate_open, gate_entered;
+
+static int gated_work(void *arg)
+{
+    atomic_fetch_add(&gate_entered, 1);
+    while (!atomic_load(&gate_open))
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    return (int)(intptr_t)arg;
+}
+
+/* GET /run: fn's own value is -10, the number of AIO_EFULL: it comes back
+ * in *result, never as the call's status. */
+static int run_gated(aio_request *req)
+{
+    int result = 1;
+    int rc = aio_run_in_executor(req, gated_work, (void *)(intptr_t)AIO_EFULL, &result);
+    return aio_printf(req, "rc=%d result=%d", rc, result);
+}
+
+static int run_gated_app(aio_config *cfg)
+{
+    aio_add_route(cfg, "run", "/run");
+    return aio_add_view(cfg, "run", run_gated, AIO_COROUTINE | AIO_GET);
+}
+
+static int open_gate_and_tear_down(void **state)
+{
+    atomic_store(&gate_open, 1); /* a failed test must not leave a thread blocked */
+    return tear_down(state);
+}
+
+static aio_request *start_run(aio_testing *t)
+{
+    aio_request *req = aio_testing_request(t, "GET", "/run");
+    assert_int_equal(aio_testing_start_request(t, req), AIO_OK);
+    return req;
+}
+
+static void run_in_executor_status_is_not_the_result(void **state)
+{
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_entered, 0);
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "gated", run_gated_app, "."), AIO_OK);
+    assert_int_equal(aio_testing_option(t, "aio-executor-threads", "1"), AIO_OK);
+    assert_int_equal(aio_testing_option(t, "aio-executor-queue", "1"), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_OK);
+    aio_request *running = start_run(t);
+    for (int i = 0; i < 500 && !atomic_load(&gate_entered); i++)
+        aio_testing_run_for(t, 10);
+    assert_int_equal(atomic_load(&gate_entered), 1); /* the one thread runs it ... */
+    aio_request *queued = start_run(t);              /* ... this one fills the queue ... */
+    aio_request *refused = start_run(t);             /* ... and this one finds it full */
+    assert_int_equal(aio_testing_wait(t, refused, 5000), 200);
+    assert_string_equal(aio_testing_response_body(refused, NULL), "rc=-10 result=1");
+    atomic_store(&gate_open, 1);
+    assert_int_equal(aio_testing_wait(t, running, 5000), 200);
+    assert_string_equal(aio_testing_response_body(running, NULL), "rc=0 result=-10");
+    assert_int_equal(aio_testing_wait(t, queued, 5000), 200);
+    assert_string_equal(aio_testing_response_body(queued, NULL), "rc=0 result=-10");
+    aio_testing_request_free(running);
+    aio_testing_request_free(queued);
+    aio_testing_request_free(refused);
+}
+
+/* The call's own checks, and a NULL result (fn's value is not wanted). */
+static int run_checks(aio_request *req)
+{
+    int result = 5;
+    if (aio_run_in_executor(req, NULL, NULL, &result) != AIO_EINVAL || result != 5)
+        return 1;
+    if (aio_run_in_executor(NULL, gated_work, NULL, &result) != AIO_ESCOPE)
+        return 2;
+    return aio_run_in_executor(req, gated_work, (void *)(intptr_t)7, NULL);
+}
+
+static void run_in_executor_checks_its_arguments(void **state)
+{
+    atomic_store(&gate_open, 1);
+    aio_testing *t = *state = app(NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    int result = 5;
+    assert_int_equal(aio_run_in_executor(req, gated_work, NULL, &result), AIO_ESCOPE);
+    assert_int_equal(result, 5);
+    assert_int_equal(aio_testing_run(t, req, run_checks), AIO_OK);
+    aio_testing_request_free(req);
+}
+
+static int sleeping_task(aio_request *ctx, void *arg)
+{
+    (void)arg;
+    return aio_sleep_ms(ctx, 60000) == AIO_ECANCELLED ? AIO_OK : AIO_ERROR;
+}
+
+/* Spawns two tasks, returns what the second spawn said. */
+static int spawn_two(aio_request *req)
+{
+    (void)req;
+    int rc = aio_spawn("first", sleeping_task, NULL, NULL);
+    return rc == AIO_OK ? aio_spawn("second", sleeping_task, NULL, NULL) : 1000 + rc;
+}
+
+static void spawn_over_max_tasks_is_efull(void **state)
+{
+    aio_testing *t = *state = app("aio-max-tasks", "1", NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    assert_int_equal(aio_testing_run(t, req, spawn_two), AIO_EFULL); /* not AIO_EBUSY */
     aio_testing_request_free(req);
 }
 
@@ -464,15 +695,22 @@ int main(void)
         cmocka_unit_test_teardown(one_application_at_a_time, tear_down),
         cmocka_unit_test_teardown(options_are_checked, tear_down),
         cmocka_unit_test_teardown(configuration_errors_say_what, tear_down),
+        cmocka_unit_test_teardown(policy_state_is_freed_once_with_the_app, tear_down),
+        cmocka_unit_test_teardown(policy_state_is_freed_when_start_up_fails, tear_down),
         cmocka_unit_test_teardown(dummy_requests, tear_down),
         cmocka_unit_test_teardown(bad_params_are_400, tear_down),
         cmocka_unit_test_teardown(run_view_fills_the_match_dict, tear_down),
         cmocka_unit_test_teardown(run_a_coroutine_to_completion, tear_down),
+        cmocka_unit_test_teardown(sleep_ms_checks_its_range_and_scope, tear_down),
         cmocka_unit_test_teardown(views_that_fail_are_500_and_logged, tear_down),
         cmocka_unit_test_teardown(routing_errors, tear_down),
         cmocka_unit_test_teardown(a_hung_view_times_out_and_is_cancelled, tear_down),
         cmocka_unit_test_teardown(executor_views_and_run_in_executor, tear_down),
+        cmocka_unit_test_teardown(run_in_executor_status_is_not_the_result,
+                                  open_gate_and_tear_down),
+        cmocka_unit_test_teardown(run_in_executor_checks_its_arguments, tear_down),
         cmocka_unit_test_teardown(spawned_tasks_run_and_stop_with_the_app, tear_down),
+        cmocka_unit_test_teardown(spawn_over_max_tasks_is_efull, tear_down),
         cmocka_unit_test_teardown(secure_flow, tear_down),
         cmocka_unit_test_teardown(suspending_callbacks_run_concurrently, tear_down),
         cmocka_unit_test_teardown(websocket_pairs_broadcast, tear_down),

@@ -19,7 +19,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#define LOOKUP_SECONDS 0.01
+#define LOOKUP_MS 10
 
 /* ---- the directory: who is who ---------------------------------------- */
 
@@ -35,7 +35,7 @@ static const struct {
 static int groupfinder(aio_request *req, const char *userid, aio_principals *groups, void *arg)
 {
     (void)arg;
-    int rc = aio_sleep(req, LOOKUP_SECONDS); /* stands for a database query */
+    int rc = aio_sleep_ms(req, LOOKUP_MS); /* stands for a database query */
     if (rc != AIO_OK)
         return rc;
     for (size_t i = 0; i < sizeof(directory) / sizeof(directory[0]); i++)
@@ -54,7 +54,7 @@ static int root_acl(aio_request *req, void *context, const struct aio_ace **acl,
         {AIO_ALLOW, "group:admins", "admin"},
         {AIO_DENY, AIO_EVERYONE, AIO_ALL_PERMISSIONS},
     };
-    int rc = aio_sleep(req, LOOKUP_SECONDS);
+    int rc = aio_sleep_ms(req, LOOKUP_MS);
     *acl = aces;
     *count = sizeof(aces) / sizeof(aces[0]);
     return rc;
@@ -142,7 +142,7 @@ static int child(aio_request *req, void *resource, const char *segment, void **f
                  const struct aio_resource_type **type)
 {
     const struct node *n = resource;
-    int rc = aio_sleep(req, LOOKUP_SECONDS);
+    int rc = aio_sleep_ms(req, LOOKUP_MS);
     if (rc != AIO_OK)
         return rc;
     for (const struct node *c = n->children; c && c->name; c++) {
@@ -198,9 +198,9 @@ int aio_main(aio_config *cfg)
     int rc = aio_use_authtkt(cfg, &(struct aio_authtkt){
                                       .secret = aio_config_setting(cfg, "secure.secret"),
                                       .callback = groupfinder,
-                                      .timeout = 3600,
-                                      .reissue_time = 600,
-                                      .max_age = 3600,
+                                      .timeout_ms = 3600 * 1000,
+                                      .reissue_time_ms = 600 * 1000,
+                                      .max_age_ms = 3600 * 1000,
                                   });
     if (rc != AIO_OK)
         return rc;

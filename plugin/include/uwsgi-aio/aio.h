@@ -11,17 +11,89 @@
  *     compile view modules with -I<this directory> so <aio.h> is this file.
  *   - Functions that can fail return an int status: AIO_OK (0) or a negative
  *     AIO_E* code; aio_strerror() turns it into text.
- *   - Strings returned by request accessors belong to the request and stay
- *     valid until the view returns.
- *   - Suspending functions (aio_sleep, aio_wait_fd) may only be called from a
- *     coroutine: a coroutine view or any function it calls. Called anywhere
- *     else they return AIO_ESCOPE (aiopyramid's ScopeError).
+ *   - Strings returned by request accessors belong to the request (see
+ *     Lifetimes below).
+ *   - Suspending functions (aio_sleep_ms, aio_wait_fd ...) may only be
+ *     called from a coroutine: a coroutine view or any function it calls.
+ *     Called anywhere else they return AIO_ESCOPE (aiopyramid's ScopeError).
+ *   - Times are whole milliseconds, and the names that hold them say so
+ *     (aio_sleep_ms, aio_wait_fd's timeout_ms, struct aio_authtkt's *_ms;
+ *     aio_testing.h's too). The one exception is aio_sleep(), a convenience
+ *     taking seconds as a double for numbers users type ("?sleep=0.5").
+ *
+ * Threads
+ *   - A worker has one loop thread. aio_main(), coroutine views, tweens,
+ *     the authentication, ACL and traversal callbacks, tasks and websocket
+ *     views all run on it, one at a time: they need no locks among
+ *     themselves.
+ *   - Loop thread only: the suspending calls (aio_sleep_ms, aio_sleep,
+ *     aio_wait_fd, aio_run_in_executor, aio_join), which also need the
+ *     caller's own coroutine and its own request; aio_spawn (from a
+ *     coroutine, a task or aio_main); every aio_ws_* function (senders
+ *     return AIO_ESCOPE elsewhere, aio_ws_find NULL). The configuration
+ *     calls (aio_add_*, aio_set_*, aio_use_authtkt, aio_config_*) only
+ *     during aio_main(), with its `cfg`, which is not valid afterwards.
+ *   - An executor view runs in an executor thread, in parallel with the
+ *     loop and other executor views, and owns its request meanwhile. It
+ *     may call the request accessors, the response functions (aio_set_status
+ *     ... aio_render, aio_result*, aio_fail), aio_alloc/aio_strdup, all on
+ *     its own request, aio_setting, aio_strerror, and the identity getters
+ *     (aio_authenticated_userid ...: answered from what the loop worked out
+ *     before the view started). Suspending calls, aio_spawn and aio_ws_*
+ *     return AIO_ESCOPE (or NULL) there. aio_has_permission, aio_remember
+ *     and aio_forget run the module's callbacks in the thread: fine as long
+ *     as those do not suspend (a suspension there fails with AIO_ESCOPE).
+ *   - A function given to aio_run_in_executor, and any thread of your own,
+ *     calls no aio_ function (aio_strerror aside): use what `arg` gives.
+ *   - Anything else shared between threads needs your own locking (or one
+ *     instance per thread).
+ *
+ * Lifetimes
+ *   - What a request gives (aio_method, aio_path, aio_header, aio_param,
+ *     aio_match, aio_body, aio_cookie, aio_view_name, aio_subpath, the
+ *     principals, the built-in policy's userids, aio_result(), aio_alloc
+ *     and aio_strdup memory) lives until the request ends: after its view, renderer and tweens
+ *     have returned and the response is sent. A websocket's handshake
+ *     request (aio_ws_request) lasts as long as its view runs (callback
+ *     views: until on_close has returned). Never keep such a pointer in a
+ *     static or a task.
+ *   - A spawned task's context `ctx` and what it gives (aio_alloc(ctx),
+ *     aio_strdup(ctx), the aio_fail message) live until the task's function
+ *     returns. aio_spawn copies `name` (up to 63 bytes); `arg` is yours: it
+ *     must stay valid while the task may use it, which outlasts an
+ *     aio_join() that returns AIO_ECANCELLED (the task goes on, detached).
+ *   - What the application gives (aio_setting, aio_config_setting,
+ *     aio_config_asset_dir, aio_route_name) lives until the application is
+ *     freed: it may be kept. aio_strerror's strings are static.
+ *   - What you give is copied when it is text or a struct passed by pointer
+ *     to a configuration call (route names and patterns, view specs, tween
+ *     names, struct aio_authn_policy, struct aio_authtkt and its strings,
+ *     struct aio_ws_callbacks); pointers inside those (functions, `state`,
+ *     `callback_arg`) are kept and must live as long as the application.
+ *   - The array an ACL callback (aio_acl_fn) sets in *acl is read when the
+ *     callback returns, during that one permission check, and not kept:
+ *     static storage or request memory (aio_alloc) will do, the callback's
+ *     own stack will not. Each check calls the callbacks again.
+ *   - Under traversal, the resources and resource types that root() and
+ *     child() give are kept in the request until it ends (aio_context,
+ *     aio_context_type): they must outlive every request that reaches them.
+ *   - A policy's `state` belongs to the application once the policy is set:
+ *     free_state() frees it when the application is freed.
+ *
+ * Configuration errors are sticky: the configuration calls record the first
+ * error they return AIO_EINVAL for (aio_config_fail() records its message;
+ * AIO_ENOMEM is only returned), later errors do not replace it, and once
+ * one is recorded start-up fails with it (naming the module) when that
+ * module's aio_main() returns, whatever it returns; the modules after it
+ * are not run. Ignoring a failed aio_add_route() does not make the
+ * application start.
  */
 #ifndef AIO_H
 #define AIO_H
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aio_common.h"
 
@@ -30,8 +102,6 @@ extern "C" {
 #endif
 
 #define AIO_API_VERSION 1
-
-#include <stdint.h>
 
 typedef struct aio_request aio_request;
 typedef struct aio_config aio_config;
@@ -202,8 +272,6 @@ AIO_API int aio_respond_text(aio_request *req, int status, const char *text);
 AIO_API int aio_render(aio_request *req, const char *template_path, ...)
     AIO_SENTINEL;
 AIO_API int aio_vrender(aio_request *req, const char *template_path, va_list ap);
-/* The value given for `name` by the last aio_render, or NULL (for tests). */
-AIO_API const char *aio_rendered_value(const aio_request *req, const char *name);
 
 /* The view's result for its renderer: a JSON object (jansson's), created
  * empty on first use and owned by the request. For the "json" renderer it
@@ -212,8 +280,8 @@ AIO_API struct json_t *aio_result(aio_request *req);
 /* Shortcuts: set a member to a string (NULL: null) or an integer. */
 AIO_API int aio_result_set_string(aio_request *req, const char *key, const char *value);
 AIO_API int aio_result_set_int(aio_request *req, const char *key, long long value);
-/* A member of the result as text ("" for null), or NULL (for tests). */
-AIO_API const char *aio_result_get(aio_request *req, const char *key);
+/* (What a view rendered and put in its result can be read back by tests:
+ * aio_rendered_value() and aio_result_get(), in <uwsgi-aio/aio_testing.h>.) */
 
 /* Records why the view failed (logged with the 500) and returns AIO_ERROR:
  *     return aio_fail(req, "database said %s", msg);                       */
@@ -223,17 +291,23 @@ AIO_API int aio_fail(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
 /* Suspension (coroutines only)                                        */
 /* ------------------------------------------------------------------ */
 
-/* Suspends the calling request for `seconds` (millisecond resolution, at
- * most AIO_SLEEP_MAX). AIO_OK, AIO_ECANCELLED (client gone), AIO_ESCOPE or
- * AIO_EINVAL. */
-#define AIO_SLEEP_MAX 2000000.0
+/* Suspends the calling request for `ms` milliseconds (0 to
+ * AIO_SLEEP_MAX_MS, about 23 days), at least that long. AIO_OK,
+ * AIO_ECANCELLED (client gone, or a task's worker stopping), AIO_ESCOPE
+ * (not the request's own coroutine) or AIO_EINVAL (out of range). */
+#define AIO_SLEEP_MAX_MS INT64_C(2000000000)
+AIO_API int aio_sleep_ms(aio_request *req, int64_t ms);
+/* The same for `seconds` as a fraction (aiopyramid's asyncio.sleep(0.1)),
+ * for a number a user typed: rounded up to the millisecond, the same limit
+ * (AIO_SLEEP_MAX_MS / 1000 s) and the same returns (NaN: AIO_EINVAL). */
 AIO_API int aio_sleep(aio_request *req, double seconds);
 
 /* AIO_READ and AIO_WRITE: <uwsgi-aio/aio_common.h> */
 /*
  * Suspends until `fd` is readable/writable (events: AIO_READ|AIO_WRITE) or
- * `timeout_ms` passes (negative: no timeout). Returns the ready events (> 0),
- * AIO_ETIMEDOUT, AIO_ECANCELLED, AIO_EBUSY (another task waits on this fd),
+ * `timeout_ms` milliseconds pass (negative: no timeout). Returns the ready events (> 0),
+ * AIO_ETIMEDOUT, AIO_ECANCELLED, AIO_EBUSY (another task waits on this fd:
+ * the one meaning of AIO_EBUSY; full queues and limits are AIO_EFULL),
  * AIO_ESCOPE or AIO_EINVAL. For any non-blocking client library (libpq ...).
  */
 AIO_API int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms);
@@ -283,7 +357,7 @@ AIO_API int aio_principals_add(aio_request *req, aio_principals *principals, con
  * authenticated_userid: the userid once verified, or NULL;
  * effective_principals: fills `out` (AIO_EVERYONE first);
  * remember/forget: add the response headers (Set-Cookie) that log the
- * user in or out. */
+ * user in or out. `state` is given to each of them. */
 struct aio_authn_policy {
     const char *(*unauthenticated_userid)(aio_request *req, void *state);
     const char *(*authenticated_userid)(aio_request *req, void *state);
@@ -291,7 +365,15 @@ struct aio_authn_policy {
     int (*remember)(aio_request *req, void *state, const char *userid);
     int (*forget)(aio_request *req, void *state);
     void *state;
+    /* Frees `state` (NULL: nothing to free). Called once, with `state`, when
+     * the application is freed: a worker that stops, or aio_testing_free()
+     * (also after a failed aio_testing_start()). A worker whose start-up
+     * fails exits without freeing anything. */
+    void (*free_state)(void *state);
 };
+/* Sets the application's one policy (copied). On AIO_OK the application
+ * owns policy->state (see free_state); on failure (a start-up error) the
+ * caller still does. */
 AIO_API int aio_set_authentication_policy(aio_config *cfg, const struct aio_authn_policy *policy);
 
 /* The user's groups (or other principals), e.g. from a database; may
@@ -304,17 +386,19 @@ typedef int (*aio_groupfinder_fn)(aio_request *req, const char *userid, aio_prin
  * The built-in policy: a signed ticket in a cookie, in the spirit of
  * Pyramid's AuthTktAuthenticationPolicy(hashalg='sha512'): an HMAC-SHA-512
  * (OpenSSL) over the userid, a timestamp and tokens, compared in constant
- * time. Tickets older than `timeout` seconds are refused; older than
- * `reissue_time` they are renewed on the response.
+ * time. Tickets older than `timeout_ms` are refused; older than
+ * `reissue_time_ms` they are renewed on the response. The ticket's
+ * timestamp and the cookie's Max-Age are whole seconds: these times count
+ * to the second (Max-Age is rounded up). Each is at most 100 years.
  */
 struct aio_authtkt {
     const char *secret;          /* at least 32 bytes (a start-up error otherwise) */
     aio_groupfinder_fn callback; /* NULL: every valid ticket authenticates */
     void *callback_arg;
     const char *cookie_name;     /* default "auth_tkt" */
-    long timeout;                /* seconds; 0: none */
-    long reissue_time;           /* seconds; 0: never */
-    long max_age;                /* the cookie's Max-Age; 0: a session cookie */
+    int64_t timeout_ms;          /* 0: none */
+    int64_t reissue_time_ms;     /* 0: never */
+    int64_t max_age_ms;          /* the cookie's Max-Age; 0: a session cookie */
     const char *path;            /* default "/" */
     const char *domain;          /* default: none */
     int secure;                  /* the Secure flag */
@@ -489,21 +573,24 @@ AIO_API int aio_ws_ignore_closed(int status);
 /* The executor: blocking code without blocking the loop              */
 /* ------------------------------------------------------------------ */
 
-/* Blocking work: runs in an executor thread. Its return value (>= 0 for
- * success, negative for failure, by your own convention) comes back. */
+/* Blocking work: runs in an executor thread. What it returns is yours to
+ * define: it comes back in aio_run_in_executor()'s *result. */
 typedef int (*aio_blocking_fn)(void *arg);
 
 /*
  * From a coroutine: runs fn(arg) in an executor thread and suspends until
- * it returns (aiopyramid's run_in_executor / use_executor). Returns fn's
- * return value, or AIO_EBUSY (the executor queue is full and
+ * it returns (aiopyramid's run_in_executor / use_executor); then *result
+ * (when `result` is not NULL) holds fn's return value, like aio_join().
+ * Returns AIO_OK (fn ran), AIO_EFULL (the executor queue is full and
  * aio-executor-when-full is reject), AIO_ECANCELLED (cancelled before fn
- * started), AIO_ESCOPE or AIO_ERROR. If the client goes away while fn runs,
- * the request ends once fn has returned (fn itself is never interrupted).
- * fn runs in another thread: it should use only what `arg` gives it (or
- * data protected by its own locks) and no aio_ function.
+ * started), AIO_ESCOPE, AIO_EINVAL (fn is NULL) or AIO_ERROR (no executor
+ * thread could start); *result is left alone unless fn ran. If the client
+ * goes away while fn runs, fn is never interrupted: the call returns AIO_OK
+ * once fn has (aio_is_cancelled() then says the client is gone). fn runs
+ * in another thread: it should use only what `arg` gives it (or data
+ * protected by its own locks) and no aio_ function.
  */
-AIO_API int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg);
+AIO_API int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg, int *result);
 
 /* ------------------------------------------------------------------ */
 /* Tasks: background coroutines on the loop                           */
@@ -521,7 +608,7 @@ typedef int (*aio_task_fn)(aio_request *ctx, void *arg);
  * view, a task, or aio_main(); tasks spawned there start with the loop).
  * With handle == NULL the task is fire-and-forget; otherwise *handle must
  * be passed to aio_join() exactly once. `name` labels its log lines.
- * Returns AIO_OK, AIO_EBUSY (aio-max-tasks tasks are running),
+ * Returns AIO_OK, AIO_EFULL (aio-max-tasks tasks are running),
  * AIO_ECANCELLED (the worker is stopping), AIO_ESCOPE (not on the loop
  * thread) or AIO_EINVAL/AIO_ENOMEM. When the worker stops gracefully,
  * running tasks are cancelled: their waits return AIO_ECANCELLED.

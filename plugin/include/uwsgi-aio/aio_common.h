@@ -33,7 +33,7 @@ enum aio_status {
     AIO_ETIMEDOUT = -4,  /* the wait timed out                              */
     AIO_EINVAL = -5,     /* invalid argument                                */
     AIO_ENOMEM = -6,     /* out of memory                                   */
-    AIO_EBUSY = -7,      /* the fd is already being waited on by a task     */
+    AIO_EBUSY = -7,      /* the fd is already being waited on by a task (only that) */
     AIO_ENOTFOUND = -8,  /* no such template / route / item                 */
     AIO_ECLOSED = -9,    /* the websocket is closed                         */
     AIO_EFULL = -10,     /* a bounded queue or limit is full (executor, tasks) */

@@ -142,6 +142,13 @@ AIO_API int aio_testing_status(const aio_request *req);
 AIO_API const char *aio_testing_response_header(const aio_request *req, const char *name);
 AIO_API const char *aio_testing_response_body(const aio_request *req, size_t *len);
 
+/* What the view did, before any renderer: the value given for `name` by
+ * its last aio_render() (NULL: none), and a member of its aio_result() as
+ * text ("" for null; NULL: no such member). Both strings belong to the
+ * request. (Views use aio_render() and aio_result() themselves.) */
+AIO_API const char *aio_rendered_value(const aio_request *req, const char *name);
+AIO_API const char *aio_result_get(aio_request *req, const char *key);
+
 /* ------------------------------------------------------------------ */
 /* A websocket test pair (the seeds' WSTest, in-process)               */
 /* ------------------------------------------------------------------ */

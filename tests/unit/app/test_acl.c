@@ -135,7 +135,7 @@ static int v_text(aio_request *req) { return aio_printf(req, "plain"); }
 
 static int app(aio_config *cfg)
 {
-    struct aio_authn_policy policy = {who, who, principals, nothing, forget_nothing, NULL};
+    struct aio_authn_policy policy = {who, who, principals, nothing, forget_nothing, NULL, NULL};
     aio_set_authentication_policy(cfg, &policy);
     aio_set_root_acl(cfg, module_acl);
     aio_add_route_traversal(cfg, "tree", "/tree*traverse", root_factory);

@@ -52,8 +52,8 @@ static int build(void)
 static int setup(void **state)
 {
     (void)state;
-    options = (struct aio_authtkt){.secret = SECRET, .callback = groupfinder, .timeout = 3600,
-                                   .reissue_time = 600};
+    options = (struct aio_authtkt){.secret = SECRET, .callback = groupfinder,
+                                   .timeout_ms = 3600 * 1000, .reissue_time_ms = 600 * 1000};
     groupfinder_calls = 0;
     aio__registry_init(&reg);
     assert_int_equal(build(), AIO_OK);
@@ -236,7 +236,7 @@ static void reissue(void **state)
     (void)state;
     char cookie[1024];
     snprintf(cookie, sizeof(cookie), "auth_tkt=%s",
-             ticket_for("alice", "", (long long)time(NULL) - 700)); /* older than reissue_time */
+             ticket_for("alice", "", (long long)time(NULL) - 700)); /* older than reissue_time_ms */
     struct aio_request *req = request_with_cookie(cookie);
     assert_str(aio_authenticated_userid(req), "alice");
     const char *set = header_value(req, "Set-Cookie");
@@ -276,7 +276,7 @@ static void remember_and_forget(void **state)
     options.secure = 1;
     options.same_site = "Strict";
     options.domain = "example.com";
-    options.max_age = 60;
+    options.max_age_ms = 60 * 1000;
     options.http_only = -1;
     assert_int_equal(build(), AIO_OK);
     req = request_with_cookie(NULL);
@@ -285,6 +285,29 @@ static void remember_and_forget(void **state)
     assert_true(strncmp(set, "sess=", 5) == 0);
     assert_non_null(strstr(set, "; Domain=example.com; Max-Age=60; Secure; SameSite=Strict"));
     assert_null(strstr(set, "HttpOnly"));
+    aio__request_free(req);
+}
+
+/* The times are milliseconds, counted against a timestamp and a Max-Age
+ * that are whole seconds. */
+static void times_are_milliseconds(void **state)
+{
+    (void)state;
+    options.timeout_ms = 1500;
+    options.reissue_time_ms = 0;
+    options.max_age_ms = 1500;
+    assert_int_equal(build(), AIO_OK);
+    const char *userid, *tokens;
+    long long ts, now = (long long)time(NULL); /* one `now`: the clock may tick meanwhile */
+    assert_int_equal(aio__authtkt_read_ticket(reg.authn.state, ticket_for("alice", "", now - 1),
+                                             now, &arena, &userid, &tokens, &ts),
+                     AIO_OK);
+    assert_int_equal(aio__authtkt_read_ticket(reg.authn.state, ticket_for("alice", "", now - 2),
+                                             now, &arena, &userid, &tokens, &ts),
+                     AIO_ETIMEDOUT);
+    struct aio_request *req = request_with_cookie(NULL);
+    assert_int_equal(aio_remember(req, "alice"), AIO_OK);
+    assert_non_null(strstr(header_value(req, "Set-Cookie"), "; Max-Age=2;")); /* rounded up */
     aio__request_free(req);
 }
 
@@ -300,7 +323,9 @@ static void configuration_errors(void **state)
         {{.secret = SECRET, .cookie_name = "bad name"}, "not a token"},
         {{.secret = SECRET, .same_site = "Sometimes"}, "Lax, Strict or None"},
         {{.secret = SECRET, .same_site = "None"}, "needs the Secure flag"},
-        {{.secret = SECRET, .timeout = 10, .reissue_time = 10}, "shorter than timeout"},
+        {{.secret = SECRET, .timeout_ms = 10, .reissue_time_ms = 10}, "shorter than timeout"},
+        {{.secret = SECRET, .max_age_ms = -1}, "cannot be negative"},
+        {{.secret = SECRET, .timeout_ms = INT64_MAX}, "at most 100 years"},
         {{.secret = SECRET, .path = "/a;b"}, "path or domain"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -336,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tampered_tickets, setup, teardown),
         cmocka_unit_test_setup_teardown(truncated_tickets, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_ticket, setup, teardown),
+        cmocka_unit_test_setup_teardown(times_are_milliseconds, setup, teardown),
         cmocka_unit_test_setup_teardown(other_secret, setup, teardown),
         cmocka_unit_test_setup_teardown(request_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_user_and_anonymous, setup, teardown),

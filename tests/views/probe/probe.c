@@ -74,10 +74,13 @@ static int scope_view(aio_request *req)
 {
     aio_request *other = aio_alloc(req, 1); /* not a request: wrong scope */
     (void)other;
-    return aio_printf(req, "main: sleep=%d wait=%d in_coroutine=%d\nview: in_coroutine=%d "
-                           "sleep_null=%d sleep_nan=%d sleep_negative=%d\n",
-                      main_sleep_rc, main_wait_rc, main_in_coroutine, aio_in_coroutine(),
-                      aio_sleep(NULL, 0.01), aio_sleep(req, 0.0 / 0.0), aio_sleep(req, -1));
+    aio_printf(req, "main: sleep=%d wait=%d in_coroutine=%d\nview: in_coroutine=%d "
+                    "sleep_null=%d sleep_nan=%d sleep_negative=%d\n",
+               main_sleep_rc, main_wait_rc, main_in_coroutine, aio_in_coroutine(),
+               aio_sleep(NULL, 0.01), aio_sleep(req, 0.0 / 0.0), aio_sleep(req, -1));
+    return aio_printf(req, "view: sleep_ms_null=%d sleep_ms_negative=%d sleep_ms_over=%d\n",
+                      aio_sleep_ms(NULL, 10), aio_sleep_ms(req, -1),
+                      aio_sleep_ms(req, AIO_SLEEP_MAX_MS + 1));
 }
 
 /* /probe/sleep?s=seconds: reports what aio_sleep returned, on stderr too
@@ -177,10 +180,13 @@ static int run_view(aio_request *req)
 {
     struct blocking_call call = {aio_param_long(req, "ms", 10), aio_param_long(req, "fail", 0) != 0,
                                  -1};
-    int rc = aio_run_in_executor(req, blocking_work, &call);
+    int result = 0;
+    int rc = aio_run_in_executor(req, blocking_work, &call, &result);
     if (rc == AIO_ECANCELLED || aio_is_cancelled(req))
         fprintf(stderr, "probe: run_in_executor(%ld) came back to a cancelled request\n", call.ms);
-    return aio_printf(req, "result=%d on_loop=%d\n", rc, call.on_loop);
+    if (rc != AIO_OK)
+        return aio_printf(req, "run rc=%d (%s)\n", rc, aio_strerror(rc));
+    return aio_printf(req, "result=%d on_loop=%d\n", result, call.on_loop);
 }
 
 /* ---- tasks ------------------------------------------------------------- */
@@ -188,7 +194,7 @@ static int run_view(aio_request *req)
 static int background(aio_request *ctx, void *arg)
 {
     long ms = (long)(intptr_t)arg;
-    int rc = aio_sleep(ctx, ms / 1000.0);
+    int rc = aio_sleep_ms(ctx, ms);
     if (rc != AIO_OK)
         return rc;
     background_done++;
@@ -214,7 +220,9 @@ static int joined_task(aio_request *ctx, void *arg)
     struct blocking_call *call = arg;
     if (aio_sleep(ctx, 0.05) != AIO_OK)
         return AIO_ECANCELLED;
-    return aio_run_in_executor(ctx, blocking_work, call); /* a task may use the executor */
+    int result = 0;
+    int rc = aio_run_in_executor(ctx, blocking_work, call, &result); /* a task may use it too */
+    return rc == AIO_OK ? result : rc;
 }
 
 /* /probe/join?ms=N: a task that sleeps then blocks in the executor, joined. */

@@ -6,11 +6,11 @@
 
 #include <string.h>
 
-#define PAUSE 0.1
+#define PAUSE_MS 100
 
 static int slow_tween(aio_request *req, aio_next *next)
 {
-    int rc = aio_sleep(req, PAUSE);
+    int rc = aio_sleep_ms(req, PAUSE_MS);
     return rc == AIO_OK ? aio_call_next(req, next) : rc;
 }
 
@@ -19,7 +19,7 @@ static int slow_groupfinder(aio_request *req, const char *userid, aio_principals
 {
     (void)userid;
     (void)arg;
-    int rc = aio_sleep(req, PAUSE);
+    int rc = aio_sleep_ms(req, PAUSE_MS);
     return rc == AIO_OK ? aio_principals_add(req, groups, "group:sleepers") : rc;
 }
 
@@ -29,7 +29,7 @@ static int slow_acl(aio_request *req, void *context, const struct aio_ace **acl,
     static const struct aio_ace aces[] = {{AIO_ALLOW, "group:sleepers", "view"}};
     *acl = aces;
     *count = 1;
-    return aio_sleep(req, PAUSE);
+    return aio_sleep_ms(req, PAUSE_MS);
 }
 
 static const struct aio_resource_type item_type = {"item", NULL, slow_acl};
@@ -38,7 +38,7 @@ static int slow_child(aio_request *req, void *resource, const char *segment, voi
                       const struct aio_resource_type **type)
 {
     (void)resource;
-    int rc = aio_sleep(req, PAUSE);
+    int rc = aio_sleep_ms(req, PAUSE_MS);
     if (rc != AIO_OK)
         return rc;
     if (strcmp(segment, "item") != 0)
