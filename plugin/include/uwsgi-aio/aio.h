@@ -7,8 +7,9 @@
  *
  * Conventions
  *   - Names avoid POSIX AIO's (aio_read, aio_write, aio_error, aio_return,
- *     aio_suspend, aio_cancel, aio_fsync, aio_init), which glibc exports:
- *     compile view modules with -I<this directory> so <aio.h> is this file.
+ *     aio_suspend, aio_cancel, aio_fsync, aio_init), which glibc exports,
+ *     and the header is included as <uwsgi-aio/aio.h> (-I the directory
+ *     above uwsgi-aio/) so that it never meets POSIX's own <aio.h>.
  *   - Functions that can fail return an int status: AIO_OK (0) or a negative
  *     AIO_E* code; aio_strerror() turns it into text.
  *   - Strings returned by request accessors belong to the request (see
@@ -30,7 +31,8 @@
  *     aio_wait_fd, aio_run_in_executor, aio_join), which also need the
  *     caller's own coroutine and its own request; aio_spawn (from a
  *     coroutine, a task or aio_main); every aio_ws_* function (senders
- *     return AIO_ESCOPE elsewhere, aio_ws_find NULL). The configuration
+ *     return AIO_ESCOPE elsewhere, aio_ws_find NULL; aio_ws_recv belongs
+ *     to the connection's own coroutine and aborts anywhere else). The configuration
  *     calls (aio_add_*, aio_set_*, aio_use_authtkt, aio_config_*) only
  *     during aio_main(), with its `cfg`, which is not valid afterwards.
  *   - An executor view runs in an executor thread, in parallel with the
