@@ -134,8 +134,13 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(SRC_proto) $(HEADERS)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -Iplugin -Iplugin/include -o $@ $< $(SRC_proto)
 
-# A bounded run from the seed corpus; new inputs it finds stay in build/.
-fuzz: $(BUILD)/fuzz/fuzz_wsframe
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(BUILD)/fuzz/fuzz_wsframe -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
-	    $(BUILD)/fuzz/corpus tests/fuzz/corpus
+# A bounded run of every target from its seed corpus (tests/fuzz/corpus-<name>);
+# new inputs it finds stay in build/.
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	    echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	        $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus-$$t; done

@@ -229,3 +229,50 @@ int aio__http_has_token(const char *value, const char *token)
     }
     return 0;
 }
+
+/* Bytes that need a closer look in a request head: controls (CR, LF and
+ * the forbidden ones) and DEL. HTAB and octets >= 0x80 are plain. */
+static const unsigned char head_special[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+    [0x07] = 1, [0x08] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1,
+    [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1,
+    [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1,
+    [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, [0x7f] = 1,
+};
+
+#define MAX_HEAD_LINE 0xffff
+
+size_t aio__http_head_scan(const char *buf, size_t len, const char **problem)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    size_t line_start = 0;
+    *problem = NULL;
+    for (size_t i = 0; i < len; i++) {
+        while (!head_special[b[i]])
+            if (++i == len)
+                return 0;
+        if (b[i] == '\n') {
+            *problem = "an LF without CR in the request head";
+            return 0;
+        }
+        if (b[i] != '\r') {
+            *problem = b[i] ? "a control byte in the request head" : "a NUL byte in the request head";
+            return 0;
+        }
+        if (i + 1 == len)
+            return 0; /* its LF may be on the way */
+        if (b[i + 1] != '\n') {
+            *problem = "a CR without LF in the request head";
+            return 0;
+        }
+        if (i + 1 - line_start > MAX_HEAD_LINE) { /* with its CR: stricter than uWSGI */
+            *problem = "a request head line over 65535 bytes";
+            return 0;
+        }
+        i++; /* the LF */
+        line_start = i + 1;
+        if (i + 2 < len && b[i + 1] == '\r' && b[i + 2] == '\n')
+            return i + 3; /* CRLF CRLF */
+    }
+    return 0;
+}

@@ -47,6 +47,15 @@ const char *aio__http_decode_target(struct aio_arena *arena, const char *target,
  * "Connection: keep-alive, Upgrade" lists "upgrade". */
 int aio__http_has_token(const char *value, const char *token);
 
+/* Scans the request head at buf[0..len) (what has arrived so far) in one
+ * pass. Returns the offset just past its first CRLF CRLF, or 0 while the
+ * head is incomplete or when *problem is set: a CR not followed by LF, an
+ * LF not preceded by CR, a NUL or another control byte (HTAB aside), a line
+ * longer than 65535 bytes. A CR as the very last byte is no problem yet
+ * (its LF may follow). uWSGI's own HTTP parser leaks memory on some of
+ * these, so heads are checked before it sees them. */
+size_t aio__http_head_scan(const char *buf, size_t len, const char **problem);
+
 /* The body of every error page, whoever answers it ("404 Not Found\n",
  * then a blank line and `detail` when given), appended to `out` (plain
  * text, UTF-8). AIO_OK or AIO_ENOMEM. */

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "proto/http.h"
 #include "uwsgi/host.h"
@@ -222,12 +223,72 @@ static void head_failed(struct aio_core *core)
     head_abort(core, status);
 }
 
+/* uWSGI's HTTP parser returns early on some malformed heads (a CR without
+ * LF in a header line, a line over 64 KiB) without freeing the header list
+ * it has built: one client could grow the worker without bound. So it only
+ * ever parses a head that has been checked here first. The bytes are peeked
+ * into the parser's own buffer, where its read() puts them too; a complete
+ * head that passes goes to the parser (whose read then returns the same
+ * bytes, and perhaps the body behind them, which it does not parse as
+ * headers). An incomplete one is read here, as the parser would, and
+ * waits for more. */
+#define HEAD_INVALID (-100)
+
+/* uWSGI's parser state after `len` bytes without a CRLF CRLF in them:
+ * how much of one the buffer ends with. */
+static int parser_state_after(const char *buf, size_t len)
+{
+    if (len >= 3 && memcmp(buf + len - 3, "\r\n\r", 3) == 0)
+        return 3;
+    if (len >= 2 && memcmp(buf + len - 2, "\r\n", 2) == 0)
+        return 2;
+    return len >= 1 && buf[len - 1] == '\r' ? 1 : 0;
+}
+
+static int read_checked_http_head(struct wsgi_request *w, const char **why)
+{
+    if (!w->proto_parser_buf) /* as the parser would: it keeps it until the request ends */
+        w->proto_parser_buf = uwsgi_malloc(uwsgi.buffer_size);
+    char *buf = w->proto_parser_buf;
+    size_t pos = w->proto_parser_pos, room = uwsgi.buffer_size - pos;
+    ssize_t n = room ? recv(w->fd, buf + pos, room, MSG_PEEK | MSG_DONTWAIT) : 0;
+    if (n <= 0) /* nothing yet, EOF, an error or a full buffer: the parser says which */
+        return w->socket->proto(w);
+    size_t end = aio__http_head_scan(buf, pos + (size_t)n, why);
+    if (*why)
+        return HEAD_INVALID;
+    if (end)
+        return w->socket->proto(w);
+    ssize_t got = read(w->fd, buf + pos, (size_t)n);
+    if (got <= 0)
+        return -1;
+    w->proto_parser_pos += (uint64_t)got;
+    w->proto_parser_status = parser_state_after(buf, w->proto_parser_pos);
+    /* full without a whole head: head_failed() answers 431 */
+    return w->proto_parser_pos >= uwsgi.buffer_size ? -1 : UWSGI_AGAIN;
+}
+
+static int read_head(struct wsgi_request *wsgi_req, const char **why)
+{
+    *why = NULL;
+    if (aio__is_plain_http(wsgi_req->socket))
+        return read_checked_http_head(wsgi_req, why);
+    return wsgi_req->socket->proto(wsgi_req); /* uwsgi packets: nginx checked them */
+}
+
 /* More client data (or EOF) for a core in the HEAD state. */
 static void head_feed(struct aio_core *core)
 {
     struct wsgi_request *wsgi_req = core->wsgi_req;
     uwsgi.wsgi_req = wsgi_req;
-    int status = wsgi_req->socket->proto(wsgi_req);
+    const char *why;
+    int status = read_head(wsgi_req, &why);
+    if (status == HEAD_INVALID) {
+        aio__host.stats.rejected++;
+        aio__log("rejected a request head: 400 Bad Request (%s)", why);
+        head_abort(core, 400);
+        return;
+    }
     if (status == UWSGI_AGAIN) {
         if (aio__conn_watch(&core->conn, UV_READABLE) != AIO_OK)
             head_abort(core, 503);

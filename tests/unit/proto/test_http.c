@@ -2,6 +2,8 @@
  * request lines and request-target decoding. */
 #include "unit/testing.h"
 
+#include <stdlib.h>
+
 #include <uwsgi-aio/aio_common.h>
 #include "base/arena.h"
 #include "base/buf.h"
@@ -145,9 +147,61 @@ static void error_bodies(void **state)
     aio__buf_free(&body);
 }
 
+static size_t scan(const char *head, const char **why)
+{
+    return aio__http_head_scan(head, strlen(head), why);
+}
+
+static void head_ends(void **state)
+{
+    (void)state;
+    const char *why;
+    const char *head = "GET / HTTP/1.1\r\nHost: x\r\n\r\nbody";
+    assert_int_equal(scan(head, &why), strlen(head) - 4);
+    assert_null(why);
+    assert_int_equal(aio__http_head_scan(head, 20, &why), 0);
+    assert_null(why);
+    assert_int_equal(aio__http_head_scan(head, 15, &why), 0); /* ends in its CR */
+    assert_null(why);
+    assert_int_equal(scan("\r\n\r\n", &why), 4);
+}
+
+static const char *problem(const char *head)
+{
+    const char *why = NULL;
+    aio__http_head_scan(head, strlen(head), &why);
+    return why;
+}
+
+static void head_bytes(void **state)
+{
+    (void)state;
+    assert_null(problem("GET / HTTP/1.1\r\nHost: x\r\nX-A: tab\there\r\n\r\n"));
+    assert_null(problem("GET /caf\xc3\xa9 HTTP/1.1\r\nX-Latin: \xe9\r\n\r\n")); /* octets */
+    assert_non_null(problem("GET / HTTP/1.1\r\nX-A: 1\r\nBad\rX\r\n\r\n"));
+    assert_non_null(problem("GET / HTTP/1.1\r\nX-A: 1\nX-B: 2\r\n\r\n"));
+    assert_non_null(problem("GET / HTTP/1.1\r\nX-A: \x01\r\n\r\n"));
+    assert_non_null(problem("GET / HTTP/1.1\r\nX-A: \x7f\r\n\r\n"));
+    const char *why = NULL;
+    aio__http_head_scan("GET / HTTP/1.1\r\nX: \0\r\n\r\n", 24, &why);
+    assert_non_null(why);
+    /* what follows the head is not the head's */
+    assert_null(problem("GET / HTTP/1.1\r\n\r\n\x01\rbody"));
+    size_t n = 70000;
+    char *long_line = malloc(n + 64);
+    assert_non_null(long_line);
+    strcpy(long_line, "GET / HTTP/1.1\r\nX-Long: ");
+    size_t at = strlen(long_line);
+    memset(long_line + at, 'a', n);
+    strcpy(long_line + at + n, "\r\n\r\n");
+    assert_non_null(problem(long_line));
+    free(long_line);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(head_ends), cmocka_unit_test(head_bytes),
         cmocka_unit_test(header_tokens), cmocka_unit_test(error_bodies),
         cmocka_unit_test(tokens),   cmocka_unit_test(header_values), cmocka_unit_test(methods),
         cmocka_unit_test(cgi_names),         cmocka_unit_test(cgi_vars),         cmocka_unit_test(request_lines),
