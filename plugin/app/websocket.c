@@ -452,9 +452,13 @@ int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
     struct aio_conn *conn = task->conn;
     task->conn = NULL;
     const struct aio_engine_config *cfg = &aio__app.opts.engine;
-    aio__wsconn_open(&ws->c, AIO_WS_SERVER, conn, max_message(),
-                     (uint64_t)cfg->ws_ping_freq * 1000, (uint64_t)cfg->ws_pong_tolerance * 1000,
-                     &session_hooks, ws);
+    struct aio_wsconn_limits limits = {
+        .max_message = max_message(),
+        .max_backlog = HARD_LIMIT,
+        .ping_freq_ms = (uint64_t)cfg->ws_ping_freq * 1000,
+        .pong_tolerance_ms = (uint64_t)cfg->ws_pong_tolerance * 1000,
+    };
+    aio__wsconn_open(&ws->c, AIO_WS_SERVER, conn, &limits, &session_hooks, ws);
     status = view->ws_fn ? view->ws_fn(ws) : run_callbacks(ws);
     session_end(ws, status);
     return 0;

@@ -24,7 +24,7 @@ static void update_watch(struct aio_wsconn *c)
 {
     int events = 0;
     if (!c->gone) {
-        if (!c->got_close && !c->paused)
+        if (!c->got_close && !c->paused && !c->backlogged)
             events |= UV_READABLE | UV_DISCONNECT;
         if (aio__wsconn_unwritten(c))
             events |= UV_WRITABLE;
@@ -60,6 +60,34 @@ static void failed(struct aio_wsconn *c, int code, const char *why)
 
 /* ---- writing ---------------------------------------------------------------- */
 
+/* A peer that does not read what we write must not make us hold without
+ * bound what it makes us write (a pong for every ping): past max_backlog
+ * it is not read any more, as nginx and h2o stop reading a peer whose
+ * writes are backed up; it gets pong_tolerance_ms to catch up. */
+static void on_backlog_deadline(uv_timer_t *timer)
+{
+    struct aio_wsconn *c = timer->data;
+    if (!c->backlogged || c->gone)
+        return;
+    failed(c, AIO_WS_POLICY, "does not read what is sent to it");
+    aio__wsconn_drop(c, AIO_WS_POLICY);
+}
+
+static void check_backlog(struct aio_wsconn *c)
+{
+    size_t unwritten = aio__wsconn_unwritten(c);
+    if (!c->max_backlog || c->gone)
+        return;
+    if (!c->backlogged && unwritten > c->max_backlog) {
+        c->backlogged = 1;
+        uint64_t grace = c->pong_tolerance_ms ? c->pong_tolerance_ms : 3000;
+        uv_timer_start(&c->deadline, on_backlog_deadline, grace, 0);
+    } else if (c->backlogged && unwritten <= c->max_backlog / 2) {
+        c->backlogged = 0;
+        uv_timer_stop(&c->deadline);
+    }
+}
+
 static void flush(struct aio_wsconn *c)
 {
     while (aio__wsconn_unwritten(c) && !c->gone) {
@@ -77,6 +105,7 @@ static void flush(struct aio_wsconn *c)
     }
     if (!aio__wsconn_unwritten(c))
         changed(c); /* a sender may wait for the buffer to drain */
+    check_backlog(c);
     update_watch(c);
 }
 
@@ -151,7 +180,7 @@ static void handle_event(struct aio_wsconn *c, struct aio_ws_event *ev)
 
 static void read_frames(struct aio_wsconn *c)
 {
-    while (!c->got_close && !c->paused) {
+    while (!c->got_close && !c->paused && !c->backlogged) {
         ssize_t n = c->io->read(c->conn, read_buf, sizeof(read_buf));
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             break;
@@ -224,7 +253,7 @@ static void on_ping_timer(uv_timer_t *timer)
 /* ---- opening and releasing ---------------------------------------------------- */
 
 void aio__wsconn_open(struct aio_wsconn *c, enum aio_ws_role role, struct aio_conn *conn,
-                      size_t max_message, uint64_t ping_freq_ms, uint64_t pong_tolerance_ms,
+                      const struct aio_wsconn_limits *limits,
                       const struct aio_wsconn_hooks *hooks, void *owner)
 {
     c->role = role;
@@ -234,14 +263,16 @@ void aio__wsconn_open(struct aio_wsconn *c, enum aio_ws_role role, struct aio_co
     c->hooks = hooks;
     c->owner = owner;
     c->mask_seed = 0x5eed1234u;
-    c->ping_freq_ms = ping_freq_ms;
-    c->pong_tolerance_ms = pong_tolerance_ms;
+    c->max_backlog = limits->max_backlog;
+    c->ping_freq_ms = limits->ping_freq_ms;
+    c->pong_tolerance_ms = limits->pong_tolerance_ms;
     c->last_seen = aio__loop_ms();
-    aio__ws_parser_init(&c->parser, role, max_message);
+    aio__ws_parser_init(&c->parser, role, limits->max_message);
     uv_timer_init(&aio__engine.loop, &c->timer);
-    c->timer.data = c;
-    if (ping_freq_ms > 0)
-        uv_timer_start(&c->timer, on_ping_timer, ping_freq_ms, 0);
+    uv_timer_init(&aio__engine.loop, &c->deadline);
+    c->timer.data = c->deadline.data = c;
+    if (c->ping_freq_ms > 0)
+        uv_timer_start(&c->timer, on_ping_timer, c->ping_freq_ms, 0);
     conn->ops = &wsconn_ops;
     conn->data = c;
     read_frames(c);
@@ -251,17 +282,20 @@ void aio__wsconn_open(struct aio_wsconn *c, enum aio_ws_role role, struct aio_co
 static void on_timer_closed(uv_handle_t *timer)
 {
     struct aio_wsconn *c = timer->data;
-    if (c->hooks->released)
+    if (--c->open_handles == 0 && c->hooks->released)
         c->hooks->released(c);
 }
 
 void aio__wsconn_release(struct aio_wsconn *c)
 {
     uv_timer_stop(&c->timer);
+    uv_timer_stop(&c->deadline);
     aio__ws_parser_free(&c->parser);
     aio__buf_free(&c->out);
     aio__conn_watch(c->conn, 0);
     c->conn->ops = c->io;
     c->conn->data = NULL;
+    c->open_handles = 2;
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&c->deadline, on_timer_closed);
 }

@@ -53,6 +53,7 @@ struct aio_wsconn {
     int got_close;  /* the peer's close frame (or EOF) arrived: stop reading */
     int gone;       /* the connection failed: nothing more can be written */
     int paused;     /* the owner holds enough unread messages: stop reading */
+    int backlogged; /* over max_backlog unwritten: stop reading, until drained */
     struct aio_conn *conn;
     const struct aio_conn_ops *io; /* the host's: how the bytes move */
     struct aio_ws_parser parser;
@@ -60,6 +61,9 @@ struct aio_wsconn {
     size_t written;
     uint32_t mask_seed; /* clients: masks vary from frame to frame */
     uv_timer_t timer;   /* idle pings */
+    uv_timer_t deadline; /* a backlog left unread too long */
+    int open_handles;   /* timers not closed yet, after release */
+    size_t max_backlog; /* unwritten bytes (pongs and closes too), 0: no bound */
     uint64_t ping_freq_ms, pong_tolerance_ms;
     uint64_t last_seen;
     uint64_t ping_sent; /* when the unanswered ping went out, 0: none */
@@ -67,13 +71,22 @@ struct aio_wsconn {
     void *owner;
 };
 
+/* What an endpoint may hold and wait for. */
+struct aio_wsconn_limits {
+    size_t max_message;         /* bytes per message (0: no limit) */
+    /* Unwritten bytes, whatever queued them (answers to pings and closes
+     * too): past it the peer is not read until it has read half of it,
+     * and it is dropped (1008) when that takes over pong_tolerance_ms.
+     * 0: no bound. */
+    size_t max_backlog;
+    uint64_t ping_freq_ms;      /* idle time before a ping (0: none) */
+    uint64_t pong_tolerance_ms; /* for the pong, and for a backlog to drain */
+};
+
 /* Opens an endpoint on `conn` (upgraded already) and takes its events
- * over; frames the peer sent right behind the handshake are read now.
- * `max_message`: bytes per message (0: no limit); `ping_freq_ms`: idle
- * time before a ping (0: none), which must be answered within
- * `pong_tolerance_ms`. */
+ * over; frames the peer sent right behind the handshake are read now. */
 void aio__wsconn_open(struct aio_wsconn *c, enum aio_ws_role role, struct aio_conn *conn,
-                      size_t max_message, uint64_t ping_freq_ms, uint64_t pong_tolerance_ms,
+                      const struct aio_wsconn_limits *limits,
                       const struct aio_wsconn_hooks *hooks, void *owner);
 /* Queues one frame (masked for a client). AIO_OK or AIO_ENOMEM. */
 int aio__wsconn_send(struct aio_wsconn *c, int opcode, const void *data, size_t len);
@@ -86,7 +99,7 @@ size_t aio__wsconn_unwritten(const struct aio_wsconn *c);
 /* Stops (1) or resumes (0) reading: the owner's inbox is full. */
 void aio__wsconn_set_paused(struct aio_wsconn *c, int paused);
 /* Hands the connection back to its host ops and frees the endpoint's
- * buffers; hooks->released runs once its timer has closed. */
+ * buffers; hooks->released runs once its timers have closed. */
 void aio__wsconn_release(struct aio_wsconn *c);
 
 #endif

@@ -95,7 +95,8 @@ static int server_upgrade(struct aio_conn *conn, struct aio_request *req)
     (void)req;
     aio_testing_ws *ws = ws_of_conn(conn);
     ws->upgraded = 1;
-    aio__wsconn_open(&ws->client, AIO_WS_CLIENT, &ws->peer, 0, 0, 0, &client_hooks, ws);
+    static const struct aio_wsconn_limits test_client = {0}; /* no limits, no pings */
+    aio__wsconn_open(&ws->client, AIO_WS_CLIENT, &ws->peer, &test_client, &client_hooks, ws);
     return AIO_OK;
 }
 

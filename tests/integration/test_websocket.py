@@ -7,8 +7,8 @@ import struct
 import time
 import unittest
 
-from tests.integration.harness import (BUILD, PROBE, SLOWDOWN, TUTORIAL, ServerTestCase, Uwsgi,
-                                       get, raw_request)
+from tests.integration.harness import (BUILD, PROBE, SANITIZE, SLOWDOWN, TUTORIAL, ServerTestCase,
+                                       Uwsgi, get, raw_request)
 from tests.integration.wsclient import (BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, Closed,
                                         WsClient)
 
@@ -276,6 +276,48 @@ class WebsocketOptionsTest(unittest.TestCase):
             self.assertLess(time.monotonic() - start, 3 * SLOWDOWN)
             for c in clients:
                 c.shutdown()
+
+
+def worker_rss_kib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise AssertionError('no VmRSS for pid %d' % pid)
+
+
+class BacklogTest(unittest.TestCase):
+
+    def test_a_peer_that_pings_and_never_reads_is_bounded_then_dropped(self):
+        """Every ping queues a pong: a peer that never reads must not grow
+        the worker without bound. Past the backlog bound the peer is not
+        read (its sends block), and once the pong tolerance has passed it
+        is dropped with 1008."""
+        with Uwsgi(modules=(TUTORIAL,), extra=[('websockets-pong-tolerance', '2')]) as server:
+            before = worker_rss_kib(server.proc.pid)
+            c = WsClient(server.port, '/echo')
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            pings = WsClient.frame(PING, b'p' * 125) * 1000  # 131 kB of pings
+            sent, dropped = 0, False
+            deadline = time.monotonic() + 20 * SLOWDOWN
+            c.sock.settimeout(0.5)
+            while time.monotonic() < deadline and sent < 400 * 1024 * 1024:
+                try:
+                    c.sock.sendall(pings)
+                    sent += len(pings)
+                except socket.timeout:
+                    continue  # the worker stopped reading us: keep pushing
+                except (BrokenPipeError, ConnectionResetError):
+                    dropped = True
+                    break
+            grown = worker_rss_kib(server.proc.pid) - before
+            c.shutdown()
+            self.assertTrue(dropped, 'still connected after sending %d bytes' % sent)
+            if not SANITIZE:  # ASan's quarantine and shadow memory say nothing of ours
+                self.assertLess(grown, 64 * 1024, 'the worker grew by %d KiB' % grown)
+            self.assertIn('does not read what is sent to it, closing with 1008',
+                          server.read_log())
+            self.assertEqual(get(server.port, '/hello').status, 200)
 
 
 class VanishingPeersTest(unittest.TestCase):
