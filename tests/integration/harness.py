@@ -198,6 +198,15 @@ def recv_all(sock):
         chunks.append(chunk)
 
 
+def worker_rss_kib(pid):
+    """The resident size of a (worker) process, in KiB."""
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise AssertionError('no VmRSS for pid %d' % pid)
+
+
 def raw_request(port, data, timeout=10.0):
     with socket.create_connection(('127.0.0.1', port), timeout=timeout * SLOWDOWN) as s:
         s.sendall(data)

@@ -5,7 +5,8 @@ import time
 import unittest
 
 from tests.integration.harness import (PROBE, SANITIZE, SLOWDOWN, TUTORIAL, ServerTestCase, Uwsgi,
-                                       concurrent_gets, get, raw_request, request, uwsgi_packet)
+                                       concurrent_gets, get, raw_request, request, uwsgi_packet,
+                                       worker_rss_kib)
 
 
 class BadInputTest(ServerTestCase):
@@ -109,14 +110,6 @@ class BadInputTest(ServerTestCase):
             data = s.recv(65536)
         self.assertTrue(data.startswith(b'HTTP/1.1 400'), data)
         self.assert_alive()
-
-
-def worker_rss_kib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    raise AssertionError('no VmRSS for pid %d' % pid)
 
 
 class MalformedHeadMemoryTest(unittest.TestCase):

@@ -8,7 +8,7 @@ import time
 import unittest
 
 from tests.integration.harness import (BUILD, PROBE, SANITIZE, SLOWDOWN, TUTORIAL, ServerTestCase,
-                                       Uwsgi, get, raw_request)
+                                       Uwsgi, get, raw_request, worker_rss_kib)
 from tests.integration.wsclient import (BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, Closed,
                                         WsClient)
 
@@ -276,14 +276,6 @@ class WebsocketOptionsTest(unittest.TestCase):
             self.assertLess(time.monotonic() - start, 3 * SLOWDOWN)
             for c in clients:
                 c.shutdown()
-
-
-def worker_rss_kib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    raise AssertionError('no VmRSS for pid %d' % pid)
 
 
 class BacklogTest(unittest.TestCase):
