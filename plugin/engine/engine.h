@@ -175,7 +175,6 @@ struct aio_executor {
     struct aio_list queue; /* jobs no thread has taken yet */
     int queued;
     struct aio_list done;  /* jobs that returned, for the loop */
-    int running;           /* jobs submitted and not yet done */
     int stopping;
     uv_async_t notify;     /* threads -> loop: jobs are done */
     struct aio_list room_waiters; /* tasks waiting for room in the queue */

@@ -67,7 +67,6 @@ static void on_jobs_done(uv_async_t *async)
     while ((node = aio__list_first(&done)) != NULL) {
         aio__list_remove(node);
         struct aio_job *job = aio__list_entry(node, struct aio_job, node);
-        EX.running--;
         aio__engine.jobs++;
         aio__engine.live--;
         aio__task_wake(job->task, job->result); /* may free the job */
@@ -115,7 +114,6 @@ static int submit(struct aio_job *job)
     EX.queued++;
     pthread_cond_signal(&EX.work);
     pthread_mutex_unlock(&EX.lock);
-    EX.running++;
     aio__engine.live++;
     return AIO_OK;
 }

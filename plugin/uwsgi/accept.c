@@ -229,7 +229,7 @@ static void on_admit(uv_idle_t *idle)
     }
     /* Accepting pauses when the parking lot is full or accept() fails for
      * want of fds or memory; it resumes here once there is room. */
-    if (!H.listening && !H.stopping && H.npending < H.max_pending)
+    if (!H.listening && !aio__engine.stopping && H.npending < H.max_pending)
         aio__listeners_start();
     aio__engine_check_stop();
 }
@@ -316,7 +316,7 @@ static void on_listener(uv_poll_t *poll, int status, int events)
         aio__log("listening socket %s: %s", sock->name, uv_strerror(status));
         return;
     }
-    for (int i = 0; i < ACCEPT_BATCH && !H.stopping; i++) {
+    for (int i = 0; i < ACCEPT_BATCH && !aio__engine.stopping; i++) {
         /* Parked connections came first: new ones queue behind them. */
         struct wsgi_request *wsgi_req = H.npending ? NULL : find_first_available_wsgi_req();
         if (wsgi_req) {

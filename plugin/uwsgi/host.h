@@ -63,7 +63,6 @@ struct aio__host {
     uv_timer_t tick;
     uv_async_t wakeup;
     volatile sig_atomic_t stop_signals;
-    int stopping;
     int exit_code;
     struct aio_host_stats stats;
 };

@@ -27,16 +27,15 @@ struct aio__host aio__host;
 
 static void begin_stop(int exit_code)
 {
-    if (H.stopping)
+    if (aio__engine.stopping)
         return;
-    H.stopping = 1;
+    aio__engine_begin_stop(); /* the one "stopping" flag: the engine's */
     H.exit_code = exit_code;
     uwsgi.workers[uwsgi.mywid].manage_next_request = 0;
     aio__listeners_stop();
     aio__log("worker %d (pid %d) stopping gracefully, %d request(s) in flight, %d task(s) "
              "cancelled",
              uwsgi.mywid, (int)getpid(), aio__cores_busy() + H.npending, aio__app.ntasks);
-    aio__engine_begin_stop();
     aio__tasks_cancel_all();
     aio__websockets_going_away();
     aio__engine_check_stop();
