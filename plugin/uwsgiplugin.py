@@ -39,7 +39,7 @@ CFLAGS = [
 # Calls between our own exported functions must never be interposed by
 # another library's symbol of the same name.
 LDFLAGS = ['-Wl,-Bsymbolic-functions']
-LIBS = ['-luv', '-ljansson', '-lcrypto', '-ldl', '-lm', '-lpthread']
+LIBS = ['-luv', '-lhiredis', '-ljansson', '-lcrypto', '-ldl', '-lm', '-lpthread']
 # The plugin: every layer and the uWSGI host (libaio_testing is the same
 # layers with the test host instead).
 GCC_LIST = [name for layer in LAYERS + ['uwsgi'] for name in sources(layer)]

@@ -21,15 +21,29 @@ void aio__app_init(void)
 void aio__app_open(void)
 {
     aio__spawn_open();
+    /* Redis being unreachable is not an error (it is retried); only a loop
+     * that cannot make handles is, and then nothing else would work. */
+    if (aio__broadcast_open() != AIO_OK || aio__redis_pool_open() != AIO_OK)
+        aio__log("cannot start the Redis connections: out of memory or handles");
+}
+
+void aio__app_begin_stop(void)
+{
+    aio__tasks_cancel_all();
+    aio__websockets_going_away();
+    aio__broadcast_stop();
 }
 
 void aio__app_close(void)
 {
+    aio__broadcast_close();
+    aio__redis_pool_close();
     aio__spawn_close();
 }
 
 void aio__app_free(void)
 {
+    aio__redis_pool_free();
     aio__registry_free(&aio__app.registry);
     for (size_t i = 0; i < aio__app.opts.nviews; i++)
         free(aio__app.opts.views[i]);

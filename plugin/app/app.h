@@ -42,6 +42,9 @@ void aio__app_init(void);
 /* After the engine opened: the framework's handles; aio_main() may spawn
  * tasks from then on. */
 void aio__app_open(void);
+/* Graceful stop begins: spawned tasks are cancelled, websockets told 1001,
+ * and messages from other workers no longer come in. */
+void aio__app_begin_stop(void);
 /* Before the engine closes: closes the framework's handles. */
 void aio__app_close(void);
 /* Frees the registry and the options. */
@@ -100,5 +103,25 @@ struct aio_msg {
 struct aio_msg *aio__msg_new(int type, char *data, size_t len);
 /* Graceful stop: close every websocket with 1001. */
 void aio__websockets_going_away(void);
+/* Queues a message to this worker's open websockets that `target` (enum
+ * aio_pubsub_target) and `name` select; returns how many, or AIO_EINVAL
+ * (bad type, text not UTF-8) / AIO_ESCOPE (not on the loop thread). */
+int aio__ws_deliver(int target, const char *name, size_t name_len, int type, const void *data,
+                    size_t len);
+
+/* ---- broadcast.c: websocket messages across workers (aio-broadcast) -------- */
+
+/* Starts the publisher and subscriber connections when the option is set. */
+int aio__broadcast_open(void);
+/* Graceful stop: no more messages from other workers. */
+void aio__broadcast_stop(void);
+void aio__broadcast_close(void);
+
+/* ---- redis.c: aio_redis() and its pool (aio-redis) -------------------------- */
+
+int aio__redis_pool_open(void);
+void aio__redis_pool_close(void);
+/* After the loop ran the close callbacks. */
+void aio__redis_pool_free(void);
 
 #endif

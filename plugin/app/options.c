@@ -117,6 +117,8 @@ int aio__option_setting(const char *option, char *pair, char **key, char **value
 /* uWSGI's own defaults for its websocket options */
 #define DEFAULT_WS_MAX_MESSAGE (1024u * 1024u)
 #define DEFAULT_WS_PONG_TOLERANCE 3
+#define DEFAULT_REDIS_POOL 4
+#define DEFAULT_REDIS_TIMEOUT_MS 2000
 
 void aio__options_init(struct aio_options *o)
 {
@@ -137,6 +139,10 @@ void aio__options_defaults(struct aio_options *o)
         o->engine.ws_max_message = DEFAULT_WS_MAX_MESSAGE;
     if (!o->engine.ws_pong_tolerance)
         o->engine.ws_pong_tolerance = DEFAULT_WS_PONG_TOLERANCE;
+    if (!o->redis_pool)
+        o->redis_pool = DEFAULT_REDIS_POOL;
+    if (!o->redis_timeout_ms)
+        o->redis_timeout_ms = DEFAULT_REDIS_TIMEOUT_MS;
 }
 
 static int add_view_module(struct aio_options *o, const char *name, const char *path,
@@ -182,6 +188,18 @@ static int set_when_full(struct aio_options *o, const char *name, const char *va
     return AIO_OK;
 }
 
+static int set_redis_url(const char *name, const char *value, int allow_channel,
+                         struct aio_redis_url *url, int *set, char *error, size_t error_size)
+{
+    char why[400];
+    if (aio__redis_url_parse(value, allow_channel, url, why, sizeof(why)) != AIO_OK) {
+        snprintf(error, error_size, "option '%s': %s", name, why);
+        return AIO_EINVAL;
+    }
+    *set = 1;
+    return AIO_OK;
+}
+
 int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char *name,
                     const char *value, char *error, size_t error_size)
 {
@@ -193,6 +211,8 @@ int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char
         {"aio-executor-threads", 1, 1024, offsetof(struct aio_options, engine.executor_threads)},
         {"aio-executor-queue", 1, 1000000, offsetof(struct aio_options, engine.executor_queue)},
         {"aio-max-tasks", 1, 1000000, offsetof(struct aio_options, max_tasks)},
+        {"aio-redis-pool", 1, 64, offsetof(struct aio_options, redis_pool)},
+        {"aio-redis-timeout", 10, 600000, offsetof(struct aio_options, redis_timeout_ms)},
     };
     static const struct {
         const char *name;
@@ -218,6 +238,10 @@ int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char
         return set_when_full(o, name, value, error, error_size);
     if (strcmp(name, "aio-views") == 0)
         return add_view_module(o, name, value, error, error_size);
+    if (strcmp(name, "aio-broadcast") == 0)
+        return set_redis_url(name, value, 1, &o->broadcast, &o->broadcast_set, error, error_size);
+    if (strcmp(name, "aio-redis") == 0)
+        return set_redis_url(name, value, 0, &o->redis, &o->redis_set, error, error_size);
     if (strcmp(name, "aio-setting") == 0)
         return add_setting(reg, name, value, error, error_size);
     if (strcmp(name, "aio-tweens") == 0)

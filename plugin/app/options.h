@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "engine/engine.h"
+#include "proto/redisurl.h"
 
 struct aio_registry;
 
@@ -23,6 +24,12 @@ struct aio_options {
     long max_tasks;          /* `aio-max-tasks` */
     int websocket_bytes;     /* `aio-websocket-bytes` */
     int ignore_websocket_closed; /* `aio-ignore-websocket-closed` */
+    int broadcast_set;       /* `aio-broadcast = redis://...` given */
+    struct aio_redis_url broadcast;
+    int redis_set;           /* `aio-redis = redis://...` given */
+    struct aio_redis_url redis;
+    long redis_pool;         /* `aio-redis-pool`: connections per worker */
+    long redis_timeout_ms;   /* `aio-redis-timeout`: connect and reply deadline */
 };
 
 /* Applies option `name` (an aio-* option other than `aio` itself) to

@@ -1,5 +1,6 @@
 /* websocket.c - websocket views: the session of an upgraded request, the
- * view's API (aio_ws_recv, aio_ws_send ...) and broadcast.
+ * view's API (aio_ws_recv, aio_ws_send ...), topics, and the delivery of a
+ * broadcast to this worker's websockets (app/broadcast.c sends it further).
  *
  * The handshake goes through the connection's host (uWSGI's
  * uwsgi_websocket_handshake in the server, nothing on a test pair); then a
@@ -16,6 +17,7 @@
 #include "base/utf8.h"
 #include "engine/wsconn.h"
 #include "proto/http.h"
+#include "proto/pubsub.h"
 #include "proto/wsframe.h"
 
 /* The view's own sends wait while more than this is unwritten. */
@@ -38,6 +40,8 @@ struct aio_ws {
     struct aio_list inbox;
     size_t inbox_bytes;
     void *data;
+    char *topics[AIO_WS_MAX_TOPICS]; /* aio_ws_subscribe(), malloc'ed */
+    int ntopics;
 };
 
 #define ws_of(conn) aio__container_of(conn, struct aio_ws, c)
@@ -121,8 +125,16 @@ static void on_failed(struct aio_wsconn *c, int code, const char *why)
     log_failure(ws_of(c), code, why);
 }
 
+static void forget_topics(struct aio_ws *ws)
+{
+    for (int i = 0; i < ws->ntopics; i++)
+        free(ws->topics[i]);
+    ws->ntopics = 0;
+}
+
 static void on_released(struct aio_wsconn *c)
 {
+    forget_topics(ws_of(c));
     free(ws_of(c));
 }
 
@@ -262,7 +274,70 @@ int aio_ws_send_binary(aio_ws *ws, const void *data, size_t len)
     return send_message(ws, AIO_MSG_BINARY, data, len);
 }
 
-int aio_ws_broadcast(const char *route, int type, const void *data, size_t len)
+static int topic_index(const struct aio_ws *ws, const char *topic, size_t len)
+{
+    for (int i = 0; i < ws->ntopics; i++)
+        if (strlen(ws->topics[i]) == len && memcmp(ws->topics[i], topic, len) == 0)
+            return i;
+    return -1;
+}
+
+static int topic_valid(const char *topic)
+{
+    size_t len = topic ? strlen(topic) : 0;
+    return len > 0 && len <= AIO_PUBSUB_NAME_MAX && aio__utf8_valid(topic, len);
+}
+
+int aio_ws_subscribe(aio_ws *ws, const char *topic)
+{
+    if (!aio__on_loop_thread())
+        return AIO_ESCOPE;
+    if (!ws || !topic_valid(topic))
+        return AIO_EINVAL;
+    if (!is_open(ws))
+        return AIO_ECLOSED;
+    if (topic_index(ws, topic, strlen(topic)) >= 0)
+        return AIO_OK;
+    if (ws->ntopics == AIO_WS_MAX_TOPICS)
+        return AIO_EFULL;
+    if (!(ws->topics[ws->ntopics] = strdup(topic)))
+        return AIO_ENOMEM;
+    ws->ntopics++;
+    return AIO_OK;
+}
+
+int aio_ws_unsubscribe(aio_ws *ws, const char *topic)
+{
+    if (!aio__on_loop_thread())
+        return AIO_ESCOPE;
+    if (!ws || !topic_valid(topic))
+        return AIO_EINVAL;
+    int i = topic_index(ws, topic, strlen(topic));
+    if (i < 0)
+        return AIO_ENOTFOUND;
+    free(ws->topics[i]);
+    ws->topics[i] = ws->topics[--ws->ntopics];
+    return AIO_OK;
+}
+
+static int wants(const struct aio_ws *ws, int target, const char *name, size_t name_len)
+{
+    switch (target) {
+    case AIO_PUBSUB_ALL:
+        return 1;
+    case AIO_PUBSUB_ROUTE: {
+        const char *route = ws->view->route->name;
+        return strlen(route) == name_len && memcmp(route, name, name_len) == 0;
+    }
+    case AIO_PUBSUB_TOPIC:
+        return topic_index(ws, name, name_len) >= 0;
+    default:
+        return 0;
+    }
+}
+
+int aio__ws_deliver(int target, const char *name, size_t name_len, int type, const void *data,
+                    size_t len)
 {
     int rc = check_message(type, data, len);
     if (rc != AIO_OK)
@@ -271,7 +346,7 @@ int aio_ws_broadcast(const char *route, int type, const void *data, size_t len)
     for (struct aio_list *n = aio__list_first(&aio__app.websockets); n;
          n = aio__list_next(&aio__app.websockets, n)) {
         struct aio_ws *ws = aio__list_entry(n, struct aio_ws, node);
-        if (route && strcmp(ws->view->route->name, route) != 0)
+        if (!wants(ws, target, name, name_len))
             continue;
         /* the connection's own coroutine never waits here: this is not it */
         if (is_open(ws) && queue_message(ws, type, data, len) == AIO_OK && !drop_if_backlogged(ws))

@@ -15,6 +15,7 @@ const char *aio_strerror(int status)
     case AIO_ENOTFOUND: return "not found";
     case AIO_ECLOSED: return "websocket closed";
     case AIO_EFULL: return "full (executor queue or task limit reached)";
+    case AIO_EUNAVAILABLE: return "service unavailable (not connected to Redis)";
     default: return "unknown status";
     }
 }

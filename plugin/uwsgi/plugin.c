@@ -38,7 +38,7 @@ static void opt_aio(char *opt, char *value, void *unused)
 static void opt_engine(char *opt, char *value, void *unused)
 {
     (void)unused;
-    char error[256] = "";
+    char error[768] = "";
     int rc = aio__options_set(&aio__app.opts, &aio__app.registry, opt, value, error,
                              sizeof(error));
     if (rc == AIO_ENOMEM)
@@ -83,6 +83,22 @@ static struct uwsgi_option aio_options[] = {
     {"aio-max-tasks", required_argument, 0,
      "tasks started with aio_spawn() that may run at once per worker; beyond that "
      "aio_spawn() returns AIO_EFULL (default 1024)",
+     opt_engine, NULL, 0},
+    {"aio-broadcast", required_argument, 0,
+     "redis://HOST[:PORT][/DB][?channel=NAME]: aio_ws_broadcast() and aio_publish() reach the "
+     "websockets of every worker and host subscribed to that Redis channel (default: this "
+     "worker's only)",
+     opt_engine, NULL, 0},
+    {"aio-redis", required_argument, 0,
+     "redis://HOST[:PORT][/DB]: the server of aio_redis(), for state shared between workers",
+     opt_engine, NULL, 0},
+    {"aio-redis-pool", required_argument, 0,
+     "connections to the aio-redis server per worker, each carrying many commands at once "
+     "(1-64, default 4)",
+     opt_engine, NULL, 0},
+    {"aio-redis-timeout", required_argument, 0,
+     "milliseconds a Redis connect or reply may take before the connection is dropped and "
+     "retried, and the longest aio_redis() waits (10-600000, default 2000)",
      opt_engine, NULL, 0},
     {0, 0, 0, 0, 0, 0, 0},
 };

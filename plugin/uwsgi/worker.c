@@ -36,8 +36,7 @@ static void begin_stop(int exit_code)
     aio__log("worker %d (pid %d) stopping gracefully, %d request(s) in flight, %d task(s) "
              "cancelled",
              uwsgi.mywid, (int)getpid(), aio__cores_busy() + H.npending, aio__app.ntasks);
-    aio__tasks_cancel_all();
-    aio__websockets_going_away();
+    aio__app_begin_stop();
     aio__engine_check_stop();
 }
 

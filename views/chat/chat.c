@@ -1,7 +1,11 @@
 /* A chat room: every message a client sends over the /chat/ws websocket is
  * delivered to every connected client (broadcast), and GET /chat serves a
  * page to try it in a browser. A callback view (aiopyramid's
- * WebsocketConnectionView): on_open, on_message and on_close. */
+ * WebsocketConnectionView): on_open, on_message and on_close.
+ *
+ * With `aio-broadcast = redis://...` the room spans every worker and every
+ * host using that Redis server; without it, each worker is a room of its
+ * own. */
 #include <uwsgi-aio/aio.h>
 
 #include <stdio.h>
@@ -15,10 +19,12 @@ static int on_open(aio_ws *ws)
 
 static int on_message(aio_ws *ws, const aio_msg *msg)
 {
-    (void)ws;
     size_t len;
     const char *data = aio_msg_data(msg, &len);
     int sent = aio_ws_broadcast("chat_socket", aio_msg_type(msg), data, len);
+    if (sent == AIO_EUNAVAILABLE || sent == AIO_EFULL) /* this worker's room has it */
+        return aio_ws_send_text(ws, "* not delivered to the other servers just now: "
+                                    "the shared broadcast is unavailable");
     return sent < 0 ? sent : AIO_OK;
 }
 

@@ -542,9 +542,40 @@ AIO_API void aio_msg_free(aio_msg *msg);
 AIO_API int aio_ws_send(aio_ws *ws, const aio_msg *msg); /* keeps the type */
 AIO_API int aio_ws_send_text(aio_ws *ws, const char *text);
 AIO_API int aio_ws_send_binary(aio_ws *ws, const void *data, size_t len);
-/* Sends `data` to every open websocket of `route` (NULL: all); returns how
- * many, or AIO_EINVAL/AIO_ESCOPE. */
+/*
+ * Broadcast: sends `data` to every open websocket of `route` (NULL: every
+ * websocket), or of `topic` for aio_publish().
+ *
+ * Without the `aio-broadcast` option that is this worker's websockets only
+ * (each worker has its own; with `processes = 4` a broadcast reaches about
+ * a quarter of the clients). With `aio-broadcast = redis://HOST:PORT`,
+ * every worker of every host configured with the same Redis server and
+ * channel delivers it to its own websockets as well: each websocket gets
+ * each message once, and the messages one worker sends arrive everywhere
+ * in the order it sent them. Delivery to other workers is at most once
+ * (Redis pub/sub: a worker reconnecting to Redis misses what was published
+ * meanwhile).
+ *
+ * Returns how many of this worker's websockets it was queued to; or
+ * AIO_EINVAL (bad type, text that is not UTF-8, an empty or over 255 byte
+ * route or topic), AIO_ESCOPE (not on the loop thread); or, with
+ * aio-broadcast, after this worker's websockets got it anyway:
+ * AIO_EUNAVAILABLE (not connected to Redis now: it did not reach other
+ * workers) or AIO_EFULL (over 16 MiB wait for Redis to take them).
+ */
 AIO_API int aio_ws_broadcast(const char *route, int type, const void *data, size_t len);
+AIO_API int aio_publish(const char *topic, int type, const void *data, size_t len);
+/* A websocket receives what is published to the topics it subscribed to
+ * (at most 32 per connection: AIO_EFULL beyond; a topic is 1 to 255 bytes
+ * of UTF-8), until it closes or unsubscribes. AIO_OK (also when already
+ * subscribed), AIO_EINVAL, AIO_ECLOSED, AIO_ESCOPE; unsubscribing from a
+ * topic it is not subscribed to gives AIO_ENOTFOUND. */
+AIO_API int aio_ws_subscribe(aio_ws *ws, const char *topic);
+AIO_API int aio_ws_unsubscribe(aio_ws *ws, const char *topic);
+/* 1 when aio-broadcast is set and both of this worker's connections to
+ * Redis (publisher, subscriber) are up; 0 otherwise. */
+AIO_API int aio_broadcast_connected(void);
+#define AIO_WS_MAX_TOPICS 32
 
 /* Starts the closing handshake (code 1000-1003, 1007-1014, 3000-4999;
  * reason at most 123 bytes of UTF-8); from the connection's coroutine it
@@ -621,6 +652,50 @@ AIO_API int aio_spawn(const char *name, aio_task_fn fn, void *arg, aio_task **ha
  * Consumes the handle. AIO_OK, AIO_ECANCELLED (the caller was cancelled;
  * the task goes on, detached), AIO_ESCOPE or AIO_EINVAL. */
 AIO_API int aio_join(aio_request *req, aio_task *task, int *result);
+
+/* ------------------------------------------------------------------ */
+/* Redis: state shared between workers and hosts                        */
+/* ------------------------------------------------------------------ */
+
+/* A reply, as Redis gives it (the types are hiredis's REDIS_REPLY_*). */
+#define AIO_REDIS_STRING 1
+#define AIO_REDIS_ARRAY 2
+#define AIO_REDIS_INTEGER 3
+#define AIO_REDIS_NIL 4
+#define AIO_REDIS_STATUS 5
+#define AIO_REDIS_ERROR 6
+typedef struct aio_redis_reply {
+    int type;
+    long long integer;                     /* AIO_REDIS_INTEGER */
+    const char *str;                       /* STRING, STATUS, ERROR (NUL-terminated too) */
+    size_t len;
+    size_t elements;                       /* AIO_REDIS_ARRAY */
+    const struct aio_redis_reply *element; /* element[0 .. elements) */
+} aio_redis_reply;
+
+/*
+ * Sends a command to the `aio-redis` server and suspends the calling
+ * coroutine until its reply. `format` is hiredis's: printf-like, where
+ * every %s and %b (pointer, size_t length: binary-safe) is one argument,
+ * so values never need quoting: aio_redis(req, &r, "INCR %s", key).
+ *
+ * Each worker keeps `aio-redis-pool` connections, each carrying many
+ * commands at once. Returns AIO_OK with *reply set (a Redis error is a
+ * reply of type AIO_REDIS_ERROR), or AIO_ETIMEDOUT (no reply within
+ * `aio-redis-timeout` ms), AIO_ECANCELLED (the client went away),
+ * AIO_EUNAVAILABLE (no aio-redis option, or not connected now: it fails at
+ * once and the worker reconnects by itself), AIO_EINVAL (bad format, or a
+ * command that would change or block the shared connection: SELECT, AUTH,
+ * (P)SUBSCRIBE, MONITOR, MULTI/EXEC, BLPOP and the other blocking
+ * commands ...; use a Lua script (EVAL) for atomic groups), AIO_ESCOPE.
+ * The reply lives as long as the request (aio_alloc memory).
+ */
+AIO_API int aio_redis(aio_request *req, const aio_redis_reply **reply, const char *format, ...);
+AIO_API int aio_redisv(aio_request *req, const aio_redis_reply **reply, const char *format,
+                       va_list ap);
+/* The same with an argument vector (argvlen NULL: strlen of each). */
+AIO_API int aio_redis_argv(aio_request *req, const aio_redis_reply **reply, int argc,
+                           const char **argv, const size_t *argvlen);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,7 @@ enum aio_status {
     AIO_ENOTFOUND = -8,  /* no such template / route / item                 */
     AIO_ECLOSED = -9,    /* the websocket is closed                         */
     AIO_EFULL = -10,     /* a bounded queue or limit is full (executor, tasks) */
+    AIO_EUNAVAILABLE = -11, /* a service the worker uses (Redis) is not reachable now */
 };
 
 /* A short English description of a status code. Never NULL. */
