@@ -128,6 +128,35 @@ class BroadcastAcrossInstancesTest(unittest.TestCase):
             bob.close()
 
 
+class ReloadTest(unittest.TestCase):
+
+    def test_graceful_reload_with_broadcast_delivers_once_afterwards(self):
+        with Redis() as redis, instance(redis, processes=2) as a, \
+                instance(redis, processes=1) as b:
+            wait_connected(a, 2)
+            wait_connected(b, 1)
+            old = open_clients(a.port, 20)
+            with open(a.fifo, 'w') as fifo:
+                fifo.write('r')  # the master's graceful reload
+            for c, _ in old:
+                try:
+                    while True:
+                        c.recv()  # what was in flight, then the close
+                except Closed as closed:
+                    self.assertEqual(closed.code, 1001)
+            # the new workers subscribe again: 4 subscriber lines in all
+            wait_connected(a, 4, timeout=20)
+            new = open_clients(a.port, 20)
+            remote, = open_clients(b.port, 1)
+            remote[0].send_text('after-reload')
+            remote[0].send_text('end')
+            for c, _ in new + [remote]:
+                self.assertEqual(recv_text(c), 'after-reload')
+                self.assertEqual(recv_text(c), 'end')
+            for c, _ in new + [remote]:
+                c.close()
+
+
 class RedisOutageTest(unittest.TestCase):
 
     def test_publish_fails_fast_local_delivery_goes_on_and_delivery_resumes(self):
