@@ -15,6 +15,22 @@
 #include "app/request.h"
 #include "base/list.h"
 #include "engine/engine.h"
+#include "engine/redis.h"
+
+/* aio-broadcast (broadcast.c) */
+struct aio__broadcast {
+    int enabled;
+    struct aio_redis_conn pub, sub;
+    uint64_t origin;   /* this worker, in the envelopes */
+    size_t backlog;    /* bytes sent to Redis and not acknowledged */
+    int warned_foreign;
+};
+
+/* aio-redis (redis.c) */
+struct aio__redis_pool {
+    struct aio_redis_conn *conns;
+    long nconns;
+};
 
 struct aio__app {
     struct aio_options opts;
@@ -28,6 +44,9 @@ struct aio__app {
     /* websocket sessions (websocket.c) */
     struct aio_list websockets;  /* open ones */
     uint64_t next_ws_id;
+    /* Redis: websocket messages across workers, and aio_redis() */
+    struct aio__broadcast broadcast;
+    struct aio__redis_pool redis;
     /* counters for the host's summary */
     uint64_t spawned;            /* tasks started */
     uint64_t cancelled;          /* requests whose client went away */

@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "app/app.h"
-#include "engine/redis.h"
 #include "proto/pubsub.h"
 
 _Static_assert(AIO_MSG_TEXT == 1 && AIO_MSG_BINARY == 2,
@@ -33,13 +32,7 @@ _Static_assert(AIO_MSG_TEXT == 1 && AIO_MSG_BINARY == 2,
 /* Bytes published and not yet acknowledged by Redis, at most. */
 #define PUBLISH_BACKLOG (16u * 1024u * 1024u)
 
-static struct {
-    int enabled;
-    struct aio_redis_conn pub, sub;
-    uint64_t origin;   /* this worker, in the envelopes */
-    size_t backlog;    /* bytes sent to Redis and not acknowledged */
-    int warned_foreign;
-} B;
+#define B aio__app.broadcast
 
 static uint64_t random_origin(void)
 {

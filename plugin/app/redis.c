@@ -20,7 +20,6 @@
 #include <strings.h>
 
 #include "app/app.h"
-#include "engine/redis.h"
 
 /* One aio_redis() call in flight. */
 struct redis_call {
@@ -32,10 +31,7 @@ struct redis_call {
     int done;
 };
 
-static struct {
-    struct aio_redis_conn *conns;
-    long nconns;
-} P;
+#define P aio__app.redis
 
 static const char *const refused[] = {
     "SELECT", "AUTH", "HELLO", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE",
