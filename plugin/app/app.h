@@ -95,6 +95,12 @@ void aio__respond_error(struct aio_request *req, int status, const char *detail)
  * view's status. */
 int aio__mapper_run(struct aio_request *req, const struct aio_view *view);
 
+/* ---- suspend.c ----------------------------------------------------------------- */
+
+/* The task of `req` if `req` belongs to the running coroutine, else NULL:
+ * the check every suspending call makes first (AIO_ESCOPE otherwise). */
+struct aio_task *aio__scope_check(const aio_request *req);
+
 /* ---- spawn.c: aio_spawn() ------------------------------------------------------ */
 
 /* The start queue's handle (app.c opens and closes it with the framework). */

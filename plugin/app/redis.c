@@ -133,10 +133,9 @@ static struct aio_redis_conn *least_busy(void)
     return best;
 }
 
-static int call_formatted(aio_request *req, const aio_redis_reply **reply, const char *cmd,
-                          size_t len)
+static int call_formatted(aio_request *req, struct aio_task *task, const aio_redis_reply **reply,
+                          const char *cmd, size_t len)
 {
-    struct aio_task *task = req->task;
     if (command_refused(cmd, len))
         return AIO_EINVAL;
     struct aio_redis_conn *conn = least_busy();
@@ -166,16 +165,10 @@ static int call_formatted(aio_request *req, const aio_redis_reply **reply, const
     return rc;
 }
 
-/* The request of the running coroutine, or NULL. */
-static int scope_ok(const aio_request *req)
-{
-    struct aio_task *task = aio__running_task();
-    return task && req && req->task == task;
-}
-
 int aio_redisv(aio_request *req, const aio_redis_reply **reply, const char *format, va_list ap)
 {
-    if (!scope_ok(req))
+    struct aio_task *task = aio__scope_check(req);
+    if (!task)
         return AIO_ESCOPE;
     if (!reply || !format)
         return AIO_EINVAL;
@@ -186,7 +179,7 @@ int aio_redisv(aio_request *req, const aio_redis_reply **reply, const char *form
         return AIO_EINVAL; /* a bad format */
     if (len < 0)
         return AIO_ENOMEM;
-    int rc = call_formatted(req, reply, cmd, (size_t)len);
+    int rc = call_formatted(req, task, reply, cmd, (size_t)len);
     redisFreeCommand(cmd);
     return rc;
 }
@@ -203,7 +196,8 @@ int aio_redis(aio_request *req, const aio_redis_reply **reply, const char *forma
 int aio_redis_argv(aio_request *req, const aio_redis_reply **reply, int argc,
                    const char **argv, const size_t *argvlen)
 {
-    if (!scope_ok(req))
+    struct aio_task *task = aio__scope_check(req);
+    if (!task)
         return AIO_ESCOPE;
     if (!reply || argc < 1 || !argv)
         return AIO_EINVAL;
@@ -212,7 +206,7 @@ int aio_redis_argv(aio_request *req, const aio_redis_reply **reply, int argc,
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
     if (len < 0)
         return AIO_ENOMEM;
-    int rc = call_formatted(req, reply, cmd, (size_t)len);
+    int rc = call_formatted(req, task, reply, cmd, (size_t)len);
     redisFreeCommand(cmd);
     return rc;
 }

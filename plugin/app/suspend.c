@@ -6,8 +6,7 @@
 
 #include "app/app.h"
 
-/* The task of `req` if `req` belongs to the running coroutine. */
-static struct aio_task *scope_check(const aio_request *req)
+struct aio_task *aio__scope_check(const aio_request *req)
 {
     struct aio_task *task = aio__running_task();
     if (!task || !req || req->task != task)
@@ -30,7 +29,7 @@ _Static_assert(AIO_SLEEP_MAX_MS <= INT_MAX, "AIO_SLEEP_MAX_MS must fit a wait's 
 
 int aio_sleep_ms(aio_request *req, int64_t ms)
 {
-    struct aio_task *task = scope_check(req);
+    struct aio_task *task = aio__scope_check(req);
     if (!task)
         return AIO_ESCOPE;
     if (ms < 0 || ms > AIO_SLEEP_MAX_MS)
@@ -41,7 +40,7 @@ int aio_sleep_ms(aio_request *req, int64_t ms)
 
 int aio_sleep(aio_request *req, double seconds)
 {
-    if (!scope_check(req))
+    if (!aio__scope_check(req))
         return AIO_ESCOPE; /* the scope error first, as aio_sleep_ms() says it */
     if (!(seconds >= 0.0) || seconds > AIO_SLEEP_MAX_MS / 1000.0) /* also rejects NaN */
         return AIO_EINVAL;
@@ -51,7 +50,7 @@ int aio_sleep(aio_request *req, double seconds)
 
 int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms)
 {
-    struct aio_task *task = scope_check(req);
+    struct aio_task *task = aio__scope_check(req);
     if (!task)
         return AIO_ESCOPE;
     if (fd < 0 || !events || (events & ~(AIO_READ | AIO_WRITE)))
@@ -61,7 +60,7 @@ int aio_wait_fd(aio_request *req, int fd, int events, int timeout_ms)
 
 int aio_run_in_executor(aio_request *req, aio_blocking_fn fn, void *arg, int *result)
 {
-    struct aio_task *task = scope_check(req);
+    struct aio_task *task = aio__scope_check(req);
     if (!task)
         return AIO_ESCOPE;
     if (!fn)

@@ -274,10 +274,17 @@ int aio_ws_send_binary(aio_ws *ws, const void *data, size_t len)
     return send_message(ws, AIO_MSG_BINARY, data, len);
 }
 
+/* `s` (NUL-terminated) is name[0..len), which is not NUL-terminated when it
+ * comes out of an envelope. */
+static int same_name(const char *s, const char *name, size_t len)
+{
+    return strlen(s) == len && memcmp(s, name, len) == 0;
+}
+
 static int topic_index(const struct aio_ws *ws, const char *topic, size_t len)
 {
     for (int i = 0; i < ws->ntopics; i++)
-        if (strlen(ws->topics[i]) == len && memcmp(ws->topics[i], topic, len) == 0)
+        if (same_name(ws->topics[i], topic, len))
             return i;
     return -1;
 }
@@ -325,10 +332,8 @@ static int wants(const struct aio_ws *ws, int target, const char *name, size_t n
     switch (target) {
     case AIO_PUBSUB_ALL:
         return 1;
-    case AIO_PUBSUB_ROUTE: {
-        const char *route = ws->view->route->name;
-        return strlen(route) == name_len && memcmp(route, name, name_len) == 0;
-    }
+    case AIO_PUBSUB_ROUTE:
+        return same_name(ws->view->route->name, name, name_len);
     case AIO_PUBSUB_TOPIC:
         return topic_index(ws, name, name_len) >= 0;
     default:

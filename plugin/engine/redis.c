@@ -185,8 +185,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         uv_timer_stop(&conn->timer);
 }
 
-static int send_formatted(struct aio_redis_conn *conn, redisCallbackFn *fn, void *privdata,
-                          const char *cmd, size_t len)
+int aio__redis_send(struct aio_redis_conn *conn, redisCallbackFn *fn, void *privdata,
+                    const char *cmd, size_t len)
 {
     if (conn->state != AIO_REDIS_UP || !conn->ac)
         return AIO_EUNAVAILABLE;
@@ -203,12 +203,6 @@ static int send_formatted(struct aio_redis_conn *conn, redisCallbackFn *fn, void
     return AIO_OK;
 }
 
-int aio__redis_send(struct aio_redis_conn *conn, redisCallbackFn *fn, void *privdata,
-                    const char *cmd, size_t len)
-{
-    return send_formatted(conn, fn, privdata, cmd, len);
-}
-
 static int send_command(struct aio_redis_conn *conn, redisCallbackFn *fn, const char *fmt, ...)
 {
     char *cmd = NULL;
@@ -218,7 +212,7 @@ static int send_command(struct aio_redis_conn *conn, redisCallbackFn *fn, const 
     va_end(ap);
     if (len < 0)
         return AIO_ENOMEM;
-    int rc = send_formatted(conn, fn, conn, cmd, (size_t)len);
+    int rc = aio__redis_send(conn, fn, conn, cmd, (size_t)len);
     redisFreeCommand(cmd);
     return rc;
 }
