@@ -178,6 +178,7 @@ void aio__loop_run(void)
     aio__tasks_start_pending();
     aio__listeners_start();
     uwsgi.workers[uwsgi.mywid].accepting = 1;
+    aio__host.shared->served = 1;
 
     uv_run(&aio__engine.loop, UV_RUN_DEFAULT);
 
