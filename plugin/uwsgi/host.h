@@ -42,9 +42,15 @@ struct aio_host_stats {
     uint64_t rejected; /* malformed or oversized request heads */
 };
 
+/* In memory shared by the master and every worker (allocated pre-fork). */
+struct aio_host_shared {
+    volatile int startup_failed; /* a worker could not construct the app */
+    volatile int served;         /* a worker has constructed it and accepts */
+};
+
 struct aio__host {
-    int selected;                 /* `aio = N` chose this loop engine */
-    volatile int *startup_failed; /* shared with the master (pre-fork) */
+    int selected; /* `aio = N` chose this loop engine */
+    struct aio_host_shared *shared;
     struct aio_core *cores;
     int ncores;
     struct aio_list heads;   /* cores in the HEAD state, oldest first */
@@ -122,8 +128,10 @@ void aio__worker_request_stop(int exit_code);
 
 /* ---- plugin.c -------------------------------------------------------------- */
 
-/* Runs the view modules' aio_main() in this worker; on a configuration
- * error it reports once and stops the whole instance (never returns). */
+/* Runs the view modules' aio_main() in this worker (with lazy-apps it opens
+ * the modules first). On a configuration error it never returns: at
+ * start-up it reports once and stops the whole instance; once the instance
+ * has served, the worker exits alone and uWSGI respawns it. */
 void aio__worker_construct_app(void);
 
 /* ---- handler.c ------------------------------------------------------------- */

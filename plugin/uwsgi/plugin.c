@@ -105,6 +105,15 @@ static struct uwsgi_option aio_options[] = {
 
 /* ---- start-up (master, before fork) ------------------------------------ */
 
+/* lazy-apps (or lazy): the view modules are opened in each worker, not in
+ * the master. A worker respawned by a chain reload then runs the module
+ * files as they are now; forked from a master that had opened them, it
+ * would run the code the master loaded at start-up. */
+static int lazy_modules(void)
+{
+    return uwsgi.lazy_apps || uwsgi.lazy;
+}
+
 static void check_sockets(void)
 {
     for (struct uwsgi_socket *s = uwsgi.sockets; s; s = s->next) {
@@ -134,14 +143,16 @@ static int aio_plugin_init(void)
     check_sockets();
     aio__options_defaults(&aio__app.opts);
     /* Opening the modules here (once, before fork) reports a missing file or
-     * a broken module in one line; aio_main() itself runs in each worker. */
-    for (size_t i = 0; i < aio__app.opts.nviews; i++)
-        if (aio__registry_open_module(&aio__app.registry, aio__app.opts.views[i]) != AIO_OK)
-            fatal(aio__app.registry.error[0] ? aio__app.registry.error : "out of memory");
+     * a broken module in one line; aio_main() itself runs in each worker.
+     * With lazy-apps each worker opens them itself (construct_app()). */
+    if (!lazy_modules())
+        for (size_t i = 0; i < aio__app.opts.nviews; i++)
+            if (aio__registry_open_module(&aio__app.registry, aio__app.opts.views[i]) != AIO_OK)
+                fatal(aio__app.registry.error[0] ? aio__app.registry.error : "out of memory");
     if (!aio__app.opts.nviews)
         uwsgi_log("aio: no 'aio-views' configured: every request will get 404\n");
-    aio__host.startup_failed = uwsgi_malloc_shared(sizeof(*aio__host.startup_failed));
-    *aio__host.startup_failed = 0;
+    aio__host.shared = uwsgi_malloc_shared(sizeof(*aio__host.shared));
+    memset(aio__host.shared, 0, sizeof(*aio__host.shared));
     return 0;
 }
 
@@ -170,11 +181,24 @@ static void aio_post_fork(void)
 
 void aio__worker_construct_app(void)
 {
-    if (aio__registry_construct(&aio__app.registry) == AIO_OK)
+    struct aio_registry *reg = &aio__app.registry;
+    int rc = AIO_OK;
+    if (lazy_modules())
+        for (size_t i = 0; i < aio__app.opts.nviews && rc == AIO_OK; i++)
+            rc = aio__registry_open_module(reg, aio__app.opts.views[i]);
+    if (rc == AIO_OK && aio__registry_construct(reg) == AIO_OK)
         return;
-    const char *what = aio__app.registry.error[0] ? aio__app.registry.error : "out of memory";
+    const char *what = reg->error[0] ? reg->error : "out of memory";
+    if (uwsgi.master_process && aio__host.shared->served) {
+        /* A respawned worker (a chain reload, max-requests, a crash) while
+         * the others serve: they serve on, and the master respawns this one
+         * and tries again (uWSGI's own rule for a worker that failed to load
+         * its app; need-app ends the instance instead). */
+        uwsgi_log("aio: worker %d: configuration error: %s\n", uwsgi.mywid, what);
+        exit(UWSGI_FAILED_APP_CODE);
+    }
     /* Every worker fails the same way: only the first one says so. */
-    if (__sync_bool_compare_and_swap(aio__host.startup_failed, 0, 1))
+    if (__sync_bool_compare_and_swap(&aio__host.shared->startup_failed, 0, 1))
         uwsgi_log("aio: configuration error: %s\n", what);
     exit(uwsgi.master_process ? UWSGI_FAILED_APP_CODE : 1);
 }
@@ -185,7 +209,7 @@ void aio__worker_construct_app(void)
  * malloc(). One still alive after a few seconds is killed. */
 static void aio_master_cycle(void)
 {
-    if (!aio__host.startup_failed || !*aio__host.startup_failed ||
+    if (!aio__host.shared || !aio__host.shared->startup_failed ||
         uwsgi.status.dying_for_need_app)
         return;
     uwsgi.status.dying_for_need_app = 1;  /* exit with uWSGI's "failed app" status */

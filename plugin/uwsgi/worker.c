@@ -161,12 +161,24 @@ static void log_summary(void)
              (unsigned long long)aio__engine.jobs);
 }
 
+/* uWSGI marks a worker "accepting" just before it calls the loop engine,
+ * that is before aio_main() has run, and a chain reload curses the next
+ * worker as soon as the one it respawned is accepting: with an aio_main()
+ * that takes a while (connecting to a database, loading data) every worker
+ * would be down at once. The mark is taken back here and given once the
+ * listeners are watched. (The master could still read it in the few
+ * instructions between uWSGI's mark and the first line here. The mark stays
+ * while the worker stops: the chain reads a cursed worker that is no longer
+ * accepting as one to skip, and would curse the next one at once.) */
 void aio__loop_run(void)
 {
+    uwsgi.workers[uwsgi.mywid].accepting = 0;
     open_worker();
     aio__engine.running = 1;
     aio__tasks_start_pending();
     aio__listeners_start();
+    uwsgi.workers[uwsgi.mywid].accepting = 1;
+    aio__host.shared->served = 1;
 
     uv_run(&aio__engine.loop, UV_RUN_DEFAULT);
 

@@ -18,6 +18,7 @@ static long background_done, heartbeats;
 
 /* Results of calls made from aio_main(), outside any coroutine. */
 static int main_sleep_rc = 1, main_wait_rc = 1, main_in_coroutine = -1;
+static pid_t main_pid = -1;
 /* A pipe nobody writes to: a shared fd two requests can try to wait on. */
 static int idle_pipe[2] = {-1, -1};
 
@@ -288,6 +289,10 @@ static int ws_echo(aio_ws *ws)
                      aio_route_name(aio_ws_request(ws)), aio_match(aio_ws_request(ws), "id"),
                      ua ? ua : "", aio_ws_is_open(ws));
             rc = aio_ws_send_text(ws, info);
+        } else if (strcmp(data, "pid") == 0) {
+            char pid[32];
+            snprintf(pid, sizeof(pid), "pid=%d", (int)getpid());
+            rc = aio_ws_send_text(ws, pid);
         } else if (strcmp(data, "bad-text") == 0) {
             rc = aio_ws_send_text(ws, "\xc0\xaf");
             aio_ws_send_text(ws, rc == AIO_EINVAL ? "refused invalid UTF-8" : "sent invalid UTF-8");
@@ -345,9 +350,18 @@ static int only_post(aio_request *req)
     return aio_respond_text(req, 200, "posted\n");
 }
 
+/* GET /probe/pid: which process answered, the process aio_main() ran in, and
+ * the beats of the task aio_main() spawned. */
+static int pid_view(aio_request *req)
+{
+    return aio_printf(req, "pid=%d main_pid=%d heartbeats=%ld\n", (int)getpid(), (int)main_pid,
+                      heartbeats);
+}
+
 int aio_main(aio_config *cfg)
 {
     loop_thread = pthread_self();
+    main_pid = getpid();
     main_sleep_rc = aio_sleep(NULL, 0.01);
     main_wait_rc = aio_wait_fd(NULL, 0, AIO_READ, 10);
     main_in_coroutine = aio_in_coroutine();
@@ -356,6 +370,10 @@ int aio_main(aio_config *cfg)
     const char *greeting = aio_config_setting(cfg, "probe.greeting");
     if (greeting && strcmp(greeting, "fail") == 0)
         return 7; /* lets a test make aio_main() fail */
+    /* lets a test make aio_main() slow, as one that connects to a database */
+    const char *delay = aio_config_setting(cfg, "probe.main-delay");
+    if (delay)
+        usleep((useconds_t)(atof(delay) * 1e6));
 
     aio_add_route(cfg, "request", "/probe/request");
     aio_add_route(cfg, "match", "/probe/match/{id}/{rest:.*}");
@@ -380,6 +398,7 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "ws_bytes", "/probe/ws/bytes");
     aio_add_route(cfg, "ws_flood", "/probe/ws/flood");
     aio_add_route(cfg, "ws_callbacks", "/probe/ws/callbacks");
+    aio_add_route(cfg, "pid", "/probe/pid");
 
     aio_add_view(cfg, "request", request_view, AIO_COROUTINE);
     aio_add_view(cfg, "match", match_view, AIO_COROUTINE | AIO_GET);
@@ -400,6 +419,7 @@ int aio_main(aio_config *cfg)
     aio_add_view(cfg, "counter", counter_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "join", join_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "spawn_fail", spawn_fail_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "pid", pid_view, AIO_COROUTINE | AIO_GET);
     static const struct aio_ws_callbacks callbacks = {cb_open, cb_message, cb_close};
     aio_add_websocket_view(cfg, "ws_echo", ws_echo, 0);
     aio_add_websocket_view(cfg, "ws_bytes", ws_echo, AIO_WS_BYTES);
@@ -408,5 +428,7 @@ int aio_main(aio_config *cfg)
     int rc = aio_spawn("heartbeat", heartbeat, NULL, NULL);
     if (rc != AIO_OK)
         return 10 - rc;
+    if (delay)
+        fprintf(stderr, "probe: aio_main() done in %d\n", (int)getpid());
     return 0;
 }
