@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential pkg-config python3 uwsgi-core uwsgi-src uwsgi-dev libuv1-dev libcmocka-dev
-          libpq-dev libjansson-dev libssl-dev postgresql clang libclang-rt-dev)
+          libpq-dev libjansson-dev libssl-dev postgresql clang libclang-rt-dev nginx-light)
 
 install_missing() {
     local missing=() pkg sudo=""
