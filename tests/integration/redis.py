@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import time
 
-from tests.integration.harness import free_port
+from tests.integration.harness import SLOWDOWN, free_port
 
 
 class Redis:
@@ -58,6 +58,20 @@ class Redis:
         lines = data.decode().split('\r\n')
         return lines[1] if lines[0].startswith('$') and lines[0] != '$-1' else lines[0]
 
+    def subscribers(self, channel):
+        """How many connections are subscribed to `channel` (PUBSUB NUMSUB)."""
+        payload = b'*3\r\n$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n$%d\r\n%s\r\n' % (
+            len(channel), channel.encode())
+        with socket.create_connection(('127.0.0.1', self.port), timeout=2) as s:
+            s.sendall(payload)
+            data = b''
+            while data.count(b'\r\n') < 4:  # *2, $len, channel, :count
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise AssertionError('redis closed during PUBSUB NUMSUB: %r' % data)
+                data += chunk
+        return int(data.split(b'\r\n')[3].lstrip(b':'))
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
@@ -77,3 +91,13 @@ class Redis:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
+
+
+def wait_connected(server, workers, timeout=10.0):
+    """Until every worker logged its subscriber connected."""
+    deadline = time.monotonic() + timeout * SLOWDOWN
+    while time.monotonic() < deadline:
+        if server.read_log().count('(broadcast subscriber): connected') >= workers:
+            return
+        time.sleep(0.05)
+    raise AssertionError('the workers did not all connect to Redis:\n' + server.read_log()[-3000:])

@@ -9,7 +9,7 @@ import unittest
 
 from tests.integration.harness import (BUILD, PLUGIN, SLOWDOWN, Uwsgi, concurrent_gets, free_port,
                                        get)
-from tests.integration.redis import Redis
+from tests.integration.redis import Redis, wait_connected
 from tests.integration.wsclient import BINARY, TEXT, Closed, WsClient
 
 SHARED = os.path.join(BUILD, 'test-views', 'shared.so')
@@ -27,16 +27,6 @@ def instance(redis, processes=2, extra=(), channel='test'):
     server = Uwsgi(options=options + list(extra))
     server.port = port
     return server
-
-
-def wait_connected(server, workers, timeout=10.0):
-    """Until every worker logged its subscriber connected."""
-    deadline = time.monotonic() + timeout * SLOWDOWN
-    while time.monotonic() < deadline:
-        if server.read_log().count('(broadcast subscriber): connected') >= workers:
-            return
-        time.sleep(0.05)
-    raise AssertionError('the workers did not all connect to Redis:\n' + server.read_log()[-3000:])
 
 
 def wait_until(predicate, timeout, what):
