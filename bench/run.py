@@ -19,6 +19,15 @@ bounded in requests and time.
            through uwsgi-aio vs an echo on uWSGI's native websocket API in
            async mode with ugreen (bench/wsbare); load from bench/wsecho.c:
            ratio >= 0.9, worker RSS < 128 MiB.
+  fanout   one broadcast to 1,000 websockets: all on one worker (local
+           delivery) vs 250 on each of 4 single-worker uWSGI instances
+           sharing one redis-server (aio-broadcast); load from
+           bench/wsfanout.c, one sender: delivered messages/s with 8
+           broadcasts in flight, publish-to-receive p99 with one at a time;
+           the Redis path's figures stated against the local path's.
+           Every delivery is checked (once each, in order): target: none
+           lost or repeated. On 2 cores the 4 workers, Redis and the load
+           share the same cores, so the Redis figures are a floor.
 """
 import argparse
 import os
@@ -304,10 +313,124 @@ def bench_websocket(args):
     return passed
 
 
+class RedisServer:
+    """A redis-server of the benchmark's own: loopback, no persistence,
+    stopped by its pid."""
+
+    def __init__(self):
+        if not shutil.which('redis-server'):
+            raise SystemExit('redis-server is not installed (apt-get install redis-server)')
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix='aio-bench-redis-')
+        self.proc = subprocess.Popen(['redis-server', '--port', str(self.port), '--bind',
+                                      '127.0.0.1', '--save', '', '--appendonly', 'no',
+                                      '--dir', self.dir], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(('127.0.0.1', self.port), timeout=1) as s:
+                    s.sendall(b'PING\r\n')
+                    if s.recv(16).startswith(b'+PONG'):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise SystemExit('redis-server did not start')
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def broadcast_connected(port):
+    """GET /shared/status answers 200 once the worker's Redis connections are up."""
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=2) as s:
+            s.sendall(b'GET /shared/status HTTP/1.0\r\n\r\n')
+            return s.recv(64).split(b' ')[1:2] == [b'200']
+    except OSError:
+        return False
+
+
+def run_fanout(tool, ports, per_port, messages, window):
+    out = subprocess.run([tool, '/shared/ws', str(per_port), str(messages), str(window)] +
+                         [str(p) for p in ports], capture_output=True, text=True,
+                         timeout=120).stdout
+    fields = dict(kv.split('=') for kv in out.split())
+    complete = (fields.get('delivered') == fields.get('expected') and
+                fields.get('wrong') == '0')
+    if not complete:
+        log('    incomplete run: %s' % out.strip())
+    return complete, float(fields.get('msgs_per_s', 0)), float(fields.get('p99_ms', 0))
+
+
+def fanout_round(tool, ports, per_port):
+    """Throughput with 8 broadcasts in flight, then latency with one at a time
+    (so that it is the path's, not the queue's): (complete, msgs/s, p99 ms)."""
+    ok_rate, rate, _ = run_fanout(tool, ports, per_port, 200, 8)
+    ok_latency, _, p99 = run_fanout(tool, ports, per_port, 100, 1)
+    return ok_rate and ok_latency, rate, p99
+
+
+def bench_fanout(args):
+    total, workers = 1000, 4
+    tool = build_tool('wsfanout', ['plugin/proto/wsframe.c', 'plugin/base/utf8.c',
+                                   'plugin/base/buf.c'])
+    plugin = os.path.join(BUILD, 'aio_plugin.so')
+    shared = os.path.join(BUILD, 'test-views', 'shared.so')
+    base = [('plugin', plugin), ('aio-views', shared), ('socket-timeout', '30')]
+    log('fanout: broadcasts from one client to %d websockets (200 with 8 in flight for '
+        'msgs/s, 100 one at a time for p99), %d alternating rounds' % (total, args.rounds))
+    results = {'local': [], 'redis': []}
+    redis = RedisServer()
+    try:
+        for round_no in range(args.rounds):
+            server = Server(base + [('aio', str(total + 100))])
+            try:
+                results['local'].append(fanout_round(tool, [server.port], total))
+            finally:
+                server.stop()
+            url = 'redis://127.0.0.1:%d?channel=bench%d' % (redis.port, round_no)
+            servers = []
+            try:
+                for _ in range(workers):
+                    servers.append(Server(base + [('aio', str(total // workers + 100)),
+                                                  ('aio-broadcast', url)]))
+                deadline = time.monotonic() + 10
+                while not all(broadcast_connected(s.port) for s in servers):
+                    if time.monotonic() > deadline:
+                        raise SystemExit('fanout: the workers did not connect to Redis')
+                    time.sleep(0.05)
+                results['redis'].append(fanout_round(tool, [s.port for s in servers],
+                                                     total // workers))
+            finally:
+                for s in servers:
+                    s.stop()
+            for name in ('local', 'redis'):
+                _, rate, p99 = results[name][-1]
+                log('  round %d  %-6s %8.0f msgs/s  p99 %6.2f ms' % (round_no + 1, name, rate, p99))
+    finally:
+        redis.stop()
+    complete = all(r[0] for rounds in results.values() for r in rounds)
+    local = [statistics.median(r[i] for r in results['local']) for i in (1, 2)]
+    remote = [statistics.median(r[i] for r in results['redis']) for i in (1, 2)]
+    log('fanout: median %.0f msgs/s, p99 %.2f ms (1,000 on one worker) vs %.0f msgs/s, '
+        'p99 %.2f ms (4 x 250 through Redis): throughput %.2fx, p99 %.2fx the local '
+        'path\'s; every delivery once and in order: %s'
+        % (local[0], local[1], remote[0], remote[1], remote[0] / local[0] if local[0] else 0,
+           remote[1] / local[1] if local[1] else 0, 'PASS' if complete else 'FAIL'))
+    return complete
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('only', nargs='*', metavar='hello|sleep|executor|websocket',
+    parser.add_argument('only', nargs='*', metavar='hello|sleep|executor|websocket|fanout',
                         help='benchmarks to run (default: all)')
     parser.add_argument('--seconds', type=int, default=8, help='wrk duration per round')
     parser.add_argument('--rounds', type=int, default=3)
@@ -316,7 +439,7 @@ def main():
     parser.add_argument('--sleep', type=float, default=5.0)
     args = parser.parse_args()
     os.makedirs(BENCH_BUILD, exist_ok=True)
-    everything = ['hello', 'sleep', 'executor', 'websocket']
+    everything = ['hello', 'sleep', 'executor', 'websocket', 'fanout']
     chosen = args.only or everything
     unknown = set(chosen) - set(everything)
     if unknown:
@@ -330,6 +453,8 @@ def main():
         verdicts.append(bench_executor(args))
     if 'websocket' in chosen:
         verdicts.append(bench_websocket(args))
+    if 'fanout' in chosen:
+        verdicts.append(bench_fanout(args))
     sys.exit(0 if all(verdicts) else 1)
 
 

@@ -24,6 +24,7 @@ PLUGIN = os.path.join(BUILD, 'aio_plugin.so')
 TUTORIAL = os.path.join(BUILD, 'views', 'tutorial.so')
 PROBE = os.path.join(BUILD, 'test-views', 'probe.so')
 BADROUTE = os.path.join(BUILD, 'test-views', 'badroute.so')
+SHARED = os.path.join(BUILD, 'test-views', 'shared.so')
 LSAN_SUPPRESSIONS = os.path.join(ROOT, 'tests', 'lsan.supp')
 # Sanitized runs are several times slower: scale time limits that are not
 # themselves what a test measures.

@@ -7,12 +7,11 @@ import socket
 import time
 import unittest
 
-from tests.integration.harness import (BUILD, PLUGIN, SLOWDOWN, Uwsgi, concurrent_gets, free_port,
-                                       get)
+from tests.integration.harness import (BUILD, PLUGIN, SHARED, SLOWDOWN, Uwsgi, concurrent_gets,
+                                       free_port, get)
 from tests.integration.redis import Redis, wait_connected
 from tests.integration.wsclient import BINARY, TEXT, Closed, WsClient
 
-SHARED = os.path.join(BUILD, 'test-views', 'shared.so')
 CHAT = os.path.join(BUILD, 'views', 'chat.so')
 
 

@@ -9,9 +9,10 @@ import threading
 import time
 import unittest
 
-from tests.integration.harness import (BADROUTE, PLUGIN, PROBE, SLOWDOWN, TUTORIAL, Response,
-                                       Uwsgi, concurrent_gets, free_port, get)
-from tests.integration.wsclient import WsClient
+from tests.integration.harness import (BADROUTE, PLUGIN, PROBE, SHARED, SLOWDOWN, TUTORIAL,
+                                       Response, Uwsgi, concurrent_gets, free_port, get)
+from tests.integration.redis import Redis, wait_connected
+from tests.integration.wsclient import TEXT, WsClient
 
 PID = re.compile(r'pid=(\d+) main_pid=(\d+) heartbeats=(\d+)')
 
@@ -166,6 +167,12 @@ class ReloadTest(unittest.TestCase):
     the master reloads them."""
     SLEEPERS = WEBSOCKETS = 100
 
+    def server(self, *extra):
+        return Uwsgi(aio=300, extra=master(4, *extra))
+
+    def after_reload(self, server):
+        """What must hold once the reload is over (beyond serving again)."""
+
     def start_load(self, server):
         sockets = open_websockets(server.port, self.WEBSOCKETS)
         closers = [Background(lambda c=c: closed_by_server(c)) for c in sockets]
@@ -199,7 +206,7 @@ class ReloadTest(unittest.TestCase):
         """'r' (SIGHUP to the master): every worker stops gracefully, the
         master re-executes itself on the same listening socket and forks
         new workers. Requests made meanwhile wait in the listen backlog."""
-        with Uwsgi(aio=300, extra=master(4)) as server:
+        with self.server() as server:
             old_pids = set(worker_pids(server, 4))
             closers, sleepers = self.start_load(server)
             trigger(server, 'r')
@@ -219,6 +226,7 @@ class ReloadTest(unittest.TestCase):
                           (0, 1), server.read_log()[-4000:])
             wait_for(server, 'gracefully (RE)spawned uWSGI master process')
             self.check_serves_again(server, old_pids)
+            self.after_reload(server)
             during = prober.stop()
             self.assertGreater(len(during), 3)
             self.assertEqual([s for s, _ in during], [200] * len(during))
@@ -227,7 +235,7 @@ class ReloadTest(unittest.TestCase):
         """'c' with lazy-apps: one worker after the other stops gracefully
         and is respawned; the others serve meanwhile, so requests made during
         the chain are answered at once."""
-        with Uwsgi(aio=300, extra=master(4, ('lazy-apps', 'true'))) as server:
+        with self.server(('lazy-apps', 'true')) as server:
             old_pids = set(worker_pids(server, 4))
             closers, sleepers = self.start_load(server)
             prober = Prober(server.port)
@@ -237,9 +245,53 @@ class ReloadTest(unittest.TestCase):
             during = prober.stop()
             self.assertEqual(server.read_log().count('chain next victim is worker'), 4)
             self.check_serves_again(server, old_pids)
+            self.after_reload(server)
             self.assertGreater(len(during), 20)
             self.assertEqual([s for s, _ in during], [200] * len(during))
             self.assertLess(max(t for _, t in during), 1.0 * SLOWDOWN, sorted(during)[-5:])
+
+
+class ReloadWithRedisTest(ReloadTest):
+    """The same reloads with aio-broadcast on: each old worker's subscriber
+    goes when its graceful stop begins, each new worker's comes, and a
+    broadcast afterwards reaches every reconnected client exactly once."""
+    CHANNEL = 'reload'
+
+    def setUp(self):
+        self.redis = Redis().start()
+        self.addCleanup(self.redis.__exit__)
+
+    def server(self, *extra):
+        return super().server(('aio-views', SHARED),
+                              ('aio-broadcast', '%s?channel=%s' % (self.redis.url, self.CHANNEL)),
+                              *extra)
+
+    def wait_subscribers(self, n):
+        deadline = time.monotonic() + 20 * SLOWDOWN
+        while self.redis.subscribers(self.CHANNEL) != n:
+            self.assertLess(time.monotonic(), deadline, self.redis.subscribers(self.CHANNEL))
+            time.sleep(0.05)
+
+    def after_reload(self, server):
+        self.wait_subscribers(4)  # the new workers' only: the old ones' are gone
+        clients = [WsClient(server.port, '/shared/ws', timeout=20 * SLOWDOWN)
+                   for _ in range(self.WEBSOCKETS)]
+        pids = set()
+        for c in clients:
+            opcode, ready = c.recv()
+            self.assertTrue(ready.startswith(b'ready pid='), ready)
+            pids.add(ready.split(b'=')[1])
+        self.assertGreater(len(pids), 1)  # the broadcast has other workers to reach
+        # one sender, so one order: every client gets 'after' then 'end', once each
+        clients[0].send_text('after')
+        clients[0].send_text('end')
+        for c in clients:
+            self.assertEqual(c.recv(), (TEXT, b'after'))
+            self.assertEqual(c.recv(), (TEXT, b'end'))
+        for c in clients:
+            c.close(1000)
+            self.assertEqual(c.expect_close()[0], 1000)
+            c.shutdown()
 
 
 class ChainReloadTest(unittest.TestCase):
