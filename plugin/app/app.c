@@ -54,6 +54,7 @@ void aio__app_free(void)
 
 const struct aio_engine_config *aio__app_engine_config(void)
 {
+    aio__app.opts.engine.on_stall = aio__app_report_stall;
     return &aio__app.opts.engine;
 }
 

@@ -47,6 +47,11 @@ struct aio__app {
     /* Redis: websocket messages across workers, and aio_redis() */
     struct aio__broadcast broadcast;
     struct aio__redis_pool redis;
+    /* stall.c: the last stall logged, and those since left unlogged */
+    struct {
+        uint64_t reported_ns;
+        uint64_t unreported;
+    } stall;
     /* counters for the host's summary */
     uint64_t spawned;            /* tasks started */
     uint64_t cancelled;          /* requests whose client went away */
@@ -77,6 +82,12 @@ struct aio_request *aio__request_for_task(struct aio_task *task, uint64_t starte
 /* struct aio_task_ops' cancelled() for tasks that serve a client: counts
  * and logs the request that was cancelled. */
 void aio__request_cancelled(struct aio_task *task, const char *why);
+
+/* ---- stall.c ------------------------------------------------------------------ */
+
+/* The engine's on_stall: one log line naming the request or task that held
+ * the loop `held_ns` without suspending (at most one a second). */
+void aio__app_report_stall(struct aio_task *task, uint64_t held_ns);
 
 /* ---- dispatch.c: from a built request to its response -------------------- */
 

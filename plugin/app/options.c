@@ -119,10 +119,14 @@ int aio__option_setting(const char *option, char *pair, char **key, char **value
 #define DEFAULT_WS_PONG_TOLERANCE 3
 #define DEFAULT_REDIS_POOL 4
 #define DEFAULT_REDIS_TIMEOUT_MS 2000
+/* asyncio's debug mode reports callbacks over 100 ms: a stall that long is
+ * felt by every other client and no normal view comes near it */
+#define DEFAULT_STALL_MS 100
 
 void aio__options_init(struct aio_options *o)
 {
     o->ignore_websocket_closed = 1;
+    o->engine.stall_ms = DEFAULT_STALL_MS; /* 0 is a value: never report */
 }
 
 void aio__options_defaults(struct aio_options *o)
@@ -213,6 +217,7 @@ int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char
         {"aio-max-tasks", 1, 1000000, offsetof(struct aio_options, max_tasks)},
         {"aio-redis-pool", 1, 64, offsetof(struct aio_options, redis_pool)},
         {"aio-redis-timeout", 10, 600000, offsetof(struct aio_options, redis_timeout_ms)},
+        {"aio-stall-ms", 0, 600000, offsetof(struct aio_options, engine.stall_ms)},
     };
     static const struct {
         const char *name;

@@ -15,7 +15,7 @@ struct aio_registry;
 struct aio_options {
     long cores;              /* `aio = N` */
     /* what the engine is told: aio-stack-size, aio-executor-threads,
-     * aio-executor-queue, aio-executor-when-full, and uWSGI's websocket
+     * aio-executor-queue, aio-executor-when-full, aio-stall-ms, and uWSGI's websocket
      * settings (websockets-max-size, -ping-freq, -pong-tolerance) as the
      * host gives them */
     struct aio_engine_config engine;
@@ -37,7 +37,7 @@ struct aio_options {
  * with `error` set, AIO_ENOMEM, or AIO_ENOTFOUND when it is no such option. */
 int aio__options_set(struct aio_options *opts, struct aio_registry *reg, const char *name,
                     const char *value, char *error, size_t error_size);
-/* Before any option: the defaults of the boolean options. */
+/* Before any option: the defaults of the options for which 0 is a value. */
 void aio__options_init(struct aio_options *opts);
 /* After the options: defaults for what no option set. */
 void aio__options_defaults(struct aio_options *opts);

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "engine/engine.h"
 #include "proto/http.h"
 
 struct aio_request *aio__request_new(void)
@@ -37,6 +38,8 @@ void aio__request_free(struct aio_request *req)
 {
     if (!req)
         return;
+    if (req->task)
+        aio__task_check_stall(req->task); /* a stall names the request: now or never */
     aio__buf_free(&req->response_body);
     json_decref(req->result);
     struct aio_arena arena = req->arena; /* req itself lives in the arena */

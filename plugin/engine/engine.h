@@ -104,6 +104,7 @@ struct aio_task {
     int wait_result;        /* set by whoever wakes the task */
     int soon_result;        /* the result of a pending aio__task_wake_soon() */
     int ready_fd;           /* the fd that became ready */
+    uint64_t run_started_ns; /* this run began (0: not measured, or reported) */
     unsigned cancelled : 1; /* client gone / worker stopping: waits now fail */
     unsigned timed_out : 1; /* a uWSGI read/write timed out */
     const struct aio_task_ops *ops;
@@ -123,6 +124,11 @@ struct aio_task {
     struct aio_task *joiner; /* the task suspended in aio_join() on it */
 };
 
+/* The task has run since it was last resumed without suspending: past
+ * config.stall_ms this counts a stall and calls config.on_stall, once a
+ * run. aio__task_run() and aio__task_wait() call it; so does whoever is
+ * about to free what the task serves, so that it can still be named. */
+void aio__task_check_stall(struct aio_task *task);
 /* Initialises the wait machinery (timer) of a task. */
 void aio__task_init(struct aio_task *task);
 /* Runs a task's coroutine until it suspends or ends (then its ops'
@@ -197,6 +203,11 @@ struct aio_engine_config {
     size_t ws_max_message;        /* websocket messages, in bytes */
     long ws_ping_freq;            /* s between idle pings (0: none) */
     long ws_pong_tolerance;       /* s a pong may take */
+    /* A task that runs this long without suspending held up every other
+     * one of the worker: it is counted and handed to on_stall (0: never
+     * measured). Two clock reads per resume, so on by default. */
+    long stall_ms;
+    void (*on_stall)(struct aio_task *task, uint64_t held_ns); /* may be NULL */
 };
 
 struct aio__engine {
@@ -217,6 +228,7 @@ struct aio__engine {
     uv_check_t wake_check;
     struct aio_executor executor;
     uint64_t jobs;             /* executor jobs run */
+    uint64_t stalls;           /* task runs longer than config.stall_ms */
 };
 
 extern struct aio__engine aio__engine;

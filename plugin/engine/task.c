@@ -35,13 +35,29 @@ void aio__task_init(struct aio_task *task)
     aio__list_init(&task->queue_node);
 }
 
+void aio__task_check_stall(struct aio_task *task)
+{
+    uint64_t started = task->run_started_ns;
+    if (!started)
+        return;
+    task->run_started_ns = 0; /* one report per run */
+    uint64_t held = aio__monotonic_ns() - started;
+    if (held < (uint64_t)aio__engine.config.stall_ms * 1000000u)
+        return;
+    aio__engine.stalls++;
+    if (aio__engine.config.on_stall)
+        aio__engine.config.on_stall(task, held);
+}
+
 void aio__task_run(struct aio_task *task)
 {
     aio__engine.current = task;
     if (task->ops->resuming)
         task->ops->resuming(task);
     task->state = AIO_TASK_ACTIVE;
+    task->run_started_ns = aio__engine.config.stall_ms ? aio__monotonic_ns() : 0;
     aio__coro_resume(&task->coro);
+    aio__task_check_stall(task); /* unless a wait or the request's end did */
     aio__engine.current = NULL;
     if (!aio__coro_finished(&task->coro))
         return;
@@ -179,6 +195,7 @@ int aio__task_wait(struct aio_task *task, const struct aio_wait *wait)
     task->wait_result = AIO_ERROR;
     task->ready_fd = -1;
     task->state = AIO_TASK_WAITING;
+    aio__task_check_stall(task); /* while what it serves is there to be named */
     aio__coro_yield(&task->coro);
     /* resumed by aio__task_wake() */
     uv_timer_stop(&task->timer);

@@ -162,8 +162,8 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
             aio__linger_close(wsgi_req->fd);
         }
     }
+    aio__request_free(req); /* while task->req still names it (a stall report) */
     task->req = NULL;
-    aio__request_free(req);
     return UWSGI_OK;
 }
 

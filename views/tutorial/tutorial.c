@@ -1,7 +1,8 @@
 /* The aiopyramid tutorial, in C: a home page whose view sleeps (without
  * blocking the worker) before rendering a template that tests the /echo
- * websocket, the echo itself, a blocking view for the executor, and a
- * plain-text hello world for benchmarks. */
+ * websocket, the echo itself, a blocking view for the executor, a plain-text
+ * hello world for benchmarks, and a coroutine view that blocks the loop on
+ * purpose (/stall), to show what the stall report says. */
 #define _DEFAULT_SOURCE /* usleep() */
 #include <uwsgi-aio/aio.h>
 #include <stdio.h>
@@ -33,6 +34,19 @@ static int blocking(aio_request *req)
     return aio_printf(req, "blocked %ld ms in an executor thread\n", ms);
 }
 
+/* GET /stall?ms=N: what not to do. A coroutine view runs on the loop, so
+ * blocking in it (usleep, a blocking library call) holds up every other
+ * request of the worker for that long; the worker logs a stall line naming
+ * this route once it is past aio-stall-ms. */
+static int stall(aio_request *req)
+{
+    long ms = aio_param_long(req, "ms", 200);
+    if (ms < 0 || ms > 10000)
+        return aio_respond_text(req, 400, "ms must be from 0 to 10000\n");
+    usleep((useconds_t)ms * 1000);
+    return aio_printf(req, "held the loop for %ld ms\n", ms);
+}
+
 /* /echo (websocket): every message comes back, with its type. */
 static int echo(aio_ws *ws)
 {
@@ -58,9 +72,11 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "hello", "/hello");
     aio_add_route(cfg, "blocking", "/blocking");
     aio_add_route(cfg, "echo", "/echo");
+    aio_add_route(cfg, "stall", "/stall");
     aio_add_view(cfg, "home", home, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "hello", hello, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "blocking", blocking, AIO_GET);
+    aio_add_view(cfg, "stall", stall, AIO_COROUTINE | AIO_GET);
     aio_add_websocket_view(cfg, "echo", echo, 0);
     return 0;
 }
