@@ -156,7 +156,9 @@ static int call_formatted(aio_request *req, struct aio_task *task, const aio_red
     rc = aio__task_wait(task, &wait);
     if (!call->done) {
         call->task = NULL; /* timed out or cancelled: the reply frees it */
-        return rc == AIO_OK ? AIO_ERROR : rc;
+        /* AIO_OK: the wait's own deadline, which may come just before the
+         * connection's (the same aio-redis-timeout) drops it */
+        return rc == AIO_OK ? AIO_ETIMEDOUT : rc;
     }
     rc = call->status;
     if (rc == AIO_OK)
