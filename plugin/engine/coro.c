@@ -29,21 +29,23 @@ int aio__coro_init(struct aio_coro *co, size_t stack_size)
     memset(co, 0, sizeof(*co));
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t size = (stack_size + page - 1) / page * page;
+    size_t guard = (AIO_CORO_GUARD_SIZE + page - 1) / page * page;
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 #ifdef MAP_STACK
     flags |= MAP_STACK;
 #endif
-    void *map = mmap(NULL, size + page, PROT_READ | PROT_WRITE, flags, -1, 0);
+    void *map = mmap(NULL, guard + size, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (map == MAP_FAILED)
         return AIO_ENOMEM;
-    /* Stacks grow down: the guard page sits below the lowest usable byte. */
-    if (mprotect(map, page, PROT_NONE) != 0) {
-        munmap(map, size + page);
+    /* Stacks grow down: the guard region sits below the lowest usable byte.
+     * It costs address space only. */
+    if (mprotect(map, guard, PROT_NONE) != 0) {
+        munmap(map, guard + size);
         return AIO_ENOMEM;
     }
     co->map = map;
-    co->map_size = size + page;
-    co->stack = (char *)map + page;
+    co->map_size = guard + size;
+    co->stack = (char *)map + guard;
     co->stack_size = size;
     co->finished = 1;
     return AIO_OK;

@@ -2,8 +2,12 @@
  *
  * Asymmetric: the loop resumes a coroutine, the coroutine yields back to
  * whoever resumed it. Each coroutine owns an mmap'ed stack with a PROT_NONE
- * guard page below it, so an overflow faults instead of corrupting a
- * neighbour. On x86-64 the switch is a few instructions of assembly (no
+ * guard region below it, so an overflow faults instead of corrupting a
+ * neighbour. Code built with -fstack-clash-protection (the plugin and every
+ * module the builder makes) touches each page of a large frame in turn, so
+ * it always meets the guard; code built without it skips a guard smaller
+ * than one of its frames, hence a guard region of AIO_CORO_GUARD_SIZE
+ * rather than one page. On x86-64 the switch is a few instructions of assembly (no
  * system call); elsewhere, or with -DAIO_CORO_UCONTEXT, it is ucontext. */
 #ifndef AIO_CORO_H
 #define AIO_CORO_H
@@ -18,6 +22,10 @@
 #include <ucontext.h>
 #endif
 
+/* The largest frame that code built without stack-clash protection may
+ * have and still fault at the overflow (bytes, rounded up to pages). */
+#define AIO_CORO_GUARD_SIZE (64u * 1024u)
+
 struct aio_coro {
 #ifdef AIO_CORO_UCONTEXT
     ucontext_t ctx;
@@ -26,7 +34,7 @@ struct aio_coro {
     void *sp;        /* the coroutine's saved stack pointer */
     void *caller_sp; /* the resumer's saved stack pointer */
 #endif
-    void *map;       /* whole mapping, guard page included */
+    void *map;       /* whole mapping: the guard region, then the stack */
     size_t map_size;
     void *stack;     /* usable stack: [stack, stack + stack_size) */
     size_t stack_size;

@@ -191,6 +191,8 @@ struct aio_executor {
  * is full and the configuration says reject), AIO_ECANCELLED (the task was
  * cancelled before fn started) or AIO_ERROR (no thread could start). */
 int aio__executor_call(struct aio_task *task, int (*fn)(void *), void *arg, int *result);
+/* In an executor thread: the task whose job it runs now, or NULL. */
+struct aio_task *aio__executor_running_task(void);
 
 /* ---- the engine's state ------------------------------------------------------ */
 

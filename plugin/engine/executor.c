@@ -16,6 +16,15 @@
 
 #define EX (aio__engine.executor)
 
+/* The task whose job this executor thread is running, for a crash report:
+ * each thread's own, set only around the job's call. */
+static _Thread_local struct aio_task *job_task;
+
+struct aio_task *aio__executor_running_task(void)
+{
+    return job_task;
+}
+
 static void *thread_main(void *arg)
 {
     (void)arg;
@@ -31,7 +40,9 @@ static void *thread_main(void *arg)
         pthread_mutex_unlock(&EX.lock);
 
         struct aio_job *job = aio__list_entry(node, struct aio_job, node);
+        job_task = job->task;
         job->result = job->fn(job->arg);
+        job_task = NULL;
 
         pthread_mutex_lock(&EX.lock);
         aio__list_append(&EX.done, &job->node);
@@ -85,9 +96,14 @@ static int start_threads(void)
         return AIO_ERROR;
     }
     /* Signals are for the loop thread (uWSGI's handlers): block them in
-     * the threads, which inherit the mask they are created with. */
+     * the threads, which inherit the mask they are created with. Not the
+     * faults a job itself causes: blocked, they would kill the worker
+     * without a word from its crash handler. */
     sigset_t all, old;
     sigfillset(&all);
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+        sigdelset(&all, faults[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 0; i < n; i++) {
         int rc = pthread_create(&EX.threads[i], NULL, thread_main, NULL);

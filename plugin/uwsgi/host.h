@@ -145,4 +145,8 @@ void aio__after_request(struct wsgi_request *wsgi_req);
 
 void aio__install_wait_hooks(void);
 
+/* crash.c: in the worker, on the loop's thread: a fatal signal logs which
+ * request was running before the worker dies. AIO_OK or AIO_ERROR. */
+int aio__crash_reports_install(void);
+
 #endif

@@ -133,6 +133,8 @@ static void open_worker(void)
     uv_async_init(&aio__engine.loop, &H.wakeup, on_wakeup);
     aio__install_wait_hooks();
     uwsgi_unix_signal(SIGHUP, on_sighup);
+    if (aio__crash_reports_install() != AIO_OK)
+        aio__log("cannot install the crash report handler: crashes will not name their request");
 }
 
 static void close_worker(void)

@@ -190,6 +190,46 @@ static void guard_page(void **state)
     assert_int_equal(WTERMSIG(status), SIGSEGV);
 }
 
+/* One frame larger than the whole stack and its guard together: built with
+ * -fstack-clash-protection, its pages are touched one after the other from
+ * the top, so the guard faults before any byte below it is written. */
+static size_t big_frame_size;
+
+static void big_frame_body(void *arg)
+{
+    (void)arg;
+    volatile char frame[big_frame_size];
+    frame[0] = 1; /* the lowest byte: far below the guard without probing */
+    frame[big_frame_size - 1] = frame[0];
+}
+
+static void big_frame_faults_at_the_guard(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* ASan reports the overflow itself */
+#endif
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* mmap hands out addresses downwards: `below` is the neighbour an
+         * unprobed frame of `co` would write into */
+        struct aio_coro co, below;
+        if (aio__coro_init(&co, 64 * 1024) != AIO_OK || aio__coro_init(&below, 64 * 1024) != AIO_OK)
+            _exit(2);
+        if ((char *)below.map + below.map_size != (char *)co.map)
+            _exit(3); /* not neighbours: the test would prove nothing */
+        big_frame_size = 64 * 1024 + AIO_CORO_GUARD_SIZE + 32 * 1024; /* ends mid-`below` */
+        aio__coro_prepare(&co, big_frame_body, NULL);
+        aio__coro_resume(&co);
+        _exit(0); /* not reached: the guard faults (without probing: the neighbour's stack) */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGSEGV);
+}
+
 static void stack_rounding(void **state)
 {
     (void)state;
@@ -198,7 +238,8 @@ static void stack_rounding(void **state)
     long page = sysconf(_SC_PAGESIZE);
     assert_int_equal(co.stack_size % (size_t)page, 0);
     assert_true(co.stack_size >= 20000);
-    assert_int_equal((char *)co.stack - (char *)co.map, page); /* guard page below */
+    /* the guard region below */
+    assert_int_equal((char *)co.stack - (char *)co.map, AIO_CORO_GUARD_SIZE);
     aio__coro_destroy(&co);
 }
 
@@ -207,7 +248,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resume_and_yield), cmocka_unit_test(interleaved),
         cmocka_unit_test(deep_stack),       cmocka_unit_test(float_state),
-        cmocka_unit_test(guard_page),       cmocka_unit_test(stack_rounding),
+        cmocka_unit_test(guard_page),       cmocka_unit_test(big_frame_faults_at_the_guard),
+        cmocka_unit_test(stack_rounding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

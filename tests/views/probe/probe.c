@@ -149,6 +149,46 @@ static int deep_view(aio_request *req)
     return aio_printf(req, "deep %d\n", burn_stack(kb));
 }
 
+/* GET /probe/frame?kb=N: one frame of N KiB, sized from the request (a
+ * VLA). Larger than the stack, it must fault in the guard region, never
+ * write into the neighbouring coroutine's stack and answer. */
+static int frame_view(aio_request *req)
+{
+    long kb = aio_param_long(req, "kb", 1);
+    if (kb < 1 || kb > 65536)
+        return aio_respond_text(req, 400, "kb must be from 1 to 65536\n");
+    size_t size = (size_t)kb * 1024;
+    volatile char frame[size];
+    frame[0] = 'x'; /* the lowest byte first, as careless code would */
+    frame[size - 1] = frame[0];
+    return aio_printf(req, "frame %ld %c\n", kb, frame[size - 1]);
+}
+
+/* GET /probe/crash?how=segv|abort|fpe (&where=executor): a view that takes
+ * the worker down, for the crash report. */
+static int crash_now(const char *how)
+{
+    if (strcmp(how, "abort") == 0)
+        abort();
+    if (strcmp(how, "fpe") == 0) {
+        volatile int seven = 7, zero = 0; /* both unknown to the compiler: a real idiv */
+        return seven / zero;
+    }
+    static volatile uintptr_t nowhere = 16; /* an address the compiler cannot see through */
+    return *(volatile int *)nowhere;
+}
+
+static int crash_view(aio_request *req)
+{
+    const char *how = aio_param(req, "how") ? aio_param(req, "how") : "segv";
+    return aio_printf(req, "survived %d\n", crash_now(how));
+}
+
+static int crash_in_thread(aio_request *req)
+{
+    return crash_view(req);
+}
+
 /* ---- executor ---------------------------------------------------------- */
 
 /* An executor view: blocks, and uses the request API from its thread. */
@@ -387,6 +427,9 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "setting", "/probe/setting");
     aio_add_route(cfg, "only_post", "/probe/only-post");
     aio_add_route(cfg, "deep", "/probe/deep");
+    aio_add_route(cfg, "frame", "/probe/frame");
+    aio_add_route(cfg, "crash", "/probe/crash");
+    aio_add_route(cfg, "crash_executor", "/probe/crash/executor");
     aio_add_route(cfg, "executor", "/probe/executor");
     aio_add_route(cfg, "default_mapper", "/probe/default-mapper");
     aio_add_route(cfg, "run", "/probe/run");
@@ -412,6 +455,9 @@ int aio_main(aio_config *cfg)
     aio_add_view(cfg, "setting", setting_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "only_post", only_post, AIO_COROUTINE | AIO_POST);
     aio_add_view(cfg, "deep", deep_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "frame", frame_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "crash", crash_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "crash_executor", crash_in_thread, AIO_GET);
     aio_add_view(cfg, "executor", executor_view, AIO_EXECUTOR | AIO_GET);
     aio_add_view(cfg, "default_mapper", executor_view, AIO_GET); /* not a coroutine */
     aio_add_view(cfg, "run", run_view, AIO_COROUTINE | AIO_GET);
