@@ -72,6 +72,25 @@ int aio_principals_add(aio_request *req, aio_principals *principals, const char 
     return AIO_OK;
 }
 
+/* Userids and the other principals share one namespace: an ACE names a
+ * principal by its spelling only, so a user called "group:admins" would be
+ * granted what the group is, and one called "system.Authenticated" would
+ * stand for every logged-in user. Pyramid refuses the two system principals
+ * as userids (CallbackAuthenticationPolicy._clean_principal); we refuse a
+ * little more, so that the spellings cannot overlap at all:
+ *   - the whole "system." prefix (AIO_EVERYONE, AIO_AUTHENTICATED and any
+ *     system principal to come);
+ *   - any ':', the mark of a principal of another kind: "group:admins",
+ *     "role:editor" (the form the groupfinder's groups and signed tokens
+ *     take). Prefixing userids instead ("userid:alice") would keep them
+ *     apart too, but would break every ACL that names a user.
+ * The built-in policy neither signs nor accepts such a userid, and
+ * aio_remember() refuses it whatever the policy. */
+int aio__userid_reserved(const char *userid)
+{
+    return strncmp(userid, "system.", 7) == 0 || strchr(userid, ':') != NULL;
+}
+
 const struct aio_authn_policy *aio__authn_policy(const struct aio_request *req)
 {
     if (!req->registry || !req->registry->authn.unauthenticated_userid)
@@ -115,7 +134,7 @@ int aio_effective_principals(aio_request *req, aio_principals *out)
 int aio_remember(aio_request *req, const char *userid)
 {
     const struct aio_authn_policy *p = aio__authn_policy(req);
-    if (!p)
+    if (!p || !userid || aio__userid_reserved(userid))
         return AIO_EINVAL;
     return p->remember(req, p->state, userid);
 }

@@ -5,7 +5,9 @@
  * the HMAC, keyed with the secret, covers everything after the first '!'.
  * Tickets are compared in constant time; a tampered, truncated, expired or
  * foreign (other secret) ticket identifies nobody. Tokens ('.'-separated,
- * [A-Za-z0-9_:-]) are signed along and become principals.
+ * [A-Za-z0-9_:-]) are signed along and become principals. A userid spelled
+ * like another kind of principal (aio__userid_reserved: "system.*", or with
+ * a ':') is never signed, and a signed ticket naming one identifies nobody.
  */
 #include "app/auth.h"
 
@@ -22,6 +24,7 @@
 #include "app/registry.h"
 #include "app/request.h"
 #include "base/hex.h"
+#include "base/log.h"
 #include "base/utf8.h"
 #include "proto/http.h"
 
@@ -73,7 +76,8 @@ int aio__authtkt_make_ticket(const void *state, const char *userid, const char *
 {
     const struct authtkt *t = state;
     size_t len = strlen(userid);
-    if (!len || len > 512 || !aio__utf8_valid(userid, len) || !valid_tokens(tokens))
+    if (!len || len > 512 || !aio__utf8_valid(userid, len) || aio__userid_reserved(userid) ||
+        !valid_tokens(tokens))
         return AIO_EINVAL;
     char user_hex[1025];
     aio__hex_encode((const unsigned char *)userid, len, user_hex);
@@ -127,6 +131,18 @@ int aio__authtkt_read_ticket(const void *state, const char *value, long long now
     raw[user_hex_len / 2] = '\0';
     if (memchr(raw, '\0', user_hex_len / 2) || !aio__utf8_valid((char *)raw, user_hex_len / 2))
         return AIO_EINVAL;
+    if (aio__userid_reserved((char *)raw)) {
+        /* We never sign one, so whoever did holds the secret: another
+         * application sharing it, or an older version that let such a
+         * name log in. Said once per process: every request of such a
+         * browser would otherwise repeat it. */
+        static int logged;
+        if (!logged) /* without the name: it could hold anything, newlines too */
+            aio__log("authtkt: a validly signed ticket names a reserved userid (\"system.*\" "
+                     "or with a ':'): treated as anonymous (further ones are not logged)");
+        logged = 1;
+        return AIO_EINVAL;
+    }
     *userid = (const char *)raw;
     *tokens = aio__arena_strdup(arena, tok + 1);
     return *tokens ? AIO_OK : AIO_ENOMEM;
@@ -313,6 +329,10 @@ int aio_use_authtkt(aio_config *cfg, const struct aio_authtkt *options)
     struct authtkt *t = calloc(1, sizeof(*t));
     if (!t)
         return AIO_ENOMEM;
+    if (strcmp(options->secret, AIO_AUTHTKT_EXAMPLE_SECRET) == 0)
+        aio__log("authtkt: WARNING: the secret is the published example secret (example.ini): "
+                 "anyone can sign a ticket for any user; give this application a secret of "
+                 "its own");
     t->opt = *options;
     t->secret_len = strlen(options->secret);
     t->secret = strdup(options->secret);

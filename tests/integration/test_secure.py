@@ -1,6 +1,8 @@
 """Authentication, ACL authorization, traversal, renderers and tweens, over
 HTTP: the views/secure flow with a cookie jar, and callbacks that really
 suspend."""
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -12,6 +14,24 @@ from tests.integration.harness import (BUILD, SLOWDOWN, ServerTestCase, Uwsgi, c
 SECURE = os.path.join(BUILD, 'views', 'secure.so')
 SUSPENDING = os.path.join(BUILD, 'test-views', 'suspending.so')
 SECRET = 'test-secret-that-is-long-enough-0123456789'
+EXAMPLE_INI = os.path.join(os.path.dirname(__file__), '..', '..', 'example.ini')
+WARNING = 'aio: authtkt: WARNING: the secret is the published example secret'
+
+
+def example_secret():
+    """The secret example.ini publishes."""
+    with open(EXAMPLE_INI) as f:
+        for line in f:
+            key, _, value = line.partition('=')
+            if key.strip() == 'aio-setting' and value.strip().startswith('secure.secret='):
+                return value.strip()[len('secure.secret='):]
+    raise AssertionError('no secure.secret in example.ini')
+
+
+def ticket(userid, secret=SECRET):
+    """A ticket signed as the built-in policy signs one, for any userid."""
+    signed = '%d!%s!' % (int(time.time()), userid.encode().hex())
+    return hmac.new(secret.encode(), signed.encode(), hashlib.sha512).hexdigest() + '!' + signed
 
 
 class Browser:
@@ -116,6 +136,29 @@ class SecureFlowTest(ServerTestCase):
                                        headers={'Cookie': 'auth_tkt=' + good})),
                          {'userid': 'admin'})
 
+    def test_reserved_userids_do_not_log_in(self):
+        for user in ('system.Everyone', 'system.Authenticated', 'group%3Aadmins'):
+            with self.subTest(user=user):
+                b = Browser(self.port)
+                self.assertEqual(b.post('/login', 'user=' + user).status, 400)
+                self.assertNotIn('auth_tkt', b.cookies)
+        # tickets signed with the secret all the same (another application
+        # sharing it, an older version) are anonymous
+        self.assertEqual(self.json(get(self.port, '/whoami', headers={
+            'Cookie': 'auth_tkt=' + ticket('admin')})), {'userid': 'admin'})  # signed right
+        for user in ('system.Everyone', 'system.Authenticated', 'group:admins'):
+            with self.subTest(ticket=user):
+                cookie = {'Cookie': 'auth_tkt=' + ticket(user)}
+                self.assertEqual(self.json(get(self.port, '/whoami', headers=cookie)),
+                                 {'userid': None})
+                self.assertEqual(get(self.port, '/secret', headers=cookie).status, 403)
+                self.assertEqual(get(self.port, '/admin', headers=cookie).status, 403)
+        self.wait_for_log('authtkt: a validly signed ticket names a reserved userid')
+        self.assertEqual(self.server.read_log().count('names a reserved userid'), 1)
+
+    def test_no_warning_about_a_secret_of_its_own(self):
+        self.assertNotIn(WARNING, self.server.read_log())
+
     def test_traversal(self):
         self.assertEqual(self.json(get(self.port, '/tree/')),
                          {'type': 'folder', 'name': '', 'children': ['docs', 'private']})
@@ -183,6 +226,18 @@ class SuspendingCallbacksTest(unittest.TestCase):
 
 
 class SecureConfigTest(unittest.TestCase):
+
+    def test_example_secret_is_warned_about(self):
+        secret = example_secret()
+        self.assertEqual(len(secret), 40)
+        with Uwsgi(modules=(SECURE,), extra=[('aio-setting', 'secure.secret=' + secret)]) as server:
+            deadline = time.monotonic() + 5 * SLOWDOWN
+            while WARNING not in server.read_log() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            log = server.read_log()
+            self.assertEqual(log.count(WARNING), 1, log[-3000:])
+            # and it still serves: a warning, not an error
+            self.assertEqual(json.loads(get(server.port, '/whoami').body), {'userid': None})
 
     def test_missing_or_short_secret_stops_startup(self):
         from tests.integration.test_config import start_and_fail

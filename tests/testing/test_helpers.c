@@ -586,6 +586,35 @@ static void secure_flow(void **state)
     aio_testing_request_free(logout);
 }
 
+/* Userids spelled like other principals do not log in: the module's login
+ * answers 400 (aio_remember refused them) and sets no cookie. */
+static void reserved_userids_do_not_log_in(void **state)
+{
+    aio_testing *t = *state = app("aio-views", SECURE, "aio-setting", "secure.secret=" SECRET,
+                                  NULL);
+    const char *forms[] = {"user=system.Everyone", "user=system.Authenticated",
+                           "user=group%3Aadmins", NULL};
+    for (int i = 0; forms[i]; i++) {
+        aio_request *login = aio_testing_request(t, "POST", "/login");
+        aio_testing_set_body(login, "application/x-www-form-urlencoded", forms[i],
+                             strlen(forms[i]));
+        if (aio_testing_serve(t, login) != 400)
+            fail_msg("%s: not refused", forms[i]);
+        assert_null(aio_testing_response_header(login, "Set-Cookie"));
+        aio_testing_request_free(login);
+    }
+    assert_null(strstr(aio_testing_log(t), "example secret")); /* SECRET is not it */
+}
+
+/* The secret example.ini publishes is warned about at start-up. */
+static void example_secret_is_warned_about(void **state)
+{
+    aio_testing *t = *state = app("aio-views", SECURE, "aio-setting",
+                                  "secure.secret=example-only-secret-change-me-0123456789", NULL);
+    assert_non_null(strstr(aio_testing_log(t), "authtkt: WARNING: the secret is the published "
+                                               "example secret"));
+}
+
 /* The issue's proof, in-process: 100 requests whose tween, traversal
  * lookup, groupfinder and ACL each sleep 100 ms finish together. */
 static void suspending_callbacks_run_concurrently(void **state)
@@ -712,6 +741,8 @@ int main(void)
         cmocka_unit_test_teardown(spawned_tasks_run_and_stop_with_the_app, tear_down),
         cmocka_unit_test_teardown(spawn_over_max_tasks_is_efull, tear_down),
         cmocka_unit_test_teardown(secure_flow, tear_down),
+        cmocka_unit_test_teardown(reserved_userids_do_not_log_in, tear_down),
+        cmocka_unit_test_teardown(example_secret_is_warned_about, tear_down),
         cmocka_unit_test_teardown(suspending_callbacks_run_concurrently, tear_down),
         cmocka_unit_test_teardown(websocket_pairs_broadcast, tear_down),
         cmocka_unit_test_teardown(websocket_refusals, tear_down),

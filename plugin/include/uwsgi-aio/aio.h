@@ -344,6 +344,14 @@ AIO_API int aio_add_tween(aio_config *cfg, const char *name, aio_tween_fn tween)
 
 #define AIO_EVERYONE "system.Everyone"
 #define AIO_AUTHENTICATED "system.Authenticated"
+/*
+ * Userids and the other principals are told apart by their spelling: a
+ * userid never starts with "system." (the system principals') and never
+ * contains ':' (the mark of the other kinds: "group:admins", "role:editor";
+ * name groups so). aio_remember() refuses such a userid (AIO_EINVAL); the
+ * built-in policy never signs one, and a ticket naming one identifies
+ * nobody. A policy of your own should refuse them too.
+ */
 
 /* A list of principals (userids, groups...), owned by the request. */
 typedef struct aio_principals {
@@ -394,7 +402,8 @@ typedef int (*aio_groupfinder_fn)(aio_request *req, const char *userid, aio_prin
  * to the second (Max-Age is rounded up). Each is at most 100 years.
  */
 struct aio_authtkt {
-    const char *secret;          /* at least 32 bytes (a start-up error otherwise) */
+    const char *secret;          /* at least 32 bytes (a start-up error otherwise);
+                                    example.ini's gets a warning at start-up */
     aio_groupfinder_fn callback; /* NULL: every valid ticket authenticates */
     void *callback_arg;
     const char *cookie_name;     /* default "auth_tkt" */
@@ -409,7 +418,8 @@ struct aio_authtkt {
 };
 AIO_API int aio_use_authtkt(aio_config *cfg, const struct aio_authtkt *options);
 /* Remembers `userid` with tokens ('.'-separated words of [A-Za-z0-9_:-]):
- * signed into the ticket, they become principals. Built-in policy only. */
+ * signed into the ticket, they become principals. Built-in policy only.
+ * AIO_EINVAL for a reserved userid (above), bad tokens, or another policy. */
 AIO_API int aio_authtkt_remember(aio_request *req, const char *userid, const char *tokens);
 
 /* The request's identity through the policy (cached per request; with no
@@ -417,6 +427,7 @@ AIO_API int aio_authtkt_remember(aio_request *req, const char *userid, const cha
 AIO_API const char *aio_unauthenticated_userid(aio_request *req);
 AIO_API const char *aio_authenticated_userid(aio_request *req);
 AIO_API int aio_effective_principals(aio_request *req, aio_principals *out);
+/* AIO_EINVAL without a policy, or for a reserved userid (see AIO_EVERYONE). */
 AIO_API int aio_remember(aio_request *req, const char *userid);
 AIO_API int aio_forget(aio_request *req);
 

@@ -1,10 +1,13 @@
 /* The signed-ticket authentication policy: tickets that are tampered with,
  * expired, signed with another secret or cut short identify nobody;
  * cookies, principals, groupfinder, reissue, remember/forget headers and
- * the configuration checks. */
+ * the configuration checks; reserved userids ("system.*", with a ':')
+ * neither log in nor gain the principal they are spelled like. */
 #include "unit/testing.h"
 
 #include <stdio.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -12,6 +15,7 @@
 #include "app/auth.h"
 #include "app/registry.h"
 #include "app/request.h"
+#include "base/hex.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef-test-secret"
 
@@ -30,15 +34,41 @@ static int groupfinder(aio_request *req, const char *userid, aio_principals *gro
     return AIO_ENOTFOUND;
 }
 
-static int app(aio_config *cfg)
+/* A groupfinder that knows everybody: a directory where anyone may
+ * register any name. "root" is in group:admins. */
+static int everybody(aio_request *req, const char *userid, aio_principals *groups, void *arg)
 {
-    return aio_use_authtkt(cfg, &options);
+    (void)arg;
+    groupfinder_calls++;
+    return aio_principals_add(req, groups, strcmp(userid, "root") == 0 ? "group:admins"
+                                                                        : "group:users");
+}
+
+static int root_acl(aio_request *req, void *context, const struct aio_ace **acl, size_t *count)
+{
+    (void)req, (void)context;
+    static const struct aio_ace aces[] = {
+        {AIO_ALLOW, "group:admins", "admin"},
+        {AIO_ALLOW, AIO_AUTHENTICATED, "view"},
+        {AIO_DENY, AIO_EVERYONE, AIO_ALL_PERMISSIONS},
+    };
+    *acl = aces;
+    *count = sizeof(aces) / sizeof(aces[0]);
+    return AIO_OK;
 }
 
 static int view(aio_request *req)
 {
     (void)req;
     return AIO_OK;
+}
+
+static int app(aio_config *cfg)
+{
+    aio_set_root_acl(cfg, root_acl);
+    aio_add_route(cfg, "page", "/page");
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "page", .view = view});
+    return aio_use_authtkt(cfg, &options);
 }
 
 static int build(void)
@@ -207,6 +237,138 @@ static void request_identity(void **state)
     aio__request_free(req);
 }
 
+/* A ticket signed with SECRET here, not by the policy: for userids the
+ * policy refuses to sign. */
+static char *forged_ticket_for(const char *userid, long long when)
+{
+    char user_hex[1025], signed_part[1200], mac_hex[129];
+    aio__hex_encode((const unsigned char *)userid, strlen(userid), user_hex);
+    snprintf(signed_part, sizeof(signed_part), "%lld!%s!", when, user_hex);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    assert_non_null(HMAC(EVP_sha512(), SECRET, (int)strlen(SECRET),
+                         (const unsigned char *)signed_part, strlen(signed_part), mac, &mac_len));
+    assert_int_equal(mac_len, 64);
+    aio__hex_encode(mac, mac_len, mac_hex);
+    struct aio_buf buf = AIO_BUF_INIT;
+    assert_int_equal(aio__buf_printf(&buf, "%s!%s", mac_hex, signed_part), AIO_OK);
+    aio__buf_free(&ticket_buf);
+    ticket_buf = buf;
+    return buf.data;
+}
+
+static const char *reserved[] = {
+    AIO_EVERYONE, AIO_AUTHENTICATED, "system.Admin", "group:admins", "role:editor", "a:", ":",
+    NULL,
+};
+
+/* The page's request, routed (its view, hence the module's root ACL). */
+static struct aio_request *page_request(const char *userid)
+{
+    char cookie[1024] = "";
+    if (userid)
+        snprintf(cookie, sizeof(cookie), "auth_tkt=%s",
+                 forged_ticket_for(userid, (long long)time(NULL)));
+    struct aio_request *req = request_with_cookie(userid ? cookie : NULL);
+    unsigned allowed;
+    assert_int_equal(aio__request_set_line(req, "GET", "/page", ""), AIO_OK);
+    assert_int_equal(aio__registry_dispatch(&reg, AIO_GET, "/page", &req->arena, &req->match,
+                                            &req->view, &allowed),
+                     AIO_DISPATCH_FOUND);
+    return req;
+}
+
+static void assert_anonymous(struct aio_request *req)
+{
+    assert_null(aio_unauthenticated_userid(req));
+    assert_null(aio_authenticated_userid(req));
+    aio_principals p;
+    assert_int_equal(aio_effective_principals(req, &p), AIO_OK);
+    assert_int_equal(p.count, 1);
+    assert_str(p.names[0], AIO_EVERYONE);
+}
+
+static void reserved_userids_are_not_remembered(void **state)
+{
+    (void)state;
+    for (int i = 0; reserved[i]; i++) {
+        struct aio_buf buf = AIO_BUF_INIT;
+        struct aio_request *req = request_with_cookie(NULL);
+        if (aio__authtkt_make_ticket(reg.authn.state, reserved[i], "", 1700000000, &buf) !=
+                AIO_EINVAL ||
+            aio_remember(req, reserved[i]) != AIO_EINVAL ||
+            aio_authtkt_remember(req, reserved[i], "") != AIO_EINVAL)
+            fail_msg("userid '%s' remembered", reserved[i]);
+        assert_null(header_value(req, "Set-Cookie"));
+        aio__request_free(req);
+        aio__buf_free(&buf);
+    }
+    /* what is not reserved: a dot or "system" elsewhere, tokens with ':' */
+    struct aio_request *req = request_with_cookie(NULL);
+    assert_int_equal(aio_remember(req, "system"), AIO_OK);
+    assert_int_equal(aio_remember(req, "j.doe@example.com"), AIO_OK);
+    assert_int_equal(aio_remember(req, "my.system.Everyone"), AIO_OK);
+    assert_int_equal(aio_authtkt_remember(req, "alice", "role:editor"), AIO_OK);
+    aio__request_free(req);
+}
+
+/* A validly signed ticket naming a reserved userid (another application
+ * sharing the secret, an older version) identifies nobody. */
+static void reserved_userids_in_tickets_identify_nobody(void **state)
+{
+    (void)state;
+    const char *userid;
+    /* the forger signs like the policy: its ticket for alice is good */
+    assert_int_equal(read_ticket(forged_ticket_for("alice", (long long)time(NULL)), &userid),
+                     AIO_OK);
+    assert_str(userid, "alice");
+    struct aio_request *req = page_request("alice");
+    assert_str(aio_authenticated_userid(req), "alice");
+    aio__request_free(req);
+    groupfinder_calls = 0;
+
+    for (int i = 0; reserved[i]; i++) {
+        if (read_ticket(forged_ticket_for(reserved[i], (long long)time(NULL)), &userid) !=
+            AIO_EINVAL)
+            fail_msg("ticket for '%s' accepted", reserved[i]);
+        assert_null(userid);
+        req = page_request(reserved[i]);
+        assert_anonymous(req);
+        assert_int_equal(aio_has_permission(req, "view"), 0);
+        aio__request_free(req);
+    }
+    assert_int_equal(groupfinder_calls, 0); /* never asked about them */
+}
+
+/* A user named "group:admins" is not in group:admins, with no groupfinder
+ * or with one that accepts every name; real members still are. */
+static void userid_is_never_a_group(void **state)
+{
+    (void)state;
+    aio_groupfinder_fn finders[] = {NULL, everybody};
+    for (int f = 0; f < 2; f++) {
+        options.callback = finders[f];
+        assert_int_equal(build(), AIO_OK);
+        struct aio_request *req = page_request("group:admins");
+        assert_anonymous(req);
+        assert_int_equal(aio_has_permission(req, "admin"), 0);
+        aio__request_free(req);
+
+        req = page_request("alice"); /* an ordinary user: logged in, not an admin */
+        assert_str(aio_authenticated_userid(req), "alice");
+        aio_principals p;
+        assert_int_equal(aio_effective_principals(req, &p), AIO_OK);
+        assert_true(has(&p, AIO_AUTHENTICATED) && has(&p, "alice") && !has(&p, "group:admins"));
+        assert_int_equal(aio_has_permission(req, "view"), 1);
+        assert_int_equal(aio_has_permission(req, "admin"), 0);
+        aio__request_free(req);
+    }
+    /* the ACL does admit the group: a member is let in */
+    struct aio_request *req = page_request("root");
+    assert_int_equal(aio_has_permission(req, "admin"), 1);
+    aio__request_free(req);
+}
+
 static void unknown_user_and_anonymous(void **state)
 {
     (void)state;
@@ -351,7 +513,6 @@ static void no_policy(void **state)
     assert_int_equal(aio_remember(req, "x"), AIO_EINVAL);
     aio__request_free(req);
     aio__registry_free(&empty);
-    (void)view;
 }
 
 int main(void)
@@ -367,6 +528,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(unknown_user_and_anonymous, setup, teardown),
         cmocka_unit_test_setup_teardown(reissue, setup, teardown),
         cmocka_unit_test_setup_teardown(remember_and_forget, setup, teardown),
+        cmocka_unit_test_setup_teardown(reserved_userids_are_not_remembered, setup, teardown),
+        cmocka_unit_test_setup_teardown(reserved_userids_in_tickets_identify_nobody, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(userid_is_never_a_group, setup, teardown),
         cmocka_unit_test_setup_teardown(configuration_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(no_policy, setup, teardown),
     };
