@@ -128,11 +128,20 @@ clean:
 
 FUZZ_SECONDS ?= 20
 
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-Iplugin -Iplugin/include
+
 # the parsers are in the protocol layer: a target links it and the base
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(SRC_proto) $(HEADERS)
 	@mkdir -p $(@D)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	    -Iplugin -Iplugin/include -o $@ $< $(SRC_proto)
+	clang $(FUZZ_FLAGS) -o $@ $< $(SRC_proto)
+
+# the route patterns are in the app layer: this target links route.c and
+# the base it uses, not the rest of the app
+FUZZ_ROUTE_SRC := plugin/app/route.c $(SRC_base)
+$(BUILD)/fuzz/fuzz_route: tests/fuzz/fuzz_route.c $(FUZZ_ROUTE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_ROUTE_SRC)
 
 # A bounded run of every target from its seed corpus (tests/fuzz/corpus-<name>);
 # new inputs it finds stay in build/.

@@ -23,27 +23,48 @@ static int is_name_char(char c)
     return is_name_start(c) || (c >= '0' && c <= '9');
 }
 
-/* Counts the capture groups a POSIX ERE fragment opens: every unescaped
- * '(' outside a bracket expression. */
-static size_t count_groups(const char *re, size_t len)
+/* Compiles a regex only to learn whether it is valid and how many groups
+ * it opens; on failure, `reason` says why. */
+static int regex_groups(const char *source, size_t *groups, char *reason, size_t size)
 {
-    size_t groups = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (re[i] == '\\') {
-            i++;
-        } else if (re[i] == '[') {
-            i++;
-            if (i < len && re[i] == '^')
-                i++;
-            if (i < len && re[i] == ']')
-                i++; /* a leading ']' is literal */
-            while (i < len && re[i] != ']')
-                i++;
-        } else if (re[i] == '(') {
-            groups++;
-        }
+    regex_t re;
+    int rerr = regcomp(&re, source, REG_EXTENDED);
+    if (rerr) {
+        regerror(rerr, &re, reason, size);
+        return rerr;
     }
-    return groups;
+    *groups = re.re_nsub;
+    regfree(&re);
+    return 0;
+}
+
+/* Learns how many capture groups a placeholder's regex opens by letting
+ * regcomp() parse it alone: counting '(' by hand gets bracket expressions
+ * such as "[[:alpha:](]" wrong, and a miscount maps a later placeholder to
+ * a group the matcher never fills. The fragment must also be whole: it
+ * compiles on its own, and "(" + fragment does not. A fragment that closes
+ * a group it did not open ("a)|(b)", which compiles alone because a lone
+ * ')' may be taken as a literal) would close the group wrapping it and
+ * take the rest of the pattern out of the anchored match. */
+static int fragment_groups(const struct aio_pattern *pattern, const char *name, size_t name_len,
+                           const char *frag, size_t len, size_t *groups, char *error, size_t size)
+{
+    char *opened = malloc(len + 2);
+    if (!opened)
+        return AIO_ENOMEM;
+    opened[0] = '(';
+    memcpy(opened + 1, frag, len);
+    opened[len + 1] = '\0';
+    char reason[120], why[200] = "";
+    size_t ignored;
+    if (regex_groups(opened + 1, groups, reason, sizeof(reason)))
+        snprintf(why, sizeof(why), "invalid regex in placeholder '%.*s': %s", (int)name_len,
+                 name, reason);
+    else if (regex_groups(opened, &ignored, reason, sizeof(reason)) == 0)
+        snprintf(why, sizeof(why), "the regex of placeholder '%.*s' closes a group it does "
+                 "not open", (int)name_len, name);
+    free(opened);
+    return why[0] ? fail(error, size, pattern->source, why) : AIO_OK;
 }
 
 /* Finds the '}' closing the placeholder whose '{' is at `open`. */
@@ -93,7 +114,10 @@ static int add_name(struct aio_pattern *pattern, const char *name, size_t len,
     return AIO_OK;
 }
 
-static int translate(struct aio_pattern *pattern, struct aio_buf *re, char *error, size_t size)
+/* Writes the whole regex of the pattern to `re`, records each placeholder's
+ * group, and sets `*ngroups` to the number of groups the regex should have. */
+static int translate(struct aio_pattern *pattern, struct aio_buf *re, size_t *ngroups,
+                     char *error, size_t size)
 {
     const char *src = pattern->source;
     size_t group = 1;
@@ -116,9 +140,14 @@ static int translate(struct aio_pattern *pattern, struct aio_buf *re, char *erro
                 size_t re_len = (size_t)(close - colon - 1);
                 if (re_len == 0)
                     return fail(error, size, src, "empty regex in placeholder");
+                size_t inner = 0;
+                rc = fragment_groups(pattern, p + 1, (size_t)(colon - p - 1), colon + 1, re_len,
+                                     &inner, error, size);
+                if (rc)
+                    return rc;
                 rc = aio__buf_append(re, "(", 1) || aio__buf_append(re, colon + 1, re_len) ||
                      aio__buf_append(re, ")", 1);
-                group += 1 + count_groups(colon + 1, re_len);
+                group += 1 + inner;
             } else {
                 rc = aio__buf_append_str(re, "([^/]+)");
                 group++;
@@ -144,7 +173,21 @@ static int translate(struct aio_pattern *pattern, struct aio_buf *re, char *erro
         if (rc)
             return AIO_ENOMEM;
     }
+    *ngroups = group - 1;
     return aio__buf_append(re, "$", 1) ? AIO_ENOMEM : AIO_OK;
+}
+
+/* The matcher reads each placeholder's group from what regexec() wrote:
+ * refuse a map that points past the groups the compiled regex has, or a
+ * regex whose group count differs from the one the map was built from. */
+static int check_groups(const struct aio_pattern *pattern, size_t ngroups, char *error,
+                        size_t size)
+{
+    int bad = pattern->regex.re_nsub != ngroups;
+    for (size_t i = 0; i < pattern->nplaceholders; i++)
+        bad |= pattern->groups[i] < 1 || pattern->groups[i] > pattern->regex.re_nsub;
+    return bad ? fail(error, size, pattern->source, "its placeholder regexes do not combine")
+               : AIO_OK;
 }
 
 int aio__pattern_compile(struct aio_pattern *pattern, const char *source, char *error,
@@ -155,17 +198,24 @@ int aio__pattern_compile(struct aio_pattern *pattern, const char *source, char *
     if (!pattern->source)
         return AIO_ENOMEM;
     struct aio_buf re = AIO_BUF_INIT;
-    int rc = translate(pattern, &re, error, error_size);
+    size_t ngroups = 0;
+    int compiled = 0;
+    int rc = translate(pattern, &re, &ngroups, error, error_size);
     if (rc == AIO_OK) {
         int rerr = regcomp(&pattern->regex, re.data, REG_EXTENDED);
         if (rerr) {
             char why[160] = "invalid regex: ";
             regerror(rerr, &pattern->regex, why + strlen(why), sizeof(why) - strlen(why));
             rc = fail(error, error_size, source, why);
+        } else {
+            compiled = 1;
+            rc = check_groups(pattern, ngroups, error, error_size);
         }
     }
     aio__buf_free(&re);
     if (rc != AIO_OK) {
+        if (compiled)
+            regfree(&pattern->regex);
         for (size_t i = 0; i < pattern->nplaceholders; i++)
             free(pattern->names[i]);
         free(pattern->source);
@@ -198,6 +248,11 @@ int aio__pattern_match(const struct aio_pattern *pattern, const char *path,
     }
     if (regexec(&pattern->regex, path, nsub, groups, 0) != 0)
         return 0;
+    /* aio__pattern_compile() checked that every placeholder's group is one
+     * of the nsub regexec() wrote. Each is a top-level group of the anchored
+     * regex, so it takes part in every match; were one not to (regexec()
+     * writes rm_so == -1 then), the placeholder is empty rather than copied
+     * from offsets regexec() did not set, and every name still has a value. */
     for (size_t i = 0; i < pattern->nplaceholders; i++) {
         const regmatch_t *g = &groups[pattern->groups[i]];
         const char *value = g->rm_so < 0 ? ""

@@ -22,7 +22,8 @@ struct aio_pattern {
 /*
  * Compiles `source`. Syntax: a path starting with '/', where
  *   {name}        matches one segment: one or more characters except '/'
- *   {name:regex}  matches the POSIX extended regex (braces may nest)
+ *   {name:regex}  matches the POSIX extended regex (braces may nest), which
+ *                 must compile on its own and close no group it did not open
  *   *name         at the very end matches the rest of the path (may be empty)
  * Names are [A-Za-z_][A-Za-z0-9_]* and unique within a pattern.
  * Returns AIO_OK, or AIO_EINVAL with a message in error[0..error_size).

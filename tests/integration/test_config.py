@@ -71,6 +71,8 @@ class BadConfigTest(unittest.TestCase):
         cases = [('no-view', "route 'orphan' has no view"),
                  ('duplicate', "duplicate route name 'twice'"),
                  ('pattern', "route 'broken': bad pattern '/items/{id': unclosed '{'"),
+                 ('placeholder-regex', "route 'bracket': bad pattern '/items/{id:[0-9}/{rest}': "
+                  "invalid regex in placeholder 'id'"),
                  ('unknown-route', "names route 'ghost', which does not exist"),
                  ('ws-executor', "route 'ws': a websocket view runs on the loop"),
                  ('ws-post', "route 'ws': a websocket view answers GET requests only"),

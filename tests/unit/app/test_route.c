@@ -129,6 +129,79 @@ static void bad_patterns(void **state)
     assert_non_null(strstr(compile_error("/users/{id"), "'/users/{id'"));
 }
 
+/* The groups a placeholder's regex opens are counted by the regex library,
+ * not by hand: each case below is followed by another placeholder, whose
+ * value comes from the wrong group (or an unwritten one) if the count is off. */
+static void groups_inside_placeholder_regexes(void **state)
+{
+    (void)state;
+    struct {
+        const char *source, *path, *first, *second;
+    } cases[] = {
+        /* a '(' inside a bracket expression with a class opens no group */
+        {"/{a:[[:alpha:](]+}/{b}", "/x(y/tail", "x(y", "tail"},
+        /* nested groups: three groups in all before {b} */
+        {"/{a:((a)|b)}/{b}", "/a/tail", "a", "tail"},
+        {"/{a:((a)|b)}/{b}", "/b/tail", "b", "tail"},
+        /* an escaped paren opens none */
+        {"/{a:x\\(}/{b}", "/x(/tail", "x(", "tail"},
+        /* a ']' first in a bracket expression is a member, not its end */
+        {"/{a:[]a]+}/{b}", "/]a]/tail", "]a]", "tail"},
+        {"/{a:[^]/]+}/{b}", "/xy/tail", "xy", "tail"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct aio_pattern p = compile_ok(cases[i].source);
+        struct aio_kvlist m;
+        assert_int_equal(match(&p, cases[i].path, &m), 1);
+        assert_str(aio__kvlist_get(&m, "a"), cases[i].first);
+        assert_str(aio__kvlist_get(&m, "b"), cases[i].second);
+        aio__pattern_free(&p);
+    }
+}
+
+/* A placeholder's regex must be a regex by itself, so that it cannot take
+ * the rest of the pattern into a bracket expression or a group. */
+static void placeholder_regex_must_stand_alone(void **state)
+{
+    (void)state;
+    /* an unclosed '[' would swallow "([^/]+)" of {b} */
+    const char *error = compile_error("/{a:[a}/{b}");
+    assert_non_null(strstr(error, "'/{a:[a}/{b}'"));
+    assert_non_null(strstr(error, "invalid regex in placeholder 'a'"));
+    assert_non_null(strstr(compile_error("/{a:[[:alpha:]}"), "invalid regex in placeholder"));
+    assert_non_null(strstr(compile_error("/{a:(x}"), "invalid regex in placeholder"));
+    /* a ')' that would close the group wrapping the placeholder */
+    error = compile_error("/{a:a)|(b}");
+    assert_non_null(strstr(error, "invalid regex in placeholder"));
+    error = compile_error("/{a:a)|(b)}/{b}");
+    assert_non_null(strstr(error, "placeholder 'a' closes a group it does not open"));
+}
+
+/* An optional group inside a placeholder that takes no part in the match:
+ * regexec() marks it unset, and the placeholders around it are unaffected. */
+static void optional_group_not_taking_part(void **state)
+{
+    (void)state;
+    struct aio_pattern p = compile_ok("/{a:x(y)?}/{b}");
+    struct aio_kvlist m;
+    assert_int_equal(match(&p, "/x/tail", &m), 1);
+    assert_str(aio__kvlist_get(&m, "a"), "x");
+    assert_str(aio__kvlist_get(&m, "b"), "tail");
+    assert_int_equal(match(&p, "/xy/tail", &m), 1);
+    assert_str(aio__kvlist_get(&m, "a"), "xy");
+
+    /* Were a placeholder's group unset in a match (the compiler never maps
+     * one to an inner group like this; the map is edited here to get
+     * there), its value is empty, never copied from unset offsets. */
+    assert_int_equal(p.groups[0], 1);
+    p.groups[0] = 2; /* "(y)" */
+    assert_int_equal(match(&p, "/x/tail", &m), 1);
+    assert_str(aio__kvlist_get(&m, "a"), "");
+    assert_str(aio__kvlist_get(&m, "b"), "tail");
+    p.groups[0] = 1;
+    aio__pattern_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +211,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(custom_regex, arena_setup, arena_teardown),
         cmocka_unit_test_setup_teardown(star, arena_setup, arena_teardown),
         cmocka_unit_test(bad_patterns),
+        cmocka_unit_test_setup_teardown(groups_inside_placeholder_regexes, arena_setup,
+                                        arena_teardown),
+        cmocka_unit_test(placeholder_regex_must_stand_alone),
+        cmocka_unit_test_setup_teardown(optional_group_not_taking_part, arena_setup,
+                                        arena_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

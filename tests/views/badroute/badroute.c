@@ -30,6 +30,9 @@ int aio_main(aio_config *cfg)
     } else if (strcmp(mistake, "pattern") == 0) {
         aio_add_route(cfg, "broken", "/items/{id");
         aio_add_view(cfg, "broken", view, AIO_COROUTINE);
+    } else if (strcmp(mistake, "placeholder-regex") == 0) {
+        aio_add_route(cfg, "bracket", "/items/{id:[0-9}/{rest}");
+        aio_add_view(cfg, "bracket", view, AIO_COROUTINE);
     } else if (strcmp(mistake, "unknown-route") == 0) {
         aio_add_view(cfg, "ghost", view, AIO_COROUTINE);
     } else if (strcmp(mistake, "ws-executor") == 0) {
