@@ -73,6 +73,7 @@ class CrashReportTest(unittest.TestCase):
         lines, _ = self.crash('/probe/crash?how=abort')
         self.assertRegex(lines[0], r"got SIGABRT while running GET /probe/crash \(route 'crash'\)")
 
+    @unittest.skipIf(SANITIZE, 'UBSan reports the division by zero itself, before the trap')
     def test_a_division_by_zero_names_the_request(self):
         lines, _ = self.crash('/probe/crash?how=fpe')
         self.assertRegex(lines[0], r"got SIGFPE while running GET /probe/crash \(route 'crash'\)")
