@@ -14,15 +14,20 @@ void aio__ws_parser_init(struct aio_ws_parser *p, enum aio_ws_role role, size_t 
     p->utf8 = (struct aio_utf8)AIO_UTF8_INIT;
 }
 
+/* Leaves the parser as aio__ws_parser_init() did (same role and limit), so
+ * that whatever is called next, free included, is defined. */
 void aio__ws_parser_free(struct aio_ws_parser *p)
 {
     aio__buf_free(&p->in);
     aio__buf_free(&p->message);
+    aio__ws_parser_init(p, p->role, p->max_message);
 }
 
 int aio__ws_parser_feed(struct aio_ws_parser *p, const void *data, size_t len)
 {
-    if (p->done)
+    if (!data && len)
+        return AIO_EINVAL;
+    if (p->done || !len)
         return AIO_OK; /* nothing after a close or an error is looked at */
     return aio__buf_append(&p->in, data, len);
 }
@@ -188,10 +193,10 @@ void aio__ws_parser_next(struct aio_ws_parser *p, struct aio_ws_event *ev)
 {
     memset(ev, 0, sizeof(*ev));
     while (!p->done) {
-        uint8_t *b = (uint8_t *)p->in.data + p->in_pos;
         size_t avail = p->in.len - p->in_pos;
         if (avail < 2)
-            break;
+            break; /* before any pointer arithmetic: with nothing fed, in.data is NULL */
+        uint8_t *b = (uint8_t *)p->in.data + p->in_pos;
         int fin = b[0] & 0x80, opcode = b[0] & 0x0f, masked = b[1] & 0x80;
         int control = opcode & 0x08;
         uint64_t len = b[1] & 0x7f;

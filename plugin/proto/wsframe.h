@@ -78,9 +78,14 @@ struct aio_ws_parser {
     char reason[128];
 };
 
+/* After init, the calls below may come in any order and any number of
+ * times (next or pending before any feed, feed after an error, free twice
+ * ...): each is defined, and the fuzz target tries them all. */
 void aio__ws_parser_init(struct aio_ws_parser *p, enum aio_ws_role role, size_t max_message);
+/* Frees the buffers and starts over: the parser is as init left it. */
 void aio__ws_parser_free(struct aio_ws_parser *p);
-/* Appends bytes. AIO_OK or AIO_ENOMEM. */
+/* Appends bytes (none: nothing happens). AIO_OK, AIO_ENOMEM, or AIO_EINVAL
+ * for NULL data with a length. */
 int aio__ws_parser_feed(struct aio_ws_parser *p, const void *data, size_t len);
 /* The next event (AIO_WS_EV_NONE when more bytes are needed). */
 void aio__ws_parser_next(struct aio_ws_parser *p, struct aio_ws_event *ev);

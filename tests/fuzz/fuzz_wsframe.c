@@ -1,15 +1,20 @@
 /* libFuzzer target for the websocket frame codec.
  *
- * Input: one byte that chooses how to cut the rest, then the bytes a peer
- * sends. The rest is parsed whole and again cut into pieces; both must give
- * the same events (the parser is incremental), and every event must keep
- * the codec's promises: text is UTF-8, messages respect the size limit,
- * close codes are valid, nothing follows a close or an error. ASan and
- * UBSan watch the memory. */
+ * Input: one byte that chooses how to cut the rest (low 4 bits) and in what
+ * order to call the parser (high bits), then the bytes a peer sends. The
+ * rest is parsed whole and again cut into pieces; both must give the same
+ * events (the parser is incremental), and every event must keep the codec's
+ * promises: text is UTF-8, messages respect the size limit, close codes are
+ * valid, nothing follows a close or an error. The call orders: next and
+ * pending before any feed, empty feeds between the pieces, next again after
+ * the end, and free then the whole parse again on the same parser (which
+ * must give the same events). ASan and UBSan watch the memory. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <uwsgi-aio/aio_common.h>
 
 #include "base/utf8.h"
 #include "proto/wsframe.h"
@@ -59,22 +64,46 @@ static void check(const struct aio_ws_event *ev, int done_before)
     }
 }
 
-static int run(const uint8_t *data, size_t size, unsigned cut, enum aio_ws_role role,
-               struct record *out)
+static int same(const struct record *a, const struct record *b)
 {
-    struct aio_ws_parser p;
-    aio__ws_parser_init(&p, role, MAX_MESSAGE);
+    return a->kind == b->kind && a->opcode == b->opcode && a->code == b->code &&
+           a->len == b->len && a->sum == b->sum;
+}
+
+enum order {
+    NEXT_FIRST = 1,  /* next and pending before the first feed */
+    EMPTY_FEEDS = 2, /* an empty feed before every piece */
+    NEXT_AFTER = 4,  /* next again once all is parsed */
+};
+
+static void expect_nothing(struct aio_ws_parser *p)
+{
+    struct aio_ws_event ev;
+    aio__ws_parser_next(p, &ev);
+    assert(ev.kind == AIO_WS_EV_NONE);
+    assert(aio__ws_parser_pending(p) == 0);
+}
+
+static int parse(struct aio_ws_parser *p, const uint8_t *data, size_t size, unsigned cut,
+                 unsigned order, struct record *out)
+{
+    if (order & NEXT_FIRST)
+        expect_nothing(p);
     int n = 0, done = 0;
     size_t pos = 0;
     while (pos < size && n < MAX_EVENTS) {
         size_t step = cut ? 1 + (pos * 7 + cut) % (cut + 1) : size;
         if (step > size - pos)
             step = size - pos;
-        aio__ws_parser_feed(&p, data + pos, step);
+        if (order & EMPTY_FEEDS) {
+            assert(aio__ws_parser_feed(p, NULL, 0) == AIO_OK);
+            assert(aio__ws_parser_feed(p, data + pos, 0) == AIO_OK);
+        }
+        aio__ws_parser_feed(p, data + pos, step);
         pos += step;
         for (;;) {
             struct aio_ws_event ev;
-            aio__ws_parser_next(&p, &ev);
+            aio__ws_parser_next(p, &ev);
             if (ev.kind == AIO_WS_EV_MESSAGE && n == MAX_EVENTS)
                 free(ev.data); /* no room to record it */
             if (ev.kind == AIO_WS_EV_NONE || n == MAX_EVENTS)
@@ -87,7 +116,34 @@ static int run(const uint8_t *data, size_t size, unsigned cut, enum aio_ws_role 
                 free(ev.data);
         }
     }
+    if (order & NEXT_AFTER) {
+        struct aio_ws_event ev;
+        aio__ws_parser_next(p, &ev);
+        if (done || n < MAX_EVENTS)
+            assert(ev.kind == AIO_WS_EV_NONE); /* all was taken, or nothing follows the end */
+        if (ev.kind == AIO_WS_EV_MESSAGE)
+            free(ev.data);
+    }
+    return n;
+}
+
+/* Parses on a new parser; then frees it, which must leave it as new:
+ * parsing again on it gives the same events. */
+static int run(const uint8_t *data, size_t size, unsigned cut, unsigned order,
+               enum aio_ws_role role, struct record *out)
+{
+    struct aio_ws_parser p;
+    aio__ws_parser_init(&p, role, MAX_MESSAGE);
+    int n = parse(&p, data, size, cut, order, out);
     aio__ws_parser_free(&p);
+    expect_nothing(&p);
+    struct record again[MAX_EVENTS];
+    int m = parse(&p, data, size, cut, order, again);
+    assert(m == n);
+    for (int i = 0; i < n; i++)
+        assert(same(&again[i], &out[i]));
+    aio__ws_parser_free(&p);
+    aio__ws_parser_free(&p); /* twice: still defined */
     return n;
 }
 
@@ -95,19 +151,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    unsigned cut = data[0] % 16;
+    unsigned cut = data[0] % 16, order = data[0] / 16;
     data++;
     size--;
     for (int role = AIO_WS_SERVER; role <= AIO_WS_CLIENT; role++) {
         struct record whole[MAX_EVENTS], pieces[MAX_EVENTS];
-        int a = run(data, size, 0, role, whole);
-        int b = run(data, size, cut, role, pieces);
+        int a = run(data, size, 0, order, role, whole);
+        int b = run(data, size, cut, order, role, pieces);
         assert(a == b || a == MAX_EVENTS || b == MAX_EVENTS);
-        for (int i = 0; i < a && i < b; i++) {
-            assert(whole[i].kind == pieces[i].kind && whole[i].opcode == pieces[i].opcode);
-            assert(whole[i].code == pieces[i].code && whole[i].len == pieces[i].len);
-            assert(whole[i].sum == pieces[i].sum);
-        }
+        for (int i = 0; i < a && i < b; i++)
+            assert(same(&whole[i], &pieces[i]));
     }
     return 0;
 }

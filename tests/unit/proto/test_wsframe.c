@@ -63,8 +63,11 @@ static void parse(const struct aio_buf *in, size_t step, enum aio_ws_role role,
             size_t keep = ev.len < 255 ? ev.len : 255;
             if (ev.data)
                 memcpy(out->copies[out->n], ev.data, keep);
-            if (ev.kind == AIO_WS_EV_CLOSE)
+            if (ev.kind == AIO_WS_EV_CLOSE || ev.kind == AIO_WS_EV_ERROR) {
+                /* the reason lives in the parser, which is gone after this */
                 snprintf(out->copies[out->n], 256, "%s", ev.reason);
+                ev.reason = out->copies[out->n];
+            }
             if (ev.kind == AIO_WS_EV_MESSAGE)
                 free(ev.data);
             ev.data = out->copies[out->n];
@@ -392,9 +395,44 @@ static void handshake_keys(void **state)
     assert_false(aio__ws_key_valid(NULL));
 }
 
+/* Any call may come first, or again: next before a feed, feeds of nothing,
+ * free then reuse, free twice. */
+static void any_call_order(void **state)
+{
+    (void)state;
+    struct aio_ws_parser p;
+    struct aio_ws_event ev;
+    aio__ws_parser_init(&p, AIO_WS_SERVER, 100);
+    aio__ws_parser_next(&p, &ev); /* nothing fed: in.data is still NULL */
+    assert_int_equal(ev.kind, AIO_WS_EV_NONE);
+    assert_int_equal(aio__ws_parser_pending(&p), 0);
+    assert_int_equal(aio__ws_parser_feed(&p, NULL, 0), AIO_OK);
+    assert_int_equal(aio__ws_parser_feed(&p, NULL, 3), AIO_EINVAL);
+    aio__ws_parser_free(&p);
+    aio__ws_parser_free(&p);
+    aio__ws_parser_next(&p, &ev);
+    assert_int_equal(ev.kind, AIO_WS_EV_NONE);
+    struct aio_buf in = {0};
+    frame(&in, 1, AIO_WS_OP_TEXT, "hi", 2);
+    aio__ws_parser_feed(&p, in.data, 1); /* half a header, then free: starts over */
+    assert_int_equal(aio__ws_parser_pending(&p), 1);
+    aio__ws_parser_free(&p);
+    assert_int_equal(aio__ws_parser_pending(&p), 0);
+    assert_int_equal(aio__ws_parser_feed(&p, in.data, in.len), AIO_OK);
+    aio__ws_parser_next(&p, &ev);
+    assert_int_equal(ev.kind, AIO_WS_EV_MESSAGE);
+    assert_string_equal(ev.data, "hi");
+    free(ev.data);
+    aio__ws_parser_next(&p, &ev);
+    assert_int_equal(ev.kind, AIO_WS_EV_NONE);
+    aio__ws_parser_free(&p);
+    aio__buf_free(&in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(any_call_order),
         cmocka_unit_test(appended_frames_parse), cmocka_unit_test(handshake_keys),
         cmocka_unit_test(messages),         cmocka_unit_test(fragments_with_control_frames_between),
         cmocka_unit_test(close_frames),     cmocka_unit_test(close_frame_errors),
