@@ -122,6 +122,8 @@ int aio__option_setting(const char *option, char *pair, char **key, char **value
 /* asyncio's debug mode reports callbacks over 100 ms: a stall that long is
  * felt by every other client and no normal view comes near it */
 #define DEFAULT_STALL_MS 100
+/* eight peers at their own bound (websocket.c's 16 MiB) */
+#define DEFAULT_WS_WORKER_BACKLOG (128u * 1024u * 1024u)
 
 void aio__options_init(struct aio_options *o)
 {
@@ -141,6 +143,8 @@ void aio__options_defaults(struct aio_options *o)
         o->max_tasks = DEFAULT_MAX_TASKS;
     if (!o->engine.ws_max_message)
         o->engine.ws_max_message = DEFAULT_WS_MAX_MESSAGE;
+    if (!o->engine.ws_worker_backlog)
+        o->engine.ws_worker_backlog = DEFAULT_WS_WORKER_BACKLOG;
     if (!o->engine.ws_pong_tolerance)
         o->engine.ws_pong_tolerance = DEFAULT_WS_PONG_TOLERANCE;
     if (!o->redis_pool)
@@ -236,6 +240,9 @@ int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char
         if (strcmp(name, booleans[i].name) == 0)
             return aio__option_bool(name, value, (int *)((char *)o + booleans[i].offset), error,
                                    error_size);
+    if (strcmp(name, "aio-websocket-worker-queue") == 0)
+        return aio__option_size(name, value, 1024u * 1024u, (size_t)64 << 30,
+                               &o->engine.ws_worker_backlog, error, error_size);
     if (strcmp(name, "aio-stack-size") == 0)
         return aio__option_size(name, value, 16u * 1024u, 64u * 1024u * 1024u, &o->engine.stack_size,
                                error, error_size);

@@ -15,7 +15,7 @@ struct aio_registry;
 struct aio_options {
     long cores;              /* `aio = N` */
     /* what the engine is told: aio-stack-size, aio-executor-threads,
-     * aio-executor-queue, aio-executor-when-full, aio-stall-ms, and uWSGI's websocket
+     * aio-executor-queue, aio-executor-when-full, aio-stall-ms, aio-websocket-worker-queue, and uWSGI's websocket
      * settings (websockets-max-size, -ping-freq, -pong-tolerance) as the
      * host gives them */
     struct aio_engine_config engine;

@@ -128,6 +128,7 @@ int aio__engine_open(void)
         return AIO_ERROR;
     }
     E.loop_thread = pthread_self();
+    aio__list_init(&E.wsconns);
     aio__task_queues_init();
     aio__executor_init();
     E.open = 1; /* tasks may be spawned: they start with the loop */

@@ -209,6 +209,9 @@ struct aio_engine_config {
      * one of the worker: it is counted and handed to on_stall (0: never
      * measured). Two clock reads per resume, so on by default. */
     long stall_ms;
+    /* Unwritten websocket bytes of the whole worker, at most: past it the
+     * endpoints with the most are dropped (1013) until 3/4 of it is left. */
+    size_t ws_worker_backlog;
     void (*on_stall)(struct aio_task *task, uint64_t held_ns); /* may be NULL */
 };
 
@@ -231,6 +234,10 @@ struct aio__engine {
     struct aio_executor executor;
     uint64_t jobs;             /* executor jobs run */
     uint64_t stalls;           /* task runs longer than config.stall_ms */
+    /* websocket endpoints (wsconn.c) */
+    struct aio_list wsconns;   /* open ones */
+    size_t ws_unwritten;       /* the bytes they have queued, all together */
+    uint64_t ws_shed;          /* dropped for config.ws_worker_backlog */
 };
 
 extern struct aio__engine aio__engine;

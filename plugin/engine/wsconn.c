@@ -37,6 +37,14 @@ size_t aio__wsconn_unwritten(const struct aio_wsconn *c)
     return c->out.len - c->written;
 }
 
+/* Keeps aio__engine.ws_unwritten the sum of every open endpoint's. */
+static void account(struct aio_wsconn *c)
+{
+    size_t now = c->gone ? 0 : aio__wsconn_unwritten(c);
+    aio__engine.ws_unwritten = aio__engine.ws_unwritten - c->counted + now;
+    c->counted = now;
+}
+
 void aio__wsconn_drop(struct aio_wsconn *c, int code)
 {
     if (c->gone)
@@ -48,6 +56,7 @@ void aio__wsconn_drop(struct aio_wsconn *c, int code)
         c->close_code = code;
     aio__buf_reset(&c->out);
     c->written = 0;
+    account(c);
     if (c->hooks->gone)
         c->hooks->gone(c);
 }
@@ -88,6 +97,39 @@ static void check_backlog(struct aio_wsconn *c)
     }
 }
 
+/* One peer's backlog is bounded above; all of them together are bounded
+ * too (config.ws_worker_backlog), or a room of many slow members could
+ * hold members x max_backlog. Past the bound, the endpoint holding the most
+ * is dropped - the slowest consumer - then the next, until a quarter of
+ * the bound is free again, so that one shedding buys room for a while. */
+static struct aio_wsconn *most_backlogged(void)
+{
+    struct aio_wsconn *most = NULL;
+    for (struct aio_list *n = aio__list_first(&aio__engine.wsconns); n;
+         n = aio__list_next(&aio__engine.wsconns, n)) {
+        struct aio_wsconn *c = aio__list_entry(n, struct aio_wsconn, node);
+        if (!c->gone && (!most || aio__wsconn_unwritten(c) > aio__wsconn_unwritten(most)))
+            most = c;
+    }
+    return most;
+}
+
+static void shed_if_over(void)
+{
+    size_t bound = aio__engine.config.ws_worker_backlog;
+    if (!bound || aio__engine.ws_unwritten <= bound)
+        return;
+    while (aio__engine.ws_unwritten > bound / 4 * 3) {
+        struct aio_wsconn *c = most_backlogged();
+        if (!c)
+            break;
+        aio__engine.ws_shed++;
+        failed(c, AIO_WS_TRY_AGAIN_LATER,
+               "reads too slowly for the worker's websocket send queue (aio-websocket-worker-queue)");
+        aio__wsconn_drop(c, AIO_WS_TRY_AGAIN_LATER); /* accounts for it */
+    }
+}
+
 static void flush(struct aio_wsconn *c)
 {
     while (aio__wsconn_unwritten(c) && !c->gone) {
@@ -107,6 +149,8 @@ static void flush(struct aio_wsconn *c)
         changed(c); /* a sender may wait for the buffer to drain */
     check_backlog(c);
     update_watch(c);
+    account(c);
+    shed_if_over();
 }
 
 int aio__wsconn_send(struct aio_wsconn *c, int opcode, const void *data, size_t len)
@@ -275,6 +319,8 @@ void aio__wsconn_open(struct aio_wsconn *c, enum aio_ws_role role, struct aio_co
         uv_timer_start(&c->timer, on_ping_timer, c->ping_freq_ms, 0);
     conn->ops = &wsconn_ops;
     conn->data = c;
+    c->counted = 0;
+    aio__list_append(&aio__engine.wsconns, &c->node);
     read_frames(c);
     update_watch(c);
 }
@@ -292,6 +338,10 @@ void aio__wsconn_release(struct aio_wsconn *c)
     uv_timer_stop(&c->deadline);
     aio__ws_parser_free(&c->parser);
     aio__buf_free(&c->out);
+    c->written = 0;
+    c->gone = 1;
+    account(c);
+    aio__list_remove(&c->node);
     aio__conn_watch(c->conn, 0);
     c->conn->ops = c->io;
     c->conn->data = NULL;

@@ -69,6 +69,8 @@ struct aio_wsconn {
     uint64_t ping_sent; /* when the unanswered ping went out, 0: none */
     const struct aio_wsconn_hooks *hooks;
     void *owner;
+    struct aio_list node; /* in the engine's list of open endpoints */
+    size_t counted;       /* its unwritten bytes in aio__engine.ws_unwritten */
 };
 
 /* What an endpoint may hold and wait for. */

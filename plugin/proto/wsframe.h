@@ -37,6 +37,7 @@ enum aio_ws_opcode {
 #define AIO_WS_POLICY 1008
 #define AIO_WS_TOO_BIG 1009
 #define AIO_WS_INTERNAL_ERROR 1011
+#define AIO_WS_TRY_AGAIN_LATER 1013
 
 enum aio_ws_role {
     AIO_WS_SERVER, /* peers' frames must be masked */

@@ -100,6 +100,10 @@ static struct uwsgi_option aio_options[] = {
      "milliseconds a Redis connect or reply may take before the connection is dropped and "
      "retried, and the longest aio_redis() waits (10-600000, default 2000)",
      opt_engine, NULL, 0},
+    {"aio-websocket-worker-queue", required_argument, 0,
+     "bytes all the worker's websockets may have queued for their peers together, with a k/m/g "
+     "suffix (1m-64g, default 128m): past it the slowest readers are dropped with 1013",
+     opt_engine, NULL, 0},
     {"aio-stall-ms", required_argument, 0,
      "milliseconds a coroutine may run without suspending before the worker logs which "
      "request or task held the loop, at most once a second (0-600000, 0: never; default 100)",

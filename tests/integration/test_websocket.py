@@ -4,6 +4,7 @@ import asyncio
 import os
 import socket
 import struct
+import threading
 import time
 import unittest
 
@@ -310,6 +311,58 @@ class BacklogTest(unittest.TestCase):
             self.assertIn('does not read what is sent to it, closing with 1008',
                           server.read_log())
             self.assertEqual(get(server.port, '/hello').status, 200)
+
+
+class WorkerQueueTest(unittest.TestCase):
+
+    def test_a_room_with_a_member_that_never_reads_stays_under_the_worker_bound(self):
+        """aio-websocket-worker-queue = 2m, far below a peer's own 16 MiB
+        bound: a chat room's broadcasts pile up for its one member that
+        never reads until the worker's bound drops it (1013); the members
+        that read get every message, and the worker stays small."""
+        messages, size = 400, 64 * 1024
+        with Uwsgi(modules=(CHAT,), extra=[('aio-websocket-worker-queue', '2m')]) as server:
+            before = worker_rss_kib(server.proc.pid)
+            slow = WsClient(server.port, '/chat/ws')
+            slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            readers = [WsClient(server.port, '/chat/ws', timeout=30 * SLOWDOWN) for _ in range(2)]
+            for c in readers:
+                self.assertEqual(c.recv()[0], TEXT)  # "* you are #N"
+            received = [0] * len(readers)
+
+            def read_all(i):
+                while received[i] < messages:
+                    opcode, payload = readers[i].recv()
+                    assert (opcode, len(payload)) == (BINARY, size), (opcode, len(payload))
+                    received[i] += 1
+            threads = [threading.Thread(target=read_all, args=(i,), daemon=True)
+                       for i in range(len(readers))]
+            for t in threads:
+                t.start()
+            payload = os.urandom(size)
+            for _ in range(messages):
+                readers[0].send_binary(payload)
+            for t in threads:
+                t.join(60 * SLOWDOWN)
+            self.assertEqual(received, [messages] * len(readers))
+            grown = worker_rss_kib(server.proc.pid) - before
+            self.assertIn("reads too slowly for the worker's websocket send queue "
+                          "(aio-websocket-worker-queue), closing with 1013", server.read_log())
+            self.assertEqual(server.read_log().count('closing with 1013'), 1)  # the slow one only
+            if not SANITIZE:  # ASan's quarantine and shadow memory say nothing of ours
+                self.assertLess(grown, 24 * 1024, 'the worker grew by %d KiB' % grown)
+            for c in readers + [slow]:
+                c.shutdown()
+            self.assertEqual(get(server.port, '/hello').status, 404)  # chat only: still serving
+
+    def test_bad_values_are_refused(self):
+        for bad in ('100k', 'lots', '0'):
+            with self.subTest(value=bad):
+                server = Uwsgi(modules=(CHAT,), extra=[('aio-websocket-worker-queue', bad)])
+                server.start(wait=False)
+                self.assertIsNotNone(server.wait_exit(15))
+                self.assertIn("option 'aio-websocket-worker-queue'", server.read_log())
+                server.log.close()
 
 
 class VanishingPeersTest(unittest.TestCase):
