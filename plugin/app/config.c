@@ -185,6 +185,11 @@ static int add_ws_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
         return aio__registry_error(cfg->registry,
                                    "view module '%s': route '%s': a websocket view has no renderer",
                                    mod, route);
+    if (spec->timeout_ms)
+        return aio__registry_error(cfg->registry,
+                                   "view module '%s': route '%s': a websocket view has no "
+                                   "timeout_ms (its session lasts as long as it likes)",
+                                   mod, route);
     int has_fn = spec->websocket || (spec->ws_callbacks && spec->ws_callbacks->on_message);
     struct aio_view *view = add_ws_view(cfg, spec->route, has_fn, spec->flags, spec->name);
     if (!view)
@@ -226,6 +231,12 @@ int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
         view->renderer = AIO_RENDER_TEMPLATE; /* resolved when committed */
         view->template_name = copy_or_null(renderer, &failed);
     }
+    if (spec->timeout_ms < AIO_NO_TIMEOUT)
+        return aio__registry_error(cfg->registry,
+                                   "view module '%s': route '%s': timeout_ms must be a number of "
+                                   "milliseconds, 0 (aio-request-timeout) or AIO_NO_TIMEOUT",
+                                   cfg->module->path, route ? route : "");
+    view->timeout_ms = spec->timeout_ms;
     view->permission = copy_or_null(spec->permission, &failed);
     view->context = copy_or_null(spec->context, &failed);
     return failed ? AIO_ENOMEM : AIO_OK;

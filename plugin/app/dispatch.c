@@ -71,6 +71,16 @@ static void run_view(struct aio_request *req, const struct aio_view *view)
     }
 }
 
+/* The deadline of a request to `view` (or before one is chosen: the
+ * option's), counted from when dispatch began; 0: none. */
+static uint64_t deadline_for(const struct aio_request *req, const struct aio_view *view)
+{
+    long ms = view && view->timeout_ms ? view->timeout_ms : aio__app.opts.request_timeout_ms;
+    if (view && (view->flags & AIO_VIEW_WEBSOCKET))
+        ms = 0; /* a session's life is its own */
+    return ms > 0 ? req->arrived_ms + (uint64_t)ms : 0;
+}
+
 /* The innermost handler of the tween chain: routing, traversal, view
  * lookup, permission, the view. Always answers: AIO_OK. */
 static int main_handler(struct aio_request *req)
@@ -103,6 +113,7 @@ static int main_handler(struct aio_request *req)
         return AIO_OK;
     }
     req->view = view;
+    aio__task_set_deadline(task, deadline_for(req, view));
     if (view->permission) {
         int granted = aio_has_permission(req, view->permission);
         if (task->cancelled)
@@ -124,13 +135,33 @@ static int main_handler(struct aio_request *req)
     return AIO_OK;
 }
 
+/* Past its deadline, whatever the view made of its timed-out waits, the
+ * client gets 504 (nothing has been sent yet: responses go out when the
+ * view returns). */
+static void respond_deadline(struct aio_request *req)
+{
+    aio__log("%s %s (route '%s') took longer than its deadline (%s): answering 504",
+             req->method, req->path, aio_route_name(req),
+             req->view && req->view->timeout_ms > 0 ? "its view's timeout_ms"
+                                                    : "aio-request-timeout");
+    aio__respond_error(req, 504, "The request took too long.");
+}
+
 void aio__dispatch(struct aio_request *req)
 {
     const struct aio_registry *reg = &aio__app.registry;
+    struct aio_task *task = req->task;
+    req->arrived_ms = aio__loop_ms();
+    aio__task_set_deadline(task, deadline_for(req, NULL));
     int status = aio__run_tweens(req, reg->chain, reg->nchain, main_handler);
-    if (status != AIO_OK && !req->task->cancelled && !req->upgraded) {
+    if (task->cancelled || req->upgraded) {
+        /* nobody to answer, or the websocket session answered */
+    } else if (aio__task_past_deadline(task)) { /* waits timed out, or a job ran late */
+        respond_deadline(req);
+    } else if (status != AIO_OK) {
         aio__log("a tween failed on %s %s: %s", req->method, req->path,
                 req->failure ? req->failure : aio_strerror(status));
         aio__respond_error(req, 500, NULL);
     }
+    aio__task_set_deadline(task, 0);
 }

@@ -222,6 +222,7 @@ int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char
         {"aio-redis-pool", 1, 64, offsetof(struct aio_options, redis_pool)},
         {"aio-redis-timeout", 10, 600000, offsetof(struct aio_options, redis_timeout_ms)},
         {"aio-stall-ms", 0, 600000, offsetof(struct aio_options, engine.stall_ms)},
+        {"aio-request-timeout", 0, 86400000, offsetof(struct aio_options, request_timeout_ms)},
     };
     static const struct {
         const char *name;

@@ -30,6 +30,7 @@ struct aio_options {
     struct aio_redis_url redis;
     long redis_pool;         /* `aio-redis-pool`: connections per worker */
     long redis_timeout_ms;   /* `aio-redis-timeout`: connect and reply deadline */
+    long request_timeout_ms; /* `aio-request-timeout`: a request's deadline (0: none) */
 };
 
 /* Applies option `name` (an aio-* option other than `aio` itself) to

@@ -47,6 +47,7 @@ struct aio_view {
     char *template_name;                 /* AIO_RENDER_TEMPLATE */
     const struct aio_template *template; /* resolved when committed */
     char *permission;                    /* NULL: public */
+    long timeout_ms;                     /* 0: aio-request-timeout, < 0: none */
     char *context;                       /* traversal: context type, NULL: any */
     char *name;                          /* traversal: view name, "" for the default */
     struct aio_route *route; /* resolved when the registry is committed */

@@ -32,6 +32,7 @@ struct aio_request {
     const char *body;
     size_t body_len;
     uint64_t started_us;       /* when it began (wall clock), for log lines */
+    uint64_t arrived_ms;       /* when dispatch began (the loop's clock): deadlines */
     /* dispatch */
     const struct aio_registry *registry;
     const struct aio_route *route;

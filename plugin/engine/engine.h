@@ -107,6 +107,8 @@ struct aio_task {
     uint64_t run_started_ns; /* this run began (0: not measured, or reported) */
     unsigned cancelled : 1; /* client gone / worker stopping: waits now fail */
     unsigned timed_out : 1; /* a uWSGI read/write timed out */
+    unsigned deadline_passed : 1; /* past deadline_ms: waits now fail */
+    uint64_t deadline_ms;   /* the loop's clock (aio__loop_ms); 0: none */
     const struct aio_task_ops *ops;
     /* Its client connection, or NULL (a spawned task; or a websocket owns
      * the connection now). */
@@ -129,6 +131,13 @@ struct aio_task {
  * run. aio__task_run() and aio__task_wait() call it; so does whoever is
  * about to free what the task serves, so that it can still be named. */
 void aio__task_check_stall(struct aio_task *task);
+/* From now on every wait of the task ends by `at_ms` (aio__loop_ms()'s
+ * clock; 0: no deadline) at the latest: past it, waits return AIO_ETIMEDOUT
+ * at once, as they return AIO_ECANCELLED once cancelled, and
+ * deadline_passed is set. An executor job is still waited for to its end. */
+void aio__task_set_deadline(struct aio_task *task, uint64_t at_ms);
+/* 1 once the task's deadline has passed (checked against the clock now). */
+int aio__task_past_deadline(struct aio_task *task);
 /* Initialises the wait machinery (timer) of a task. */
 void aio__task_init(struct aio_task *task);
 /* Runs a task's coroutine until it suspends or ends (then its ops'

@@ -140,11 +140,52 @@ static void on_wait_fd(uv_poll_t *poll, int status, int events)
     aio__task_wake(task, ready);
 }
 
+void aio__task_set_deadline(struct aio_task *task, uint64_t at_ms)
+{
+    task->deadline_passed = 0;
+    task->deadline_ms = at_ms;
+}
+
+/* Past its deadline (the loop's clock refreshed): 1, and it stays so. */
+static int past_deadline(struct aio_task *task)
+{
+    if (!task->deadline_ms)
+        return 0;
+    if (!task->deadline_passed && uv_now(&aio__engine.loop) >= task->deadline_ms)
+        task->deadline_passed = 1;
+    return task->deadline_passed;
+}
+
+int aio__task_past_deadline(struct aio_task *task)
+{
+    if (!task->deadline_ms)
+        return 0;
+    uv_update_time(&aio__engine.loop);
+    return past_deadline(task);
+}
+
 static void on_wait_timeout(uv_timer_t *timer)
 {
     struct aio_task *task = timer->data;
+    if (past_deadline(task)) {
+        aio__task_wake(task, AIO_ETIMEDOUT);
+        return;
+    }
     int is_sleep = task->wait.fd < 0 && !task->wait.client_events;
     aio__task_wake(task, is_sleep ? AIO_OK : AIO_ETIMEDOUT);
+}
+
+/* The wait's own timeout, shortened to what is left before the deadline;
+ * < 0: none. */
+static int64_t wait_timeout_ms(const struct aio_task *task, const struct aio_wait *wait)
+{
+    int64_t timeout = wait->timeout_ms;
+    if (task->deadline_ms && !wait->job) {
+        int64_t left = (int64_t)(task->deadline_ms - uv_now(&aio__engine.loop));
+        if (timeout < 0 || left < timeout)
+            timeout = left;
+    }
+    return timeout;
 }
 
 static int watch_other_fd(struct aio_task *task, int fd, int events)
@@ -177,6 +218,11 @@ int aio__task_wait(struct aio_task *task, const struct aio_wait *wait)
      * cancelled. */
     if (task->cancelled && !wait->job)
         return AIO_ECANCELLED;
+    if (task->deadline_ms) {
+        uv_update_time(&aio__engine.loop);
+        if (past_deadline(task) && !wait->job)
+            return AIO_ETIMEDOUT;
+    }
     int rc = AIO_OK;
     if (task->conn && !task->cancelled)
         rc = aio__conn_watch(task->conn, to_uv_events(wait->client_events) | UV_DISCONNECT);
@@ -184,11 +230,12 @@ int aio__task_wait(struct aio_task *task, const struct aio_wait *wait)
         rc = watch_other_fd(task, wait->fd, wait->fd_events);
     if (rc != AIO_OK)
         return rc;
-    if (wait->timeout_ms >= 0) {
+    int64_t timeout_ms = wait_timeout_ms(task, wait);
+    if (timeout_ms >= 0) {
         /* The loop's clock is cached and in whole milliseconds: refresh it
          * and round up, so that a wait lasts at least timeout_ms. */
         uv_update_time(&aio__engine.loop);
-        uint64_t timeout = (uint64_t)wait->timeout_ms + (wait->timeout_ms > 0);
+        uint64_t timeout = (uint64_t)timeout_ms + (timeout_ms > 0);
         uv_timer_start(&task->timer, on_wait_timeout, timeout, 0);
     }
     task->wait = *wait;

@@ -104,6 +104,11 @@ static struct uwsgi_option aio_options[] = {
      "bytes all the worker's websockets may have queued for their peers together, with a k/m/g "
      "suffix (1m-64g, default 128m): past it the slowest readers are dropped with 1013",
      opt_engine, NULL, 0},
+    {"aio-request-timeout", required_argument, 0,
+     "milliseconds a request may take (0-86400000, default 0: no limit): past it its waits "
+     "return AIO_ETIMEDOUT and the client gets 504; a view's timeout_ms overrides it; "
+     "'harakiri = N' sets it to N s",
+     opt_engine, NULL, 0},
     {"aio-stall-ms", required_argument, 0,
      "milliseconds a coroutine may run without suspending before the worker logs which "
      "request or task held the loop, at most once a second (0-600000, 0: never; default 100)",
@@ -137,6 +142,27 @@ static void check_sockets(void)
     }
 }
 
+/* uWSGI's harakiri kills the whole worker once one request is over time:
+ * with a thousand requests per worker that is a thousand lost for one, and
+ * this engine never arms it (so it would be a silent no-op). It becomes the
+ * requests' deadline instead, unless aio-request-timeout says otherwise. */
+static void map_harakiri(void)
+{
+    int seconds = uwsgi.harakiri_options.workers;
+    if (seconds <= 0)
+        return;
+    uwsgi.harakiri_options.workers = 0;
+    if (aio__app.opts.request_timeout_ms) {
+        uwsgi_log("aio: 'harakiri = %d' ignored: 'aio-request-timeout' sets the requests' "
+                  "deadline\n", seconds);
+        return;
+    }
+    aio__app.opts.request_timeout_ms = (long)seconds * 1000;
+    uwsgi_log("aio: 'harakiri = %d' means here: a request still running after %d s gets 504 "
+              "(aio-request-timeout = %d000); the worker and its other requests live on\n",
+              seconds, seconds, seconds);
+}
+
 static int aio_plugin_init(void)
 {
     if (!aio__host.selected) {
@@ -149,6 +175,7 @@ static int aio_plugin_init(void)
     if (uwsgi.threads > 1)
         fatal("'threads' cannot be combined with 'aio': requests already run concurrently");
     check_sockets();
+    map_harakiri();
     aio__options_defaults(&aio__app.opts);
     /* Opening the modules here (once, before fork) reports a missing file or
      * a broken module in one line; aio_main() itself runs in each worker.

@@ -53,7 +53,10 @@ class BadConfigTest(unittest.TestCase):
                  ([('aio', '10'), ('aio-stack-size', '1k')], "option 'aio-stack-size'"),
                  ([('aio', '10'), ('aio-stack-size', 'huge')], "option 'aio-stack-size'"),
                  ([('aio', '10'), ('aio-setting', 'no-equals-sign')], "option 'aio-setting'"),
-                 ([('aio', '10'), ('aio-stall-ms', '-1')], "option 'aio-stall-ms' must be an integer from 0 to 600000"),
+                 ([('aio', '10'), ('aio-stall-ms', '-1')],
+                  "option 'aio-stall-ms' must be an integer from 0 to 600000"),
+                 ([('aio', '10'), ('aio-request-timeout', '1s')],
+                  "option 'aio-request-timeout' must be an integer from 0 to 86400000"),
                  ([('aio', '10'), ('threads', '4')], "'threads' cannot be combined with 'aio'")]
         for options, needle in cases:
             with self.subTest(options=options):

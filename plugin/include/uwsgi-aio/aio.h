@@ -195,7 +195,15 @@ struct aio_view_spec {
      * AIO_WS_BYTES; it has no renderer. */
     int (*websocket)(aio_ws *ws);
     const struct aio_ws_callbacks *ws_callbacks;
+    /* The longest a request to this view may take, in ms from when it
+     * arrived: past it, its waits (aio_sleep, aio_wait_fd, aio_redis ...)
+     * return AIO_ETIMEDOUT and the client gets 504. 0: aio-request-timeout;
+     * AIO_NO_TIMEOUT: none (a long poll). An executor view's thread cannot
+     * be stopped: its request answers 504 when it returns. Not for
+     * websocket views, whose sessions last as long as they like. */
+    long timeout_ms;
 };
+#define AIO_NO_TIMEOUT (-1L)
 AIO_API int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec);
 
 /* The value of `aio-setting = key=value`, or NULL. */

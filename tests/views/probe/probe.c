@@ -428,6 +428,8 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "only_post", "/probe/only-post");
     aio_add_route(cfg, "deep", "/probe/deep");
     aio_add_route(cfg, "frame", "/probe/frame");
+    aio_add_route(cfg, "quick", "/probe/quick");
+    aio_add_route(cfg, "long_poll", "/probe/long-poll");
     aio_add_route(cfg, "crash", "/probe/crash");
     aio_add_route(cfg, "crash_executor", "/probe/crash/executor");
     aio_add_route(cfg, "executor", "/probe/executor");
@@ -456,6 +458,13 @@ int aio_main(aio_config *cfg)
     aio_add_view(cfg, "only_post", only_post, AIO_COROUTINE | AIO_POST);
     aio_add_view(cfg, "deep", deep_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "frame", frame_view, AIO_COROUTINE | AIO_GET);
+    /* deadlines of their own: 200 ms, and none whatever aio-request-timeout says */
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "quick", .view = sleep_view,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .timeout_ms = 200});
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "long_poll", .view = sleep_view,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .timeout_ms = AIO_NO_TIMEOUT});
     aio_add_view(cfg, "crash", crash_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "crash_executor", crash_in_thread, AIO_GET);
     aio_add_view(cfg, "executor", executor_view, AIO_EXECUTOR | AIO_GET);
