@@ -189,6 +189,7 @@ struct aio_executor {
     pthread_cond_t work;
     struct aio_list queue; /* jobs no thread has taken yet */
     int queued;
+    int running;           /* jobs a thread is running */
     struct aio_list done;  /* jobs that returned, for the loop */
     int stopping;
     uv_async_t notify;     /* threads -> loop: jobs are done */
@@ -202,6 +203,8 @@ struct aio_executor {
 int aio__executor_call(struct aio_task *task, int (*fn)(void *), void *arg, int *result);
 /* In an executor thread: the task whose job it runs now, or NULL. */
 struct aio_task *aio__executor_running_task(void);
+/* Jobs running in a thread and jobs waiting for one, now. */
+void aio__executor_counts(int *running, int *queued);
 
 /* ---- the engine's state ------------------------------------------------------ */
 
@@ -245,6 +248,7 @@ struct aio__engine {
     uint64_t stalls;           /* task runs longer than config.stall_ms */
     /* websocket endpoints (wsconn.c) */
     struct aio_list wsconns;   /* open ones */
+    int nwsconns;
     size_t ws_unwritten;       /* the bytes they have queued, all together */
     uint64_t ws_shed;          /* dropped for config.ws_worker_backlog */
 };

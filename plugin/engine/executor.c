@@ -25,6 +25,14 @@ struct aio_task *aio__executor_running_task(void)
     return job_task;
 }
 
+void aio__executor_counts(int *running, int *queued)
+{
+    pthread_mutex_lock(&EX.lock);
+    *running = EX.running;
+    *queued = EX.queued;
+    pthread_mutex_unlock(&EX.lock);
+}
+
 static void *thread_main(void *arg)
 {
     (void)arg;
@@ -37,6 +45,7 @@ static void *thread_main(void *arg)
             break; /* stopping, and nothing left to do */
         aio__list_remove(node);
         EX.queued--;
+        EX.running++;
         pthread_mutex_unlock(&EX.lock);
 
         struct aio_job *job = aio__list_entry(node, struct aio_job, node);
@@ -45,6 +54,7 @@ static void *thread_main(void *arg)
         job_task = NULL;
 
         pthread_mutex_lock(&EX.lock);
+        EX.running--;
         aio__list_append(&EX.done, &job->node);
         pthread_mutex_unlock(&EX.lock);
         uv_async_send(&EX.notify);

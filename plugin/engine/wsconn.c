@@ -321,6 +321,7 @@ void aio__wsconn_open(struct aio_wsconn *c, enum aio_ws_role role, struct aio_co
     conn->data = c;
     c->counted = 0;
     aio__list_append(&aio__engine.wsconns, &c->node);
+    aio__engine.nwsconns++;
     read_frames(c);
     update_watch(c);
 }
@@ -342,6 +343,7 @@ void aio__wsconn_release(struct aio_wsconn *c)
     c->gone = 1;
     account(c);
     aio__list_remove(&c->node);
+    aio__engine.nwsconns--;
     aio__conn_watch(c->conn, 0);
     c->conn->ops = c->io;
     c->conn->data = NULL;

@@ -132,6 +132,10 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
     struct aio_request *req = aio__request_for_task(task, wsgi_req->start_of_request);
     if (!req)
         return -1;
+    if (aio__app_id >= 0) { /* the log's "app: N", the stats server's app requests */
+        wsgi_req->app_id = aio__app_id;
+        uwsgi_apps[aio__app_id].requests++;
+    }
     int error = 0;
     const char *why = NULL;
     if (uwsgi_parse_vars(wsgi_req)) {
@@ -169,5 +173,6 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
 
 void aio__after_request(struct wsgi_request *wsgi_req)
 {
+    aio__metrics_count_response(wsgi_req->status);
     log_request(wsgi_req);
 }

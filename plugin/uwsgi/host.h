@@ -40,6 +40,7 @@ struct aio_host_stats {
     uint64_t evicted;  /* slow heads dropped to free a core */
     uint64_t evicted_reported;
     uint64_t rejected; /* malformed or oversized request heads */
+    uint64_t responses[5]; /* by status class: 1xx ... 5xx */
 };
 
 /* In memory shared by the master and every worker (allocated pre-fork). */
@@ -144,6 +145,16 @@ void aio__after_request(struct wsgi_request *wsgi_req);
 /* ---- waithooks.c ------------------------------------------------------------- */
 
 void aio__install_wait_hooks(void);
+
+/* metrics.c: uWSGI's metrics "aio.*" (with enable-metrics). Register in
+ * the master before uWSGI lays the metrics out; publish in each worker
+ * (its counters, copied to where the master reads them). */
+void aio__metrics_register(void);
+void aio__metrics_count_response(int status);
+void aio__metrics_publish(void);
+
+/* The uWSGI app the requests are logged and counted under (app: N). */
+extern int aio__app_id;
 
 /* crash.c: in the worker, on the loop's thread: a fatal signal logs which
  * request was running before the worker dies. AIO_OK or AIO_ERROR. */

@@ -188,7 +188,23 @@ static int aio_plugin_init(void)
         uwsgi_log("aio: no 'aio-views' configured: every request will get 404\n");
     aio__host.shared = uwsgi_malloc_shared(sizeof(*aio__host.shared));
     memset(aio__host.shared, 0, sizeof(*aio__host.shared));
+    aio__metrics_register();
     return 0;
+}
+
+int aio__app_id = -1;
+extern struct uwsgi_plugin aio_plugin;
+
+/* One uWSGI app stands for the view modules, so that request log lines
+ * and the stats server count them under it (app: 0), not "no app". In the
+ * master, or in each worker with lazy-apps. */
+static void aio_init_apps(void)
+{
+    if (!aio__host.selected || aio__app_id >= 0)
+        return;
+    aio__app_id = uwsgi_apps_cnt;
+    uwsgi_add_app(aio__app_id, aio_plugin.modifier1, "", 0, NULL, NULL); /* as loaded: 0:aio */
+    uwsgi_log("aio: %zu view module(s) serving as app %d\n", aio__app.opts.nviews, aio__app_id);
 }
 
 /* max-requests, reload-on-rss ...: uWSGI would exit() in the middle of a
@@ -264,6 +280,7 @@ AIO_API struct uwsgi_plugin aio_plugin = {
     .options = aio_options,
     .on_load = aio_on_load,
     .init = aio_plugin_init,
+    .init_apps = aio_init_apps,
     .post_fork = aio_post_fork,
     .request = aio__handle_request,
     .after_request = aio__after_request,

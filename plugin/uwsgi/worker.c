@@ -76,6 +76,7 @@ static void on_tick(uv_timer_t *timer)
     if (!uwsgi.workers[uwsgi.mywid].manage_next_request)
         begin_stop(0);
     aio__accept_tick();
+    aio__metrics_publish();
     aio__engine_check_stop();
 }
 

@@ -299,7 +299,7 @@ class MultiProcessTest(unittest.TestCase):
                 self.assertEqual([r.status for r, _ in responses], [200] * 150)
                 self.assertLess(elapsed, 0.5 + 2.0 * SLOWDOWN)
                 log = server.read_log()
-                for match in re.finditer(r'\[pid: (\d+)\|app: -1\|req: -1/\d+\] .* GET /\?sleep',
+                for match in re.finditer(r'\[pid: (\d+)\|app: 0\|req: \d+/\d+\] .* GET /\?sleep',
                                          log):
                     pids.add(match.group(1))
                 if len(pids) == 2:
