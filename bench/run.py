@@ -279,7 +279,8 @@ def bench_websocket(args):
     configs = {
         'native (ugreen)': [('plugin', 'ugreen'), ('plugin', wsbare), ('async', str(n + 100)),
                             ('ugreen', 'true')],
-        'uwsgi-aio': [('plugin', plugin), ('aio', str(n + 100)), ('aio-views', tutorial)],
+        'uwsgi-aio': [('plugin', plugin), ('aio', str(n + 100)), ('aio-views', tutorial),
+                      ('aio-websocket-cores', str(n))],
     }
     results = {name: [] for name in configs}
     peak = 0
@@ -390,7 +391,7 @@ def bench_fanout(args):
     redis = RedisServer()
     try:
         for round_no in range(args.rounds):
-            server = Server(base + [('aio', str(total + 100))])
+            server = Server(base + [('aio', str(total + 100)), ('aio-websocket-cores', str(total))])
             try:
                 results['local'].append(fanout_round(tool, [server.port], total))
             finally:
@@ -400,6 +401,7 @@ def bench_fanout(args):
             try:
                 for _ in range(workers):
                     servers.append(Server(base + [('aio', str(total // workers + 100)),
+                                                  ('aio-websocket-cores', str(total // workers)),
                                                   ('aio-broadcast', url)]))
                 deadline = time.monotonic() + 10
                 while not all(broadcast_connected(s.port) for s in servers):

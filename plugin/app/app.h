@@ -43,6 +43,7 @@ struct aio__app {
     struct aio_list spare_tasks; /* finished, kept for reuse */
     /* websocket sessions (websocket.c) */
     struct aio_list websockets;  /* open ones */
+    long nwebsockets;
     uint64_t next_ws_id;
     /* Redis: websocket messages across workers, and aio_redis() */
     struct aio__broadcast broadcast;

@@ -44,6 +44,9 @@ static void serve_websocket(struct aio_request *req, const struct aio_view *view
         aio__respond_error(req, 426, "This route speaks WebSocket (version 13).");
         aio_add_header(req, "Upgrade", "websocket");
         aio_add_header(req, "Sec-WebSocket-Version", "13");
+    } else if (refused == 503) {
+        aio__respond_error(req, 503, "Too many websocket sessions just now; try again later.");
+        aio_add_header(req, "Retry-After", "1");
     } else if (refused) {
         aio__respond_error(req, refused, refused == 400 ? "Bad Sec-WebSocket-Key." : NULL);
     }

@@ -143,6 +143,11 @@ void aio__options_defaults(struct aio_options *o)
         o->max_tasks = DEFAULT_MAX_TASKS;
     if (!o->engine.ws_max_message)
         o->engine.ws_max_message = DEFAULT_WS_MAX_MESSAGE;
+    /* a quarter of the cores (one at least) stays for plain requests */
+    if (!o->websocket_cores && o->cores > 1)
+        o->websocket_cores = o->cores - (o->cores + 3) / 4;
+    if (o->websocket_cores > o->cores && o->cores)
+        o->websocket_cores = o->cores;
     if (!o->engine.ws_worker_backlog)
         o->engine.ws_worker_backlog = DEFAULT_WS_WORKER_BACKLOG;
     if (!o->engine.ws_pong_tolerance)
@@ -223,6 +228,7 @@ int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char
         {"aio-redis-timeout", 10, 600000, offsetof(struct aio_options, redis_timeout_ms)},
         {"aio-stall-ms", 0, 600000, offsetof(struct aio_options, engine.stall_ms)},
         {"aio-request-timeout", 0, 86400000, offsetof(struct aio_options, request_timeout_ms)},
+        {"aio-websocket-cores", 1, 100000, offsetof(struct aio_options, websocket_cores)},
     };
     static const struct {
         const char *name;

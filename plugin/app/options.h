@@ -31,6 +31,7 @@ struct aio_options {
     long redis_pool;         /* `aio-redis-pool`: connections per worker */
     long redis_timeout_ms;   /* `aio-redis-timeout`: connect and reply deadline */
     long request_timeout_ms; /* `aio-request-timeout`: a request's deadline (0: none) */
+    long websocket_cores;    /* `aio-websocket-cores`: sessions at once (0: no bound) */
 };
 
 /* Applies option `name` (an aio-* option other than `aio` itself) to

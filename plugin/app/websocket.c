@@ -483,6 +483,7 @@ static void session_end(struct aio_ws *ws, int status)
     if (ws->view->ws_callbacks.on_close)
         ws->view->ws_callbacks.on_close(ws, ws->c.close_code);
     aio__list_remove(&ws->node);
+    aio__app.nwebsockets--;
     struct aio_list *node;
     while ((node = aio__list_first(&ws->inbox)) != NULL) {
         aio__list_remove(node);
@@ -504,12 +505,27 @@ static int run_callbacks(struct aio_ws *ws)
     return rc;
 }
 
+/* A session holds its async core for as long as it lasts: past
+ * aio-websocket-cores of them, the rest of the cores stay for plain
+ * requests, which long-lived sessions could otherwise starve. */
+static int websocket_cores_full(void)
+{
+    long limit = aio__app.opts.websocket_cores;
+    return limit > 0 && aio__app.nwebsockets >= limit;
+}
+
 int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
 {
     struct aio_task *task = req->task;
     int status = check_handshake(req);
     if (status)
         return status;
+    if (websocket_cores_full()) {
+        aio__log("websocket %s from %s refused (503): %ld sessions hold the cores "
+                 "aio-websocket-cores allows them", req->path, req->remote_addr,
+                 aio__app.opts.websocket_cores);
+        return 503;
+    }
     if (!task->conn)
         return 500; /* no connection to upgrade (a request without a client) */
     struct aio_ws *ws = calloc(1, sizeof(*ws));
@@ -527,6 +543,7 @@ int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
     ws->bytes = (view->flags & AIO_WS_BYTES) || aio__app.opts.websocket_bytes;
     aio__list_init(&ws->inbox);
     aio__list_append(&aio__app.websockets, &ws->node);
+    aio__app.nwebsockets++;
     /* The endpoint takes the connection from the task: its events are the
      * endpoint's now, and the task's waits no longer watch it. */
     struct aio_conn *conn = task->conn;

@@ -8,7 +8,9 @@
  * has arrived (seen with MSG_PEEK) gets the next free core before the
  * others, and when the worker is full of connections that have been
  * trickling their heads for over EVICT_AFTER_MS, the oldest of them is
- * dropped in its favour. So slow clients (slowloris) cannot starve
+ * dropped in its favour; failing that, a request whose client has neither
+ * sent nor read anything for that long (a trickled body, a reader that
+ * does not read) is. So slow clients (slowloris, R-U-D-Y) cannot starve
  * complete requests, however many connections they open. When even the
  * parking lot is full of complete requests, new connections wait in the
  * listen backlog.
@@ -161,11 +163,19 @@ static struct aio_pending *oldest_pending(int ready_only)
     return NULL;
 }
 
-/* Drops the oldest slow head if a complete request is waiting for a core. */
+/* Frees a core (dropping the slowest of the clients that hold one) for
+ * each complete request that waits in the parking lot, as far as there are
+ * slow ones: they are all handed a core at the next admit. */
 static void evict_for_ready(void)
 {
-    if (oldest_pending(1))
-        aio__core_evict_oldest_head(EVICT_AFTER_MS); /* frees a core for it */
+    int ready = 0;
+    for (struct aio_list *n = aio__list_first(&H.pending); n; n = aio__list_next(&H.pending, n))
+        ready += pending_of(n)->state == PENDING_READY;
+    if (!ready)
+        return;
+    int free_cores = H.ncores - aio__cores_busy();
+    while (free_cores < ready && aio__core_evict_slowest(EVICT_AFTER_MS))
+        free_cores++; /* an evicted core is free as soon as it is dropped */
 }
 
 static void on_pending_event(uv_poll_t *poll, int status, int events)
@@ -358,7 +368,8 @@ void aio__accept_tick(void)
     aio__admit_soon(); /* a pause after accept() errors ends here */
     uint64_t evicted = H.stats.evicted - H.stats.evicted_reported;
     if (evicted) {
-        aio__log("worker full: dropped %llu connection(s) still sending their request head",
+        aio__log("worker full: dropped %llu connection(s) too slow to send their request or "
+                 "read its response, for complete requests waiting",
                  (unsigned long long)evicted);
         H.stats.evicted_reported = H.stats.evicted;
     }

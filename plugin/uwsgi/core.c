@@ -335,7 +335,20 @@ void aio__core_begin(struct wsgi_request *wsgi_req, uint64_t accepted)
     head_feed(core); /* optimistic: the head often arrives with the connection */
 }
 
-int aio__core_evict_oldest_head(uint64_t min_age_ms)
+/* ---- RUNNING, waiting for the client --------------------------------------- */
+
+void aio__core_client_wait_begin(struct aio_core *core)
+{
+    core->client_wait_started = aio__loop_ms();
+    aio__list_append(&aio__host.client_waits, &core->client_wait_node);
+}
+
+void aio__core_client_wait_end(struct aio_core *core)
+{
+    aio__list_remove(&core->client_wait_node);
+}
+
+static int evict_oldest_head(uint64_t min_age_ms)
 {
     struct aio_list *node = aio__list_first(&aio__host.heads);
     if (!node)
@@ -346,6 +359,28 @@ int aio__core_evict_oldest_head(uint64_t min_age_ms)
     aio__host.stats.evicted++;
     head_abort(oldest, 408);
     return 1;
+}
+
+/* The request is cancelled: its wait returns at once and uWSGI's read or
+ * write fails, the view (if it runs) sees AIO_ECANCELLED, and the core
+ * ends the request and frees itself. */
+static int evict_slowest_client(uint64_t min_age_ms)
+{
+    struct aio_list *node = aio__list_first(&aio__host.client_waits);
+    if (!node)
+        return 0;
+    struct aio_core *slowest = aio__list_entry(node, struct aio_core, client_wait_node);
+    if (aio__loop_ms() - slowest->client_wait_started < min_age_ms)
+        return 0;
+    aio__host.stats.evicted++;
+    aio__task_cancel(&slowest->task, "its client has not sent or read anything for over a "
+                                     "second while a complete request waits for a core");
+    return 1;
+}
+
+int aio__core_evict_slowest(uint64_t min_age_ms)
+{
+    return evict_oldest_head(min_age_ms) || evict_slowest_client(min_age_ms);
 }
 
 /* ---- set-up and tear-down ------------------------------------------------- */

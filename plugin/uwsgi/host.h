@@ -33,6 +33,10 @@ struct aio_core {
     struct aio_conn conn;      /* wsgi_req's fd */
     uint64_t head_started;     /* loop time (ms) when the head phase began */
     struct aio_list head_node; /* in aio__host.heads while HEAD */
+    /* RUNNING, uWSGI's code waiting for the client (its body, room for the
+     * response): since when, and its place in aio__host.client_waits */
+    uint64_t client_wait_started;
+    struct aio_list client_wait_node;
 };
 
 struct aio_host_stats {
@@ -55,6 +59,7 @@ struct aio__host {
     struct aio_core *cores;
     int ncores;
     struct aio_list heads;   /* cores in the HEAD state, oldest first */
+    struct aio_list client_waits; /* cores waiting for their client, oldest first */
     struct aio_list pending; /* connections accepted without a core, oldest first */
     int npending;
     int max_pending;
@@ -85,9 +90,15 @@ void aio__cores_free(void);
 /* FREE -> HEAD: the connection is accepted into `wsgi_req` at loop time
  * `accepted`: read its head. */
 void aio__core_begin(struct wsgi_request *wsgi_req, uint64_t accepted);
-/* Drops the oldest core still reading its head if it has been at it for
- * over `min_age_ms`. 1 when one was dropped. */
-int aio__core_evict_oldest_head(uint64_t min_age_ms);
+/* Frees a core for a complete request that waits: drops the oldest core
+ * still reading its head, or else the one that has waited longest for its
+ * client to send more of its body or to read more of its response (a
+ * trickled upload, a reader that does not read), if that has lasted over
+ * `min_age_ms`. 1 when one was dropped. */
+int aio__core_evict_slowest(uint64_t min_age_ms);
+/* uWSGI's code in `core`'s coroutine waits for its client (waithooks.c). */
+void aio__core_client_wait_begin(struct aio_core *core);
+void aio__core_client_wait_end(struct aio_core *core);
 /* Cores not FREE. */
 int aio__cores_busy(void);
 /* Worker stopping for good: cancels every request that still waits. */

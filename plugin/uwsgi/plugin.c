@@ -104,6 +104,10 @@ static struct uwsgi_option aio_options[] = {
      "bytes all the worker's websockets may have queued for their peers together, with a k/m/g "
      "suffix (1m-64g, default 128m): past it the slowest readers are dropped with 1013",
      opt_engine, NULL, 0},
+    {"aio-websocket-cores", required_argument, 0,
+     "async cores websocket sessions may hold at once (default: three quarters of 'aio'); "
+     "upgrades beyond get 503, so that plain requests always find a core",
+     opt_engine, NULL, 0},
     {"aio-request-timeout", required_argument, 0,
      "milliseconds a request may take (0-86400000, default 0: no limit): past it its waits "
      "return AIO_ETIMEDOUT and the client gets 504; a view's timeout_ms overrides it; "

@@ -36,7 +36,14 @@ static int hook_wait_fd(int fd, int timeout_s, int events)
     if (!task) /* not in a coroutine: a plain blocking poll */
         return events == AIO_READ ? uwsgi_simple_wait_read_hook(fd, timeout_s)
                                   : uwsgi_simple_wait_write_hook(fd, timeout_s);
-    return hook_result(task, aio__task_wait_fd(task, fd, events, hook_timeout_ms(timeout_s)));
+    /* a core waiting on its client may be evicted for a complete request */
+    struct aio_core *core = is_client_fd(task, fd) ? aio__core_of_task(task) : NULL;
+    if (core)
+        aio__core_client_wait_begin(core);
+    int rc = aio__task_wait_fd(task, fd, events, hook_timeout_ms(timeout_s));
+    if (core)
+        aio__core_client_wait_end(core);
+    return hook_result(task, rc);
 }
 
 static int hook_wait_read(int fd, int timeout_s)

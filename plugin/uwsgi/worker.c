@@ -124,6 +124,7 @@ static void open_worker(void)
     aio__app_open();
     aio__worker_construct_app(); /* exits on configuration errors */
     aio__list_init(&H.heads);
+    aio__list_init(&H.client_waits);
     aio__list_init(&H.pending);
     aio__list_init(&H.lingering);
     if (aio__cores_init() != AIO_OK || aio__listeners_init() != AIO_OK)
