@@ -28,6 +28,11 @@ bounded in requests and time.
            Every delivery is checked (once each, in order): target: none
            lost or repeated. On 2 cores the 4 workers, Redis and the load
            share the same cores, so the Redis figures are a floor.
+  soak     1,000,000 mixed requests on one worker, in ten rounds of 90,000
+           HTTP requests (/, /hello, /whoami in turn, from wrk) and 10,000
+           websocket sessions (connect, echo, close: bench/wschurn.c). The
+           worker's RSS after the first round is the warm-up figure; its
+           growth over the nine others, per 100,000 requests: target < 1 MiB.
 """
 import argparse
 import os
@@ -429,10 +434,75 @@ def bench_fanout(args):
     return complete
 
 
+SOAK_SCRIPT = '''
+local paths = {"/?sleep=0", "/hello", "/whoami"}
+local sent, done = 0, 0
+local limit = tonumber(os.getenv("SOAK_REQUESTS"))
+request = function()
+  sent = sent + 1
+  return wrk.format("GET", paths[sent % 3 + 1])
+end
+response = function(status)
+  done = done + 1
+  if done >= limit then wrk.thread:stop() end
+end
+'''
+
+
+def wrk_count(port, requests, script):
+    """wrk until `requests` responses (one thread): how many it made."""
+    env = dict(os.environ, SOAK_REQUESTS=str(requests))
+    out = subprocess.run(['wrk', '-t1', '-c16', '-d120s', '-s', script,
+                          'http://127.0.0.1:%d/' % port], capture_output=True, text=True,
+                         timeout=180, env=env).stdout
+    made = next((int(l.split()[0]) for l in out.splitlines() if 'requests in' in l), 0)
+    if 'Non-2xx' in out or 'Socket errors' in out:
+        log('    wrk reported errors:\n' + out)
+    return made
+
+
+def bench_soak(args):
+    if not shutil.which('wrk'):
+        raise SystemExit('wrk is not installed (apt-get install wrk)')
+    churn = build_tool('wschurn', ['plugin/proto/wsframe.c', 'plugin/base/utf8.c',
+                                   'plugin/base/buf.c'])
+    plugin = os.path.join(BUILD, 'aio_plugin.so')
+    script = os.path.join(BENCH_BUILD, 'soak.lua')
+    with open(script, 'w') as f:
+        f.write(SOAK_SCRIPT)
+    server = Server([('plugin', plugin), ('aio', '100'),
+                     ('aio-views', os.path.join(BUILD, 'views', 'tutorial.so')),
+                     ('aio-views', os.path.join(BUILD, 'views', 'secure.so')),
+                     ('aio-setting', 'secure.secret=a-benchmark-secret-of-at-least-32-bytes')])
+    rounds, http, sessions = 10, 90000, 10000
+    log('soak: %d rounds of %d HTTP requests (/, /hello, /whoami) and %d websocket sessions '
+        'on one worker' % (rounds, http, sessions))
+    rss, total, wrong = [], 0, 0
+    try:
+        for round_no in range(rounds):
+            made = wrk_count(server.port, http, script)
+            out = subprocess.run([churn, str(server.port), '/echo', str(sessions), '120'],
+                                 capture_output=True, text=True, timeout=180).stdout
+            fields = dict(kv.split('=') for kv in out.split())
+            wrong += int(fields.get('wrong', 1)) + (int(fields.get('sessions', 0)) != sessions)
+            total += made + int(fields.get('sessions', 0))
+            rss.append(server.rss_kib())
+            log('  round %2d  %8d requests in all  worker RSS %6.1f MiB'
+                % (round_no + 1, total, rss[-1] / 1024))
+    finally:
+        server.stop()
+    growth = (rss[-1] - rss[0]) / (rounds - 1)
+    passed = growth < 1024 and not wrong and total >= rounds * (http + sessions)
+    log('soak: %d requests, RSS %.1f MiB after warm-up, %.1f MiB at the end: %+.0f KiB per '
+        '100,000 requests (target < 1024 KiB), %d wrong sessions: %s'
+        % (total, rss[0] / 1024, rss[-1] / 1024, growth, wrong, 'PASS' if passed else 'FAIL'))
+    return passed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('only', nargs='*', metavar='hello|sleep|executor|websocket|fanout',
+    parser.add_argument('only', nargs='*', metavar='hello|sleep|executor|websocket|fanout|soak',
                         help='benchmarks to run (default: all)')
     parser.add_argument('--seconds', type=int, default=8, help='wrk duration per round')
     parser.add_argument('--rounds', type=int, default=3)
@@ -441,7 +511,7 @@ def main():
     parser.add_argument('--sleep', type=float, default=5.0)
     args = parser.parse_args()
     os.makedirs(BENCH_BUILD, exist_ok=True)
-    everything = ['hello', 'sleep', 'executor', 'websocket', 'fanout']
+    everything = ['hello', 'sleep', 'executor', 'websocket', 'fanout', 'soak']
     chosen = args.only or everything
     unknown = set(chosen) - set(everything)
     if unknown:
@@ -457,6 +527,8 @@ def main():
         verdicts.append(bench_websocket(args))
     if 'fanout' in chosen:
         verdicts.append(bench_fanout(args))
+    if 'soak' in chosen:
+        verdicts.append(bench_soak(args))
     sys.exit(0 if all(verdicts) else 1)
 
 

@@ -400,7 +400,8 @@ class VanishingPeersTest(unittest.TestCase):
 class ManyConnectionsTest(unittest.TestCase):
 
     def test_1000_concurrent_connections_echo(self):
-        with Uwsgi(modules=(TUTORIAL,), aio=1100) as server:
+        with Uwsgi(modules=(TUTORIAL,), aio=1100,
+                   extra=[('aio-websocket-cores', '1000')]) as server:
             async def one(i):
                 reader, writer = await asyncio.open_connection('127.0.0.1', server.port)
                 writer.write(b'GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n'
