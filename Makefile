@@ -143,13 +143,22 @@ $(BUILD)/fuzz/fuzz_route: tests/fuzz/fuzz_route.c $(FUZZ_ROUTE_SRC) $(HEADERS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_ROUTE_SRC)
 
-# A bounded run of every target from its seed corpus (tests/fuzz/corpus-<name>);
-# new inputs it finds stay in build/.
+# A bounded run of every target from its seed corpus (tests/fuzz/corpus-<name>),
+# two at a time (the two cores CI has); new inputs it finds stay in build/.
+# Each target's output goes to build/fuzz/fuzz_<name>.log, shown whole if it
+# fails.
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_JOBS ?= 2
 
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	    mkdir -p $(BUILD)/fuzz/corpus-$$t; \
-	    echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
-	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
-	        $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus-$$t; done
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) $(FUZZ_TARGETS:%=fuzz-run-%)
+
+fuzz-run-%: $(BUILD)/fuzz/fuzz_%
+	@mkdir -p $(BUILD)/fuzz/corpus-$*
+	@if $(BUILD)/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	        $(BUILD)/fuzz/corpus-$* tests/fuzz/corpus-$* > $(BUILD)/fuzz/fuzz_$*.log 2>&1; then \
+	    echo "== fuzz_$* ($(FUZZ_SECONDS) s): $$(grep -a '^stat::number_of_executed_units' \
+	        $(BUILD)/fuzz/fuzz_$*.log | tr -s ' ')"; \
+	else \
+	    cat $(BUILD)/fuzz/fuzz_$*.log; echo "== fuzz_$* FAILED"; exit 1; \
+	fi
