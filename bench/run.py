@@ -35,6 +35,7 @@ bounded in requests and time.
            growth over the nine others, per 100,000 requests: target < 1 MiB.
 """
 import argparse
+import glob
 import os
 import shutil
 import signal
@@ -81,8 +82,9 @@ def build_tool(name, extra_sources=()):
     target = os.path.join(BENCH_BUILD, name)
     sources = [os.path.join(ROOT, 'bench', name + '.c')] + [os.path.join(ROOT, s)
                                                             for s in extra_sources]
+    inputs = sources + glob.glob(os.path.join(ROOT, 'bench', '*.h'))
     if not os.path.exists(target) or os.path.getmtime(target) < max(map(os.path.getmtime,
-                                                                         sources)):
+                                                                         inputs)):
         subprocess.run([os.environ.get('CC', 'gcc'), '-O2', '-Wall', '-Wextra', '-Werror',
                         '-I' + os.path.join(ROOT, 'plugin'),
                         '-I' + os.path.join(ROOT, 'plugin', 'include'), '-o', target] + sources,

@@ -23,6 +23,7 @@
 #include <uwsgi-aio/aio_common.h>
 
 #include "proto/wsframe.h"
+#include "wsload.h"
 
 #define MESSAGE "soak"
 
@@ -69,18 +70,15 @@ static int session(const struct sockaddr_in *addr, const char *request, size_t r
         close(fd);
         return 1;
     }
-    char head[1024];
-    size_t len = 0;
-    while (len < sizeof(head) - 1) { /* byte by byte: nothing of the frames is read */
-        if (read(fd, head + len, 1) != 1)
-            break;
-        if (++len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4))
-            break;
-    }
+    char head[1024], byte;
+    size_t len = 0, used;
+    int upgraded = 0; /* byte by byte: nothing of the frames is read */
+    while (!upgraded && read(fd, &byte, 1) == 1)
+        upgraded = wsload_head(head, &len, sizeof(head), &byte, 1, &used);
     struct aio_ws_parser p;
     aio__ws_parser_init(&p, AIO_WS_CLIENT, 1 << 16);
     struct aio_ws_event ev;
-    if (len >= 12 && !strncmp(head, "HTTP/1.1 101", 12) &&
+    if (upgraded > 0 &&
         send_frame(fd, AIO_WS_OP_TEXT, MESSAGE, strlen(MESSAGE)) == 0 &&
         next_event(fd, &p, &ev) == AIO_WS_EV_MESSAGE) {
         int echoed = ev.len == strlen(MESSAGE) && !memcmp(ev.data, MESSAGE, ev.len);
@@ -107,11 +105,7 @@ int main(int argc, char **argv)
     long count = atol(argv[3]);
     double seconds = atof(argv[4]), start = now();
     char request[512];
-    int request_len = snprintf(request, sizeof(request),
-                               "GET %s HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
-                               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                               "Sec-WebSocket-Version: 13\r\n\r\n",
-                               argv[2]);
+    int request_len = wsload_request(request, sizeof(request), argv[2]);
     long done = 0, wrong = 0;
     while (done < count && now() - start < seconds) {
         wrong += session(&addr, request, (size_t)request_len);

@@ -25,6 +25,7 @@
 #include <uwsgi-aio/aio_common.h>
 
 #include "proto/wsframe.h"
+#include "wsload.h"
 
 #define MAX_CONNECTING 256
 #define MESSAGE "hello from wsecho, a benchmark message of some 64 bytes........"
@@ -68,11 +69,7 @@ int main(int argc, char **argv)
     aio__ws_mask(frame + frame_len, strlen(MESSAGE), mask, 0);
     frame_len += strlen(MESSAGE);
     char request[512];
-    int request_len = snprintf(request, sizeof(request),
-                               "GET %s HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
-                               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                               "Sec-WebSocket-Version: 13\r\n\r\n",
-                               argv[2]);
+    int request_len = wsload_request(request, sizeof(request), argv[2]);
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
@@ -124,14 +121,11 @@ int main(int argc, char **argv)
             }
             size_t used = 0;
             if (c->state == HANDSHAKE) {
-                while (used < (size_t)got && c->head_len < sizeof(c->head) - 1) {
-                    c->head[c->head_len++] = buf[used++];
-                    if (c->head_len >= 4 && !memcmp(c->head + c->head_len - 4, "\r\n\r\n", 4))
-                        break;
-                }
-                if (c->head_len < 4 || memcmp(c->head + c->head_len - 4, "\r\n\r\n", 4))
+                int head = wsload_head(c->head, &c->head_len, sizeof(c->head), buf, (size_t)got,
+                                       &used);
+                if (head == 0)
                     continue;
-                if (strncmp(c->head, "HTTP/1.1 101", 12) != 0) {
+                if (head < 0) {
                     c->state = DEAD, dead++;
                     continue;
                 }

@@ -33,6 +33,7 @@
 #include <uwsgi-aio/aio_common.h>
 
 #include "proto/wsframe.h"
+#include "wsload.h"
 
 #define MAX_CONNECTING 256
 #define MAX_PORTS 16
@@ -136,14 +137,10 @@ static void on_ready(struct run *r, int epfd, struct conn *c, const char *reques
     }
     size_t used = 0;
     if (c->state == HANDSHAKE) {
-        while (used < (size_t)got && c->head_len < sizeof(c->head) - 1) {
-            c->head[c->head_len++] = buf[used++];
-            if (c->head_len >= 4 && !memcmp(c->head + c->head_len - 4, "\r\n\r\n", 4))
-                break;
-        }
-        if (c->head_len < 4 || memcmp(c->head + c->head_len - 4, "\r\n\r\n", 4))
+        int head = wsload_head(c->head, &c->head_len, sizeof(c->head), buf, (size_t)got, &used);
+        if (head == 0)
             return;
-        if (strncmp(c->head, "HTTP/1.1 101", 12) != 0) {
+        if (head < 0) {
             c->state = DEAD, r->dead++;
             return;
         }
@@ -217,11 +214,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char request[512];
-    int request_len = snprintf(request, sizeof(request),
-                               "GET %s HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
-                               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                               "Sec-WebSocket-Version: 13\r\n\r\n",
-                               argv[1]);
+    int request_len = wsload_request(request, sizeof(request), argv[1]);
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
