@@ -168,26 +168,38 @@ static void overflow_body(void *arg)
     depth_sum(1 << 20); /* far more than the stack holds */
 }
 
+/* Runs `overflow` in a child process: it must die of SIGSEGV (its exit
+ * status otherwise says what went wrong instead). */
+static void expect_segv(void (*overflow)(void))
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        overflow();
+        _exit(0); /* not reached: the guard faults */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGSEGV);
+}
+
+static void overflow_in_small_steps(void)
+{
+    struct aio_coro co;
+    if (aio__coro_init(&co, 64 * 1024) != AIO_OK)
+        _exit(2);
+    aio__coro_prepare(&co, overflow_body, NULL);
+    aio__coro_resume(&co);
+}
+
 static void guard_page(void **state)
 {
     (void)state;
 #if defined(__SANITIZE_ADDRESS__)
     skip(); /* ASan reports the overflow itself */
 #endif
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct aio_coro co;
-        if (aio__coro_init(&co, 64 * 1024) != AIO_OK)
-            _exit(2);
-        aio__coro_prepare(&co, overflow_body, NULL);
-        aio__coro_resume(&co);
-        _exit(0); /* not reached: the guard page faults */
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGSEGV);
+    expect_segv(overflow_in_small_steps);
 }
 
 /* One frame larger than the whole stack and its guard together: built with
@@ -203,31 +215,27 @@ static void big_frame_body(void *arg)
     frame[big_frame_size - 1] = frame[0];
 }
 
+static void overflow_in_one_frame(void)
+{
+    /* mmap hands out addresses downwards: `below` is the neighbour an
+     * unprobed frame of `co` would write into */
+    struct aio_coro co, below;
+    if (aio__coro_init(&co, 64 * 1024) != AIO_OK || aio__coro_init(&below, 64 * 1024) != AIO_OK)
+        _exit(2);
+    if ((char *)below.map + below.map_size != (char *)co.map)
+        _exit(3); /* not neighbours: the test would prove nothing */
+    big_frame_size = 64 * 1024 + AIO_CORO_GUARD_SIZE + 32 * 1024; /* ends mid-`below` */
+    aio__coro_prepare(&co, big_frame_body, NULL);
+    aio__coro_resume(&co); /* without probing it returns: the neighbour's stack took it */
+}
+
 static void big_frame_faults_at_the_guard(void **state)
 {
     (void)state;
 #if defined(__SANITIZE_ADDRESS__)
     skip(); /* ASan reports the overflow itself */
 #endif
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* mmap hands out addresses downwards: `below` is the neighbour an
-         * unprobed frame of `co` would write into */
-        struct aio_coro co, below;
-        if (aio__coro_init(&co, 64 * 1024) != AIO_OK || aio__coro_init(&below, 64 * 1024) != AIO_OK)
-            _exit(2);
-        if ((char *)below.map + below.map_size != (char *)co.map)
-            _exit(3); /* not neighbours: the test would prove nothing */
-        big_frame_size = 64 * 1024 + AIO_CORO_GUARD_SIZE + 32 * 1024; /* ends mid-`below` */
-        aio__coro_prepare(&co, big_frame_body, NULL);
-        aio__coro_resume(&co);
-        _exit(0); /* not reached: the guard faults (without probing: the neighbour's stack) */
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGSEGV);
+    expect_segv(overflow_in_one_frame);
 }
 
 static void stack_rounding(void **state)
