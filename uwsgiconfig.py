@@ -7,7 +7,7 @@
     python3 uwsgiconfig.py module DIR      a view module of your own: DIR/*.c -> DIR.so
     python3 uwsgiconfig.py test DIR...     build module DIR and its tests (DIR/tests/*.c,
                                            linked with libaio_testing and cmocka), run them
-    python3 uwsgiconfig.py bench           the benchmark (see bench/README)
+    python3 uwsgiconfig.py bench           the benchmarks (listed in bench/run.py)
 
 The plugin is built by uWSGI's own plugin builder (`uwsgi --build-plugin`),
 so it is compiled against the installed uWSGI's uwsgi.h (`uwsgi --dot-h`)
