@@ -17,6 +17,7 @@ uWSGI, for tests that run views in-process (aio_testing.h).
 """
 import argparse
 import glob
+import shlex
 import os
 import shutil
 import subprocess
@@ -32,8 +33,22 @@ SANITIZE_FLAGS = ['-fsanitize=address,undefined', '-fno-omit-frame-pointer',
 # writing into the stack of the coroutine below it.
 C_FLAGS = ['-std=c11', '-D_POSIX_C_SOURCE=200809L', '-g', '-fstack-clash-protection', '-Wall',
            '-Wextra', '-Werror']
-MODULE_CFLAGS = C_FLAGS + ['-fPIC', '-shared', '-O2']
-TEST_CFLAGS = C_FLAGS + ['-O1']
+# A module of the user's (outside this checkout) gets GNU C with every
+# declaration of the C library (usleep ...), warnings that do not stop the
+# build, and the user's own CFLAGS last; stack-clash protection stays (see
+# aio-stack-size in the README).
+USER_C_FLAGS = ['-std=gnu11', '-g', '-fstack-clash-protection', '-Wall', '-Wextra']
+
+
+def own_module(src_dir):
+    """A module of this checkout (views/, tests/views/): the strict flags."""
+    return os.path.abspath(src_dir).startswith(ROOT + os.sep)
+
+
+def module_flags(src_dir, extra):
+    if own_module(src_dir):
+        return C_FLAGS + extra
+    return USER_C_FLAGS + extra + shlex.split(os.environ.get('CFLAGS', ''))
 
 
 def shown(path):
@@ -146,7 +161,7 @@ def build_module_tests(src_dir, out_so, sanitize):
         binary = os.path.join(test_dir, os.path.basename(source)[:-2])
         if not up_to_date(binary, [source, lib, out_so]):
             log('building %s' % shown(binary))
-            run([compiler()] + TEST_CFLAGS + (SANITIZE_FLAGS if sanitize else []) +
+            run([compiler()] + module_flags(src_dir, ['-O1']) + (SANITIZE_FLAGS if sanitize else []) +
                 ['-I' + INCLUDE_DIR, '-DAIO_TEST_MODULE="%s"' % os.path.abspath(out_so),
                  '-o', binary, source, '-L' + lib_dir, '-laio_testing', '-lcmocka',
                  '-Wl,-rpath,' + os.path.abspath(lib_dir)])
@@ -184,7 +199,7 @@ def build_module(src_dir, out_so, sanitize=False):
     os.makedirs(os.path.dirname(os.path.abspath(out_so)), exist_ok=True)
     if not up_to_date(out_so, sources + headers):
         log('building %s' % shown(out_so))
-        flags = MODULE_CFLAGS + (SANITIZE_FLAGS if sanitize else [])
+        flags = module_flags(src_dir, ['-fPIC', '-shared', '-O2']) + (SANITIZE_FLAGS if sanitize else [])
         run([compiler()] + flags + ['-I' + INCLUDE_DIR, '-o', out_so] + sources +
             pkg_config_flags(src_dir))
     templates = os.path.join(src_dir, 'templates')

@@ -112,13 +112,39 @@ class OwnModuleTest(unittest.TestCase):
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def test_a_users_module_builds_as_plain_c_with_their_cflags(self):
+        """Outside this checkout: usleep() without feature macros, an unused
+        argument (a warning, not an error), and CFLAGS from the environment."""
+        work = tempfile.mkdtemp(prefix='aio-module-')
+        try:
+            src = os.path.join(work, 'plain')
+            os.makedirs(src)
+            with open(os.path.join(src, 'plain.c'), 'w') as f:
+                f.write('#include <uwsgi-aio/aio.h>\n#include <unistd.h>\n'
+                        'static int blocking(aio_request *req)\n'
+                        '{ usleep(1000); return aio_printf(req, "%d\\n", GREETING); }\n'
+                        'static int unused(aio_request *req) { return 0; }\n'
+                        'int aio_main(aio_config *cfg)\n'
+                        '{ aio_add_route(cfg, "b", "/b"); (void)unused;\n'
+                        '  return aio_add_view(cfg, "b", blocking, AIO_GET); }\n')
+            env = dict(os.environ, CFLAGS='-DGREETING=42 -O1')
+            result = subprocess.run([sys.executable, os.path.join(ROOT, 'uwsgiconfig.py'),
+                                     'module', src], cwd=work, capture_output=True, text=True,
+                                    env=env)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn('unused parameter', result.stderr)  # said, and built anyway
+            with Uwsgi(modules=(src + '.so',)) as server:
+                self.assertEqual(get(server.port, '/b').text, '42\n')
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def test_compile_errors_are_reported(self):
         work = tempfile.mkdtemp(prefix='aio-module-')
         try:
             src = os.path.join(work, 'broken')
             os.makedirs(src)
             with open(os.path.join(src, 'broken.c'), 'w') as f:
-                f.write('#include <uwsgi-aio/aio.h>\nint aio_main(aio_config *cfg) { return cfg; }\n')
+                f.write('#include <uwsgi-aio/aio.h>\nint aio_main(aio_config *cfg) { return no_such; }\n')
             result = subprocess.run([sys.executable, os.path.join(ROOT, 'uwsgiconfig.py'),
                                      'module', src], cwd=work, capture_output=True, text=True)
             self.assertNotEqual(result.returncode, 0)
