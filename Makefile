@@ -84,7 +84,7 @@ define run_inproc
 	@set -e; for src in tests/testing/test_*.c; do \
 	    bin=$(1)/testing/$$(basename $$src .c); \
 	    $(CC) $(INPROC_FLAGS) $(2) -DBUILD_DIR='"$(abspath $(1))"' -o $$bin $$src \
-	        -L$(1)/testing -laio_testing -lcmocka -Wl,-rpath,$(abspath $(1))/testing; \
+	        -L$(1)/testing -laio_testing -lcmocka -ljansson -Wl,-rpath,$(abspath $(1))/testing; \
 	    echo "== $$bin"; $$bin; done
 	@set -e; for m in $(VIEW_TESTS); do \
 	    $(PYTHON) uwsgiconfig.py $(3) test views/$$m -o $(1)/views/$$m.so; done

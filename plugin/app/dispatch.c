@@ -27,6 +27,13 @@ static void respond_dispatch(struct aio_request *req, enum aio_dispatch how, uns
 {
     if (how == AIO_DISPATCH_NOT_FOUND) {
         aio__respond_error(req, 404, "The resource could not be found.");
+    } else if (how == AIO_DISPATCH_METHOD_NOT_ALLOWED && strcmp(req->method, "OPTIONS") == 0) {
+        /* no view answers OPTIONS itself: the route's methods are the answer */
+        char methods[112];
+        aio__http_format_methods(allowed, methods, sizeof(methods) - 9);
+        strcat(methods, ", OPTIONS");
+        aio__response_reset(req); /* 200 and an empty body: a 204 may not say its length */
+        aio_add_header(req, "Allow", methods);
     } else if (how == AIO_DISPATCH_METHOD_NOT_ALLOWED) {
         char methods[96];
         aio__http_format_methods(allowed, methods, sizeof(methods));

@@ -16,6 +16,15 @@ struct json_t *aio_result(aio_request *req)
     return req->result;
 }
 
+int aio_set_result(aio_request *req, json_t *value)
+{
+    if (!req || !value)
+        return AIO_EINVAL;
+    json_decref(req->result);
+    req->result = value;
+    return AIO_OK;
+}
+
 static int set_member(aio_request *req, const char *key, json_t *value)
 {
     json_t *result = aio_result(req);
@@ -66,6 +75,8 @@ static const char *result_lookup(void *ctx, const char *name, size_t len)
 
 int aio__apply_renderer(struct aio_request *req, const struct aio_view *view)
 {
+    if (req->responded)
+        return AIO_OK; /* the view gave its response itself (Pyramid: a Response) */
     switch (view->renderer) {
     case AIO_RENDER_NONE:
         return AIO_OK;

@@ -131,26 +131,44 @@ size_t aio_params(const aio_request *req, const char *name, const char **out, si
     return found;
 }
 
-double aio_param_double(const aio_request *req, const char *name, double fallback)
+int aio_param_to_double(const aio_request *req, const char *name, double *out)
 {
     const char *s = aio_param(req, name);
     if (!s || !*s)
-        return fallback;
+        return AIO_ENOTFOUND;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    return (*end || errno || !isfinite(v)) ? fallback : v;
+    if (*end || errno || !isfinite(v))
+        return AIO_EINVAL;
+    *out = v;
+    return AIO_OK;
+}
+
+int aio_param_to_long(const aio_request *req, const char *name, long *out)
+{
+    const char *s = aio_param(req, name);
+    if (!s || !*s)
+        return AIO_ENOTFOUND;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end || errno)
+        return AIO_EINVAL;
+    *out = v;
+    return AIO_OK;
+}
+
+double aio_param_double(const aio_request *req, const char *name, double fallback)
+{
+    double v = fallback;
+    return aio_param_to_double(req, name, &v) == AIO_OK ? v : fallback;
 }
 
 long aio_param_long(const aio_request *req, const char *name, long fallback)
 {
-    const char *s = aio_param(req, name);
-    if (!s || !*s)
-        return fallback;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    return (*end || errno) ? fallback : v;
+    long v = fallback;
+    return aio_param_to_long(req, name, &v) == AIO_OK ? v : fallback;
 }
 
 const char *aio_body(const aio_request *req, size_t *len)
@@ -185,6 +203,7 @@ void aio__response_reset(struct aio_request *req)
     req->status = 200;
     req->response_headers.count = 0;
     req->has_content_type = 0;
+    req->responded = 0;
     aio__buf_reset(&req->response_body);
 }
 
@@ -241,6 +260,8 @@ int aio_respond_text(aio_request *req, int status, const char *text)
         aio__buf_reset(&req->response_body);
         rc = aio_write_body(req, text, strlen(text));
     }
+    if (rc == AIO_OK)
+        req->responded = 1;
     return rc;
 }
 

@@ -42,6 +42,7 @@ struct aio_request {
     struct aio_kvlist response_headers;
     struct aio_buf response_body;
     int has_content_type;
+    int responded;             /* aio_respond_text(): the renderer stays out */
     struct aio_kvlist rendered;
     struct json_t *result; /* for the view's renderer, created on demand */
     const char *failure;

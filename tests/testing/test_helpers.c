@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include <uwsgi-aio/aio_testing.h>
 
@@ -506,6 +507,72 @@ static void spawned_tasks_run_and_stop_with_the_app(void **state)
     assert_true(now() - start < 2.0);
 }
 
+/* ---- renderers and what the router answers by itself ------------------------------ */
+
+/* GET /list: a top-level JSON list; GET /refuse: an explicit 400 from a
+ * view that has the json renderer; /items: GET and POST only. */
+static int list_view(aio_request *req)
+{
+    json_t *list = json_pack("[iis]", 1, 2, "three");
+    return list ? aio_set_result(req, list) : AIO_ENOMEM;
+}
+
+static int refusing_view(aio_request *req)
+{
+    aio_result_set_string(req, "never", "rendered");
+    return aio_respond_text(req, 400, "q is required\n");
+}
+
+static int plain_view(aio_request *req)
+{
+    return aio_respond_text(req, 200, "items\n");
+}
+
+static int renderers_app(aio_config *cfg)
+{
+    aio_add_route(cfg, "list", "/list");
+    aio_add_route(cfg, "refuse", "/refuse");
+    aio_add_route(cfg, "items", "/items");
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "list", .view = list_view,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .renderer = "json"});
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "refuse", .view = refusing_view,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .renderer = "json"});
+    return aio_add_view(cfg, "items", plain_view, AIO_COROUTINE | AIO_GET | AIO_POST);
+}
+
+static void renderers_and_router_answers(void **state)
+{
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "renderers", renderers_app, "."), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_OK);
+    aio_request *req = aio_testing_request(t, "GET", "/list");
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    assert_string_equal(aio_testing_response_body(req, NULL), "[1,2,\"three\"]");
+    assert_string_equal(aio_testing_response_header(req, "Content-Type"), "application/json");
+    aio_testing_request_free(req);
+
+    req = aio_testing_request(t, "GET", "/refuse"); /* the view's answer, not the renderer's */
+    assert_int_equal(aio_testing_serve(t, req), 400);
+    assert_string_equal(aio_testing_response_body(req, NULL), "q is required\n");
+    assert_string_equal(aio_testing_response_header(req, "Content-Type"),
+                        "text/plain; charset=utf-8");
+    aio_testing_request_free(req);
+
+    req = aio_testing_request(t, "OPTIONS", "/items"); /* no OPTIONS view: the methods */
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    assert_string_equal(aio_testing_response_header(req, "Allow"), "GET, HEAD, POST, OPTIONS");
+    assert_string_equal(aio_testing_response_body(req, NULL), "");
+    aio_testing_request_free(req);
+
+    req = aio_testing_request(t, "DELETE", "/items"); /* still 405 for the others */
+    assert_int_equal(aio_testing_serve(t, req), 405);
+    assert_string_equal(aio_testing_response_header(req, "Allow"), "GET, HEAD, POST");
+    aio_testing_request_free(req);
+    assert_int_equal(aio_set_result(NULL, NULL), AIO_EINVAL);
+}
+
 /* ---- authentication, authorization, traversal, renderers ------------------------ */
 
 /* The cookie a response set ("auth_tkt=..."), for the next request. */
@@ -747,6 +814,7 @@ int main(void)
         cmocka_unit_test_teardown(websocket_pairs_broadcast, tear_down),
         cmocka_unit_test_teardown(websocket_refusals, tear_down),
         cmocka_unit_test_teardown(websocket_pair_bytes_and_protocol, tear_down),
+        cmocka_unit_test_teardown(renderers_and_router_answers, tear_down),
     };
     return cmocka_run_group_tests_name("libaio_testing", tests, NULL, NULL);
 }

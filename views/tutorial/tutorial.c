@@ -11,9 +11,11 @@
 /* GET /?sleep=seconds: waits (0.1 s by default), then renders the page. */
 static int home(aio_request *req)
 {
-    double wait = aio_param_double(req, "sleep", 0.1);
-    int rc = aio_sleep(req, wait);
-    if (rc == AIO_EINVAL)
+    double wait = 0.1;
+    int rc = aio_param_to_double(req, "sleep", &wait);
+    if (rc != AIO_EINVAL) /* absent: the default */
+        rc = aio_sleep(req, wait);
+    if (rc == AIO_EINVAL) /* not a number, or negative */
         return aio_respond_text(req, 400, "sleep must be a number of seconds from 0\n");
     if (rc != AIO_OK)
         return rc; /* cancelled: the client is gone */
@@ -27,8 +29,8 @@ static int home(aio_request *req)
  * default mapper runs it in an executor thread: the loop stays free. */
 static int blocking(aio_request *req)
 {
-    long ms = aio_param_long(req, "ms", 100);
-    if (ms < 0 || ms > 60000)
+    long ms = 100;
+    if (aio_param_to_long(req, "ms", &ms) == AIO_EINVAL || ms < 0 || ms > 60000)
         return aio_respond_text(req, 400, "ms must be from 0 to 60000\n");
     usleep((useconds_t)ms * 1000);
     return aio_printf(req, "blocked %ld ms in an executor thread\n", ms);
@@ -40,8 +42,8 @@ static int blocking(aio_request *req)
  * this route once it is past aio-stall-ms. */
 static int stall(aio_request *req)
 {
-    long ms = aio_param_long(req, "ms", 200);
-    if (ms < 0 || ms > 10000)
+    long ms = 200;
+    if (aio_param_to_long(req, "ms", &ms) == AIO_EINVAL || ms < 0 || ms > 10000)
         return aio_respond_text(req, 400, "ms must be from 0 to 10000\n");
     usleep((useconds_t)ms * 1000);
     return aio_printf(req, "held the loop for %ld ms\n", ms);

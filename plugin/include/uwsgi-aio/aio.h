@@ -248,6 +248,11 @@ AIO_API double aio_param_double(const aio_request *req, const char *name,
                                 double fallback);
 AIO_API long aio_param_long(const aio_request *req, const char *name,
                             long fallback);
+/* The same, telling a bad value from an absent one: AIO_OK (*out set),
+ * AIO_ENOTFOUND (absent or empty: *out untouched) or AIO_EINVAL (not a
+ * finite number / not an integer: answer 400 rather than guess). */
+AIO_API int aio_param_to_double(const aio_request *req, const char *name, double *out);
+AIO_API int aio_param_to_long(const aio_request *req, const char *name, long *out);
 
 /* The request body (read in full before the view runs). Never NULL. */
 AIO_API const char *aio_body(const aio_request *req, size_t *len);
@@ -270,7 +275,9 @@ AIO_API int aio_set_status(aio_request *req, int status);
 AIO_API int aio_add_header(aio_request *req, const char *name, const char *value);
 AIO_API int aio_write_body(aio_request *req, const void *data, size_t len);
 AIO_API int aio_printf(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
-/* Status, text/plain; charset=utf-8 and `text` as the whole body. */
+/* Status, text/plain; charset=utf-8 and `text` as the whole body. This is
+ * the response: a view with a renderer that calls it (an error, say) is
+ * answered with it, not with its renderer's output. */
 AIO_API int aio_respond_text(aio_request *req, int status, const char *text);
 
 /*
@@ -287,6 +294,9 @@ AIO_API int aio_vrender(aio_request *req, const char *template_path, va_list ap)
  * empty on first use and owned by the request. For the "json" renderer it
  * is the body; for a template renderer its members are the variables. */
 AIO_API struct json_t *aio_result(aio_request *req);
+/* Replaces the result with `value` (any JSON value: a list for the "json"
+ * renderer, say), whose reference the request takes. AIO_EINVAL for NULL. */
+AIO_API int aio_set_result(aio_request *req, struct json_t *value);
 /* Shortcuts: set a member to a string (NULL: null) or an integer. */
 AIO_API int aio_result_set_string(aio_request *req, const char *key, const char *value);
 AIO_API int aio_result_set_int(aio_request *req, const char *key, long long value);

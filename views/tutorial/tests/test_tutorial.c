@@ -75,10 +75,14 @@ static void test_home_view_sleep_param(void **state)
     assert_string_equal(aio_rendered_value(request, "wait_time"), "0.02");
     aio_testing_request_free(request);
 
-    request = aio_testing_request(t, "GET", "/?sleep=-1");
-    assert_int_equal(aio_testing_run_view(t, request, "home"), AIO_OK);
-    assert_int_equal(aio_testing_status(request), 400);
-    aio_testing_request_free(request);
+    /* a bad value is the client's mistake, said so, not a silent default */
+    const char *bad[] = {"/?sleep=-1", "/?sleep=abc", "/?sleep=1e999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        request = aio_testing_request(t, "GET", bad[i]);
+        assert_int_equal(aio_testing_run_view(t, request, "home"), AIO_OK);
+        assert_int_equal(aio_testing_status(request), 400);
+        aio_testing_request_free(request);
+    }
 }
 
 /* The whole page, served as the server would: routing, template, headers. */
