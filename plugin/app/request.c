@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "app/registry.h"
 #include "engine/engine.h"
 #include "proto/http.h"
 
@@ -263,6 +264,25 @@ int aio_respond_text(aio_request *req, int status, const char *text)
     if (rc == AIO_OK)
         req->responded = 1;
     return rc;
+}
+
+void aio_log(const aio_request *req, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt ? fmt : "", ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    for (char *c = msg; *c; c++)
+        if (*c == '\r' || *c == '\n')
+            *c = ' ';
+    if (req && req->method)
+        aio__log("%s %s (route '%s'): %s", req->method, req->path,
+                 req->route ? req->route->name : "-", msg);
+    else
+        aio__log("%s", msg);
 }
 
 int aio_fail(aio_request *req, const char *fmt, ...)

@@ -1,5 +1,6 @@
 /* app.c - libaio_testing's application: options and modules, start, the
  * log it captures, turning the loop, the end (testing.h). */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,18 @@
 
 aio_testing *aio__testing_current;
 
+/* Executor threads log too (aio_log from a blocking view). */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void log_to_test(const char *line)
 {
+    pthread_mutex_lock(&log_lock);
     aio_testing *t = aio__testing_current;
     if (t && aio__buf_printf(&t->log, "%s\n", line) != AIO_OK)
         t = NULL; /* out of memory: at least say it on stderr */
     if (!t || t->verbose)
         fprintf(stderr, "aio: %s\n", line);
+    pthread_mutex_unlock(&log_lock);
 }
 
 int aio__testing_fail(aio_testing *t, int status, const char *fmt, ...)

@@ -525,6 +525,7 @@ static int refusing_view(aio_request *req)
 
 static int plain_view(aio_request *req)
 {
+    aio_log(req, "listing %d item(s)\r\nforged: line", 3);
     return aio_respond_text(req, 200, "items\n");
 }
 
@@ -564,6 +565,12 @@ static void renderers_and_router_answers(void **state)
     assert_int_equal(aio_testing_serve(t, req), 200);
     assert_string_equal(aio_testing_response_header(req, "Allow"), "GET, HEAD, POST, OPTIONS");
     assert_string_equal(aio_testing_response_body(req, NULL), "");
+    aio_testing_request_free(req);
+
+    req = aio_testing_request(t, "GET", "/items"); /* aio_log: one line, naming the request */
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    assert_non_null(strstr(aio_testing_log(t),
+                           "GET /items (route 'items'): listing 3 item(s)  forged: line\n"));
     aio_testing_request_free(req);
 
     req = aio_testing_request(t, "DELETE", "/items"); /* still 405 for the others */

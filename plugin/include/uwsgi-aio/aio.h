@@ -307,6 +307,13 @@ AIO_API int aio_result_set_int(aio_request *req, const char *key, long long valu
  *     return aio_fail(req, "database said %s", msg);                       */
 AIO_API int aio_fail(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
 
+/* One line in the worker's log (uWSGI's logger), naming the request:
+ *     aio: GET /items/7 (route 'item'): cache miss
+ * CR and LF in the message are written as spaces, so that a value from
+ * the client cannot forge log lines. From coroutine and executor views
+ * alike; `req` may be NULL. */
+AIO_API void aio_log(const aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
+
 /* ------------------------------------------------------------------ */
 /* Suspension (coroutines only)                                        */
 /* ------------------------------------------------------------------ */
