@@ -31,8 +31,8 @@ UNIT_SRC := $(foreach l,$(LAYERS),$(wildcard tests/unit/$(l)/test_*.c))
 UNIT := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%) $(BUILD)/unit/engine/test_coro_ucontext
 UNIT_ASAN := $(UNIT:$(BUILD)/%=$(BUILD)/asan/%)
 
-.PHONY: all build unit inproc inproc-asan integration sanitize unit-asan integration-asan check \
-	test bench clean fuzz layers
+.PHONY: all build build-asan binaries unit inproc inproc-asan integration sanitize unit-asan \
+	integration-asan check test bench clean fuzz layers
 
 all: build
 
@@ -162,3 +162,13 @@ fuzz-run-%: $(BUILD)/fuzz/fuzz_%
 	else \
 	    cat $(BUILD)/fuzz/fuzz_$*.log; echo "== fuzz_$* FAILED"; exit 1; \
 	fi
+
+# ---- every binary the checks run, built first two at a time -------------------
+# (`make -j2 binaries && make check`: the checks themselves run one after the
+# other, since the integration tests measure time)
+
+build-asan:
+	$(PYTHON) uwsgiconfig.py --sanitize
+
+binaries: build build-asan $(UNIT) $(UNIT_ASAN) $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) \
+	$(BUILD)/ws/wstest

@@ -43,6 +43,8 @@ test)
         npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
     # thousands of sockets in the concurrency tests
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    # compile on both cores, then run the checks one after the other
+    make -j2 binaries
     make check
     ;;
 bench)
