@@ -151,7 +151,7 @@ static int main_handler(struct aio_request *req)
 static void respond_deadline(struct aio_request *req)
 {
     aio__log("%s %s (route '%s') took longer than its deadline (%s): answering 504",
-             req->method, req->path, aio_route_name(req),
+             req->method, req->path, aio__route_label(req),
              req->view && req->view->timeout_ms > 0 ? "its view's timeout_ms"
                                                     : "aio-request-timeout");
     aio__respond_error(req, 504, "The request took too long.");

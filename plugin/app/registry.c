@@ -158,6 +158,11 @@ const char *aio_route_name(const aio_request *req)
     return req->route ? aio__route_get_name(req->route) : NULL;
 }
 
+const char *aio__route_label(const struct aio_request *req)
+{
+    return req->route ? aio__route_get_name(req->route) : "-";
+}
+
 struct aio_route *aio__registry_find_route(const struct aio_registry *reg, const char *name)
 {
     for (size_t i = 0; name && i < reg->nroutes; i++)

@@ -171,6 +171,9 @@ enum aio_dispatch aio__registry_dispatch(const struct aio_registry *reg, unsigne
 const struct aio_template *aio__module_template(const struct aio_module *module,
                                                const char *name);
 
+/* The request's route name for a log line: "-" before (or without) one. */
+const char *aio__route_label(const struct aio_request *req);
+
 static inline const char *aio__route_get_name(const struct aio_route *route)
 {
     return route->name;

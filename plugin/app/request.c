@@ -279,8 +279,7 @@ void aio_log(const aio_request *req, const char *fmt, ...)
         if (*c == '\r' || *c == '\n')
             *c = ' ';
     if (req && req->method)
-        aio__log("%s %s (route '%s'): %s", req->method, req->path,
-                 req->route ? req->route->name : "-", msg);
+        aio__log("%s %s (route '%s'): %s", req->method, req->path, aio__route_label(req), msg);
     else
         aio__log("%s", msg);
 }

@@ -39,7 +39,7 @@ void aio__app_report_stall(struct aio_task *task, uint64_t held_ns)
     } else if (req && req->method) {
         aio__log("stall: %s %s (route '%s') held the loop for %llu ms without suspending; "
                  "every other request of this worker waited (aio-stall-ms = %ld)%s",
-                 req->method, req->path, req->route ? req->route->name : "-", ms,
+                 req->method, req->path, aio__route_label(req), ms,
                  aio__app.opts.engine.stall_ms, more);
     } else {
         aio__log("stall: a request held the loop for %llu ms before its head was read "

@@ -248,9 +248,7 @@ struct aio__engine {
     uint64_t stalls;           /* task runs longer than config.stall_ms */
     /* websocket endpoints (wsconn.c) */
     struct aio_list wsconns;   /* open ones */
-    int nwsconns;
     size_t ws_unwritten;       /* the bytes they have queued, all together */
-    uint64_t ws_shed;          /* dropped for config.ws_worker_backlog */
 };
 
 extern struct aio__engine aio__engine;

@@ -146,7 +146,7 @@ void aio__task_set_deadline(struct aio_task *task, uint64_t at_ms)
     task->deadline_ms = at_ms;
 }
 
-/* Past its deadline (the loop's clock refreshed): 1, and it stays so. */
+/* Past its deadline by the loop's clock as it is: 1, and it stays so. */
 static int past_deadline(struct aio_task *task)
 {
     if (!task->deadline_ms)
@@ -218,11 +218,8 @@ int aio__task_wait(struct aio_task *task, const struct aio_wait *wait)
      * cancelled. */
     if (task->cancelled && !wait->job)
         return AIO_ECANCELLED;
-    if (task->deadline_ms) {
-        uv_update_time(&aio__engine.loop);
-        if (past_deadline(task) && !wait->job)
-            return AIO_ETIMEDOUT;
-    }
+    if (!wait->job && aio__task_past_deadline(task))
+        return AIO_ETIMEDOUT;
     int rc = AIO_OK;
     if (task->conn && !task->cancelled)
         rc = aio__conn_watch(task->conn, to_uv_events(wait->client_events) | UV_DISCONNECT);

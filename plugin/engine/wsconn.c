@@ -123,7 +123,6 @@ static void shed_if_over(void)
         struct aio_wsconn *c = most_backlogged();
         if (!c)
             break;
-        aio__engine.ws_shed++;
         failed(c, AIO_WS_TRY_AGAIN_LATER,
                "reads too slowly for the worker's websocket send queue (aio-websocket-worker-queue)");
         aio__wsconn_drop(c, AIO_WS_TRY_AGAIN_LATER); /* accounts for it */
@@ -321,7 +320,6 @@ void aio__wsconn_open(struct aio_wsconn *c, enum aio_ws_role role, struct aio_co
     conn->data = c;
     c->counted = 0;
     aio__list_append(&aio__engine.wsconns, &c->node);
-    aio__engine.nwsconns++;
     read_frames(c);
     update_watch(c);
 }
@@ -343,7 +341,6 @@ void aio__wsconn_release(struct aio_wsconn *c)
     c->gone = 1;
     account(c);
     aio__list_remove(&c->node);
-    aio__engine.nwsconns--;
     aio__conn_watch(c->conn, 0);
     c->conn->ops = c->io;
     c->conn->data = NULL;

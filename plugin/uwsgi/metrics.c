@@ -99,7 +99,7 @@ void aio__metrics_publish(void)
         set(&slot[M_REQUESTS_1XX + c], (int64_t)aio__host.stats.responses[c]);
     set(&slot[M_CORES_BUSY], aio__cores_busy());
     set(&slot[M_CONNECTIONS_PARKED], aio__host.npending);
-    set(&slot[M_WEBSOCKETS], aio__engine.nwsconns);
+    set(&slot[M_WEBSOCKETS], aio__app.nwebsockets);
     set(&slot[M_WEBSOCKET_BYTES_QUEUED], (int64_t)aio__engine.ws_unwritten);
     int running, queued;
     aio__executor_counts(&running, &queued);
