@@ -138,7 +138,9 @@ class ManyWorkersTest(unittest.TestCase):
             self.assertEqual(get(server.port, '/hello').text, 'Hello World\n')
 
     def test_websockets_spread_over_the_workers_all_echo(self):
-        with Uwsgi(extra=master(4)) as server:
+        # the kernel may hand one worker many of the connections before the
+        # others get one: room for all of them on each (aio-websocket-cores)
+        with Uwsgi(aio=400, extra=master(4, ('aio-websocket-cores', '400'))) as server:
             worker_pids(server, 4)
             clients, where = [], {}
             deadline = time.monotonic() + 10 * SLOWDOWN
