@@ -28,6 +28,13 @@ bounded in requests and time.
            Every delivery is checked (once each, in order): target: none
            lost or repeated. On 2 cores the 4 workers, Redis and the load
            share the same cores, so the Redis figures are a floor.
+  keepalive
+           /hello over kept-alive connections (wrk -t1 -c50), the servers
+           pinned to one core and wrk to the other: uwsgi-aio on
+           http11-socket vs nginx (one worker, `return 200`, no access
+           log) and vs the bare C plugin behind uWSGI's own HTTP router with
+           --http-keepalive; then pipelined 16 deep (bench/pipeline.lua)
+           vs nginx.                            target: >= 0.8x nginx
   soak     1,000,000 mixed requests on one worker, in ten rounds of 90,000
            HTTP requests (/, /hello, /whoami in turn, from wrk) and 10,000
            websocket sessions (connect, echo, close: bench/wschurn.c). The
@@ -92,30 +99,47 @@ def build_tool(name, extra_sources=()):
     return target
 
 
+def wait_listening(proc, port, log_name):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit('server failed to start, see %s' % log_name)
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.05)
+    time.sleep(0.3)
+
+
+def stop_process(proc, sig=signal.SIGINT):
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Server:
-    def __init__(self, options):
+    """One uWSGI instance (one process, no master) on `listen`, optionally
+    pinned to one CPU."""
+
+    def __init__(self, options, listen='http-socket', cpu=None):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix='aio-bench-')
         ini = os.path.join(self.dir, 'bench.ini')
         with open(ini, 'w') as f:
             f.write('[uwsgi]\n')
-            for key, value in options + [('http-socket', '127.0.0.1:%d' % self.port),
+            for key, value in options + [(listen, '127.0.0.1:%d' % self.port),
                                          ('master', 'false'), ('processes', '1'),
                                          ('disable-logging', 'true'), ('listen', '4096')]:
                 f.write('%s = %s\n' % (key, value))
         self.log = open(os.path.join(self.dir, 'uwsgi.log'), 'wb')
-        self.proc = subprocess.Popen(['uwsgi', '--ini', ini], stdout=self.log,
+        pin = ['taskset', '-c', str(cpu)] if cpu is not None else []
+        self.proc = subprocess.Popen(pin + ['uwsgi', '--ini', ini], stdout=self.log,
                                      stderr=subprocess.STDOUT, cwd=self.dir)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit('server failed to start, see %s' % self.log.name)
-            try:
-                with socket.create_connection(('127.0.0.1', self.port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        time.sleep(0.3)
+        wait_listening(self.proc, self.port, self.log.name)
 
     def rss_kib(self, field='VmRSS'):
         with open('/proc/%d/status' % self.proc.pid) as f:
@@ -125,19 +149,44 @@ class Server:
         return 0
 
     def stop(self):
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def wrk(port, path, seconds, connections):
-    out = subprocess.run(['wrk', '-t1', '-c%d' % connections, '-d%ds' % seconds,
-                          'http://127.0.0.1:%d%s' % (port, path)],
+class Nginx:
+    """Debian's nginx, one worker, answering every request with
+    `return 200 "Hello World\\n"` (no access log), pinned to one CPU."""
+
+    def __init__(self, cpu):
+        if not shutil.which('nginx'):
+            raise SystemExit('nginx is not installed (apt-get install nginx-light)')
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix='aio-bench-nginx-')
+        conf = os.path.join(self.dir, 'nginx.conf')
+        with open(conf, 'w') as f:
+            f.write('worker_processes 1;\ndaemon off;\npid %s/nginx.pid;\n'
+                    'error_log %s/error.log;\nevents { worker_connections 4096; }\n'
+                    'http {\n  access_log off;\n  client_body_temp_path %s;\n'
+                    '  server {\n    listen 127.0.0.1:%d;\n'
+                    '    location / { return 200 "Hello World\\n"; }\n  }\n}\n'
+                    % (self.dir, self.dir, self.dir, self.port))
+        self.log = open(os.path.join(self.dir, 'stderr.log'), 'wb')
+        self.proc = subprocess.Popen(['taskset', '-c', str(cpu), 'nginx', '-c', conf, '-p',
+                                      self.dir], stdout=self.log, stderr=subprocess.STDOUT)
+        wait_listening(self.proc, self.port, self.log.name)
+
+    def stop(self):
+        stop_process(self.proc, signal.SIGQUIT)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wrk(port, path, seconds, connections, cpu=None, script=None):
+    pin = ['taskset', '-c', str(cpu)] if cpu is not None else []
+    extra = ['-s', script] if script else []
+    out = subprocess.run(pin + ['wrk', '-t1', '-c%d' % connections, '-d%ds' % seconds] + extra +
+                         ['http://127.0.0.1:%d%s' % (port, path)],
                          capture_output=True, text=True, timeout=seconds + 30).stdout
     rps = errors = 0.0
     for line in out.splitlines():
@@ -179,6 +228,58 @@ def bench_hello(args):
     log('hello: median %.0f req/s (uwsgi-aio) vs %.0f req/s (bare C plugin): ratio %.2fx '
         '(target >= 0.90) %s' % (ours, base, ratio, 'PASS' if ratio >= 0.9 else 'FAIL'))
     return ratio >= 0.9
+
+
+def bench_keepalive(args):
+    """Kept-alive /hello and pipelined /hello against nginx and uWSGI's own
+    HTTP router, one server at a time on CPU 0, wrk on CPU 1."""
+    if not shutil.which('wrk'):
+        raise SystemExit('wrk is not installed (apt-get install wrk)')
+    bare = build_baseline_plugin('bare')
+    plugin = os.path.join(BUILD, 'aio_plugin.so')
+    tutorial = os.path.join(BUILD, 'views', 'tutorial.so')
+    pipeline = os.path.join(ROOT, 'bench', 'pipeline.lua')
+    contenders = {
+        'uwsgi-aio': lambda: Server([('plugin', plugin), ('aio', '100'),
+                                     ('aio-views', tutorial)], listen='http11-socket', cpu=0),
+        'nginx': lambda: Nginx(cpu=0),
+        # the router process and the worker share CPU 0
+        'bare+router': lambda: Server([('plugin', bare), ('http-keepalive', '1')],
+                                      listen='http', cpu=0),
+    }
+    runs = [('keep-alive', None, contenders), ('pipelined x16', pipeline,
+                                               {k: contenders[k] for k in ('uwsgi-aio', 'nginx')})]
+    connections = 50
+    log('keepalive: wrk -t1 -c%d -d%ds /hello, servers on CPU 0, wrk on CPU 1, %d rounds'
+        % (connections, args.seconds, args.rounds))
+    verdict = True
+    for label, script, servers in runs:
+        results = {name: [] for name in servers}
+        for round_no in range(args.rounds):
+            for name, start in servers.items():
+                server = start()
+                try:
+                    wrk(server.port, '/hello', 1, connections, cpu=1, script=script)
+                    rps = wrk(server.port, '/hello', args.seconds, connections, cpu=1,
+                              script=script)
+                finally:
+                    server.stop()
+                results[name].append(rps)
+                log('  %s round %d  %-12s %9.0f req/s' % (label, round_no + 1, name, rps))
+        medians = {name: statistics.median(v) for name, v in results.items()}
+        ours = medians['uwsgi-aio']
+        for name in servers:
+            if name == 'uwsgi-aio':
+                continue
+            ratio = ours / medians[name] if medians[name] else 0
+            line = 'keepalive %s: uwsgi-aio %.0f req/s vs %s %.0f req/s: %.2fx' % (
+                label, ours, name, medians[name], ratio)
+            if name == 'nginx':
+                passed = ratio >= 0.8
+                verdict = verdict and passed
+                line += ' (target >= 0.80) %s' % ('PASS' if passed else 'FAIL')
+            log(line)
+    return verdict
 
 
 def bench_sleep(args):
@@ -509,7 +610,7 @@ def bench_soak(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('only', nargs='*', metavar='hello|sleep|executor|websocket|fanout|soak',
+    parser.add_argument('only', nargs='*', metavar='hello|keepalive|sleep|executor|websocket|fanout|soak',
                         help='benchmarks to run (default: all)')
     parser.add_argument('--seconds', type=int, default=8, help='wrk duration per round')
     parser.add_argument('--rounds', type=int, default=3)
@@ -518,7 +619,7 @@ def main():
     parser.add_argument('--sleep', type=float, default=5.0)
     args = parser.parse_args()
     os.makedirs(BENCH_BUILD, exist_ok=True)
-    everything = ['hello', 'sleep', 'executor', 'websocket', 'fanout', 'soak']
+    everything = ['hello', 'keepalive', 'sleep', 'executor', 'websocket', 'fanout', 'soak']
     chosen = args.only or everything
     unknown = set(chosen) - set(everything)
     if unknown:
@@ -526,6 +627,8 @@ def main():
     verdicts = []
     if 'hello' in chosen:
         verdicts.append(bench_hello(args))
+    if 'keepalive' in chosen:
+        verdicts.append(bench_keepalive(args))
     if 'sleep' in chosen:
         verdicts.append(bench_sleep(args))
     if 'executor' in chosen:

@@ -10,6 +10,10 @@
 
 void aio__respond_error(struct aio_request *req, int status, const char *detail)
 {
+    if (req->streaming) { /* its head is out: the host ends it unfinished */
+        req->stream_broken = 1;
+        return;
+    }
     aio__response_reset(req);
     aio_set_status(req, status);
     aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");

@@ -124,11 +124,17 @@ int aio__option_setting(const char *option, char *pair, char **key, char **value
 #define DEFAULT_STALL_MS 100
 /* eight peers at their own bound (websocket.c's 16 MiB) */
 #define DEFAULT_WS_WORKER_BACKLOG (128u * 1024u * 1024u)
+/* lwan's keep-alive timeout (nginx waits 75 s): an idle connection costs
+ * an fd and a small struct, and browsers reconnect cheaply */
+#define DEFAULT_KEEPALIVE_TIMEOUT_S 15
+/* nginx's keepalive_requests */
+#define DEFAULT_KEEPALIVE_REQUESTS 1000
 
 void aio__options_init(struct aio_options *o)
 {
     o->ignore_websocket_closed = 1;
     o->engine.stall_ms = DEFAULT_STALL_MS; /* 0 is a value: never report */
+    o->keepalive_timeout_s = DEFAULT_KEEPALIVE_TIMEOUT_S; /* 0: no keep-alive */
 }
 
 void aio__options_defaults(struct aio_options *o)
@@ -156,6 +162,8 @@ void aio__options_defaults(struct aio_options *o)
         o->redis_pool = DEFAULT_REDIS_POOL;
     if (!o->redis_timeout_ms)
         o->redis_timeout_ms = DEFAULT_REDIS_TIMEOUT_MS;
+    if (!o->keepalive_requests)
+        o->keepalive_requests = DEFAULT_KEEPALIVE_REQUESTS;
 }
 
 static int add_view_module(struct aio_options *o, const char *name, const char *path,
@@ -229,6 +237,9 @@ int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char
         {"aio-stall-ms", 0, 600000, offsetof(struct aio_options, engine.stall_ms)},
         {"aio-request-timeout", 0, 86400000, offsetof(struct aio_options, request_timeout_ms)},
         {"aio-websocket-cores", 1, 100000, offsetof(struct aio_options, websocket_cores)},
+        {"aio-keepalive-timeout", 0, 86400, offsetof(struct aio_options, keepalive_timeout_s)},
+        {"aio-keepalive-requests", 1, 1000000000,
+         offsetof(struct aio_options, keepalive_requests)},
     };
     static const struct {
         const char *name;

@@ -32,6 +32,8 @@ struct aio_options {
     long redis_timeout_ms;   /* `aio-redis-timeout`: connect and reply deadline */
     long request_timeout_ms; /* `aio-request-timeout`: a request's deadline (0: none) */
     long websocket_cores;    /* `aio-websocket-cores`: sessions at once (0: no bound) */
+    long keepalive_timeout_s; /* `aio-keepalive-timeout`: idle seconds (0: no keep-alive) */
+    long keepalive_requests;  /* `aio-keepalive-requests`: per connection */
 };
 
 /* Applies option `name` (an aio-* option other than `aio` itself) to

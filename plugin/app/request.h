@@ -64,6 +64,13 @@ struct aio_request {
     struct aio_task *task;
     int unavailable; /* the executor was full: answer 503 */
     int upgraded;    /* a websocket took over the connection: answer nothing */
+    /* a streamed response (stream.c): its head is out; its end too */
+    int streaming;
+    int stream_ended;
+    int stream_broken; /* failed after its head: it must not look complete */
+    /* aio_sse_begin()'s heartbeat, and when the stream was last written */
+    int64_t sse_heartbeat_ms;
+    uint64_t stream_written_ms;
 };
 
 /* A new, empty request (method GET, path "/"), or NULL. */

@@ -111,6 +111,16 @@ void aio__conn_unwatch(struct aio_conn *conn)
     conn->events = 0;
 }
 
+void aio__conn_move_watch(struct aio_conn *from, struct aio_conn *to)
+{
+    to->poll = from->poll;
+    to->events = from->events;
+    if (to->poll)
+        to->poll->data = to;
+    from->poll = NULL;
+    from->events = 0;
+}
+
 /* ---- opening and closing ------------------------------------------------------ */
 
 void aio__engine_configure(const struct aio_engine_config *config)

@@ -49,6 +49,14 @@ struct aio_conn_ops {
     /* Writes data[*pos..len) as far as the socket takes it, advancing *pos. */
     enum aio_io_status (*write)(struct aio_conn *conn, const char *data, size_t len,
                                 size_t *pos);
+    /* A streamed response, from the request's coroutine: the first call
+     * sends the head (the request's status and headers; the framing of the
+     * body is the host's: chunked, or until the connection closes), each
+     * call then data[0..len) whole (suspending while the peer is slow) and,
+     * with `end`, the end of the body. AIO_OK, AIO_ECANCELLED (the peer is
+     * gone), AIO_ETIMEDOUT or AIO_ERROR. NULL: the host buffers the body. */
+    int (*stream)(struct aio_conn *conn, struct aio_request *req, const char *data, size_t len,
+                  int end);
 };
 
 /* A client connection, as the engine watches it. */
@@ -65,6 +73,10 @@ struct aio_conn {
 int aio__conn_watch(struct aio_conn *conn, int events);
 /* Forgets the connection's fd (must run before the fd is closed). */
 void aio__conn_unwatch(struct aio_conn *conn);
+/* Hands `from`'s watcher, as it is (started or not), to `to`, which has
+ * the same fd and none: a connection changing owners (parked, served,
+ * kept alive) keeps one watcher, and epoll is not told anything. */
+void aio__conn_move_watch(struct aio_conn *from, struct aio_conn *to);
 
 /* ---- tasks: a coroutine and what it waits for ----------------------------- */
 

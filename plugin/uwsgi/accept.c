@@ -39,23 +39,21 @@ enum pending_state {
     PENDING_NO_DATA, /* watched until the first bytes arrive */
     PENDING_PARTIAL, /* part of the head: re-examined on every tick */
     PENDING_READY,   /* the whole head is there */
+    PENDING_IDLE,    /* kept alive after a response: in H.idle, watched */
 };
 
 struct aio_pending {
     struct aio_list node;
-    uv_poll_t poll;
+    struct aio_conn conn; /* its fd and watcher, handed on to the core that takes it */
     struct uwsgi_socket *sock;
-    int fd;
     enum pending_state state;
-    uint64_t accepted; /* loop time, ms */
+    uint64_t accepted; /* loop time, ms (IDLE: since its last response) */
     socklen_t addr_len;
     struct sockaddr_storage addr;
+    char *carry; /* bytes of its next request read already (pipelined) */
+    size_t carry_len;
+    uint64_t requests; /* served on this connection so far */
 };
-
-int aio__is_plain_http(const struct uwsgi_socket *sock)
-{
-    return sock->proto_name && strcmp(sock->proto_name, "http") == 0;
-}
 
 /* Best effort: the connection is about to be closed anyway. */
 void aio__send_error(int fd, int status)
@@ -67,9 +65,9 @@ void aio__send_error(int fd, int status)
         return;
     }
     int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                     status, aio__http_reason(status), body.len);
+                     status, aio__http_reason(status), aio__http_date_now(), body.len);
     struct iovec iov[2] = {{head, (size_t)n}, {body.data, body.len}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
     if (n > 0 && sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
@@ -98,25 +96,48 @@ void aio__listeners_stop(void)
 
 /* ---- parked connections -------------------------------------------------- */
 
-static void pending_free(uv_handle_t *handle)
+#define pending_of_conn(c) aio__container_of(c, struct aio_pending, conn)
+
+static void on_parked_event(struct aio_conn *conn, int status, int events);
+
+static const struct aio_conn_ops parked_conn_ops = {.event = on_parked_event};
+
+static struct aio_pending *pending_new(struct uwsgi_socket *sock, int fd)
 {
-    free(handle->data);
+    struct aio_pending *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->sock = sock;
+    p->conn.fd = fd;
+    p->conn.ops = &parked_conn_ops;
+    p->accepted = aio__loop_ms();
+    return p;
 }
 
-/* Forgets a parked connection; its fd stays open for whoever takes it. */
-static int pending_detach(struct aio_pending *p)
+static void pending_free(struct aio_pending *p)
 {
-    int fd = p->fd;
+    free(p->carry);
+    free(p);
+}
+
+/* Takes a parked connection off its list; its fd and watcher stay for
+ * whoever takes it. */
+static void pending_detach(struct aio_pending *p)
+{
     aio__list_remove(&p->node);
-    H.npending--;
-    uv_close((uv_handle_t *)&p->poll, pending_free); /* unwatches the fd now */
-    return fd;
+    if (p->state == PENDING_IDLE)
+        H.nidle--;
+    else
+        H.npending--;
 }
 
 static void pending_drop(struct aio_pending *p, int status)
 {
     int http = aio__is_plain_http(p->sock);
-    int fd = pending_detach(p);
+    int fd = p->conn.fd;
+    pending_detach(p);
+    aio__conn_unwatch(&p->conn); /* epoll forgets the fd now */
+    pending_free(p);
     aio__admit_soon(); /* room in the parking lot */
     if (status && http) {
         aio__send_error(fd, status);
@@ -130,14 +151,17 @@ static void pending_drop(struct aio_pending *p, int status)
  * is gone. */
 static int pending_examine(struct aio_pending *p)
 {
-    ssize_t n = recv(p->fd, H.peek_buf, uwsgi.buffer_size, MSG_PEEK | MSG_DONTWAIT);
+    if (p->carry) /* a pipelined request: its client is sending */
+        return p->state = PENDING_READY, 0;
+    size_t limit = aio__is_plain_http(p->sock) ? H.head_size : uwsgi.buffer_size;
+    ssize_t n = recv(p->conn.fd, H.peek_buf, limit, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0)
         return -1;
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
     const unsigned char *b = (const unsigned char *)H.peek_buf;
     int complete;
-    if ((size_t)n >= uwsgi.buffer_size)
+    if ((size_t)n >= limit)
         complete = 1; /* too big: the parser will answer 431 */
     else if (aio__is_plain_http(p->sock))
         complete = memmem(b, (size_t)n, "\r\n\r\n", 4) != NULL;
@@ -147,7 +171,7 @@ static int pending_examine(struct aio_pending *p)
     if (state != p->state) {
         /* Level-triggered readability would fire forever on the bytes we
          * only peeked at: partial heads are re-examined by the tick. */
-        uv_poll_stop(&p->poll);
+        aio__conn_watch(&p->conn, 0);
         p->state = state;
     }
     return 0;
@@ -178,10 +202,8 @@ static void evict_for_ready(void)
         free_cores++; /* an evicted core is free as soon as it is dropped */
 }
 
-static void on_pending_event(uv_poll_t *poll, int status, int events)
+static void on_pending_event(struct aio_pending *p, int status)
 {
-    (void)events;
-    struct aio_pending *p = poll->data;
     if (status < 0 || pending_examine(p) < 0) {
         pending_drop(p, 0);
         return;
@@ -194,16 +216,21 @@ static void on_pending_event(uv_poll_t *poll, int status, int events)
 static void pending_assign(struct aio_pending *p, struct wsgi_request *wsgi_req)
 {
     struct uwsgi_socket *sock = p->sock;
-    uint64_t accepted = p->accepted;
     size_t len = p->addr_len < sizeof(wsgi_req->client_addr) ? p->addr_len
                                                               : sizeof(wsgi_req->client_addr);
     uwsgi.wsgi_req = wsgi_req;
     wsgi_req_setup(wsgi_req, wsgi_req->async_id, sock);
     memcpy(&wsgi_req->client_addr, &p->addr, len);
     wsgi_req->c_len = (int)len;
-    wsgi_req->fd = pending_detach(p);
+    pending_detach(p);
+    wsgi_req->fd = p->conn.fd;
     uwsgi_post_accept(wsgi_req);
-    aio__core_begin(wsgi_req, accepted);
+    struct aio_conn_handoff from = {.accepted = p->accepted, .watch = &p->conn,
+                                    .carry = p->carry, .carry_len = p->carry_len,
+                                    .requests = p->requests};
+    p->carry = NULL;
+    aio__core_begin(wsgi_req, &from);
+    pending_free(p);
 }
 
 /* Makes room in the parking lot: drops its oldest incomplete connection. */
@@ -226,6 +253,98 @@ void aio__pending_close_all(void)
 {
     while (H.npending)
         pending_drop(oldest_pending(0), 503);
+}
+
+/* ---- kept-alive connections between requests ------------------------------ */
+
+/* The next request has begun to arrive: a free core takes it now (the
+ * common case: its head is read at once), or it waits in the parking lot
+ * like a new connection, its head under the same deadline. */
+static void on_idle_event(struct aio_pending *p, int status)
+{
+    if (status < 0) {
+        pending_drop(p, 0);
+        return;
+    }
+    aio__list_remove(&p->node);
+    H.nidle--;
+    p->accepted = aio__loop_ms();
+    p->state = PENDING_NO_DATA;
+    aio__list_append(&H.pending, &p->node);
+    H.npending++;
+    struct wsgi_request *wsgi_req = H.npending == 1 ? find_first_available_wsgi_req() : NULL;
+    if (wsgi_req) {
+        pending_assign(p, wsgi_req); /* its watcher goes on watching, for the core */
+        return;
+    }
+    on_pending_event(p, 0);
+}
+
+static void on_parked_event(struct aio_conn *conn, int status, int events)
+{
+    (void)events;
+    struct aio_pending *p = pending_of_conn(conn);
+    if (p->state == PENDING_IDLE)
+        on_idle_event(p, status);
+    else
+        on_pending_event(p, status);
+}
+
+void aio__keepalive_park(struct uwsgi_socket *sock, struct aio_conn *conn, const void *addr,
+                         socklen_t addr_len, char *carry, size_t carry_len, uint64_t requests)
+{
+    struct aio_pending *p = pending_new(sock, conn->fd);
+    if (!p) {
+        aio__conn_unwatch(conn);
+        close(conn->fd);
+        free(carry);
+        return;
+    }
+    aio__conn_move_watch(conn, &p->conn);
+    p->addr_len = addr_len <= sizeof(p->addr) ? addr_len : 0;
+    memcpy(&p->addr, addr, p->addr_len);
+    p->carry = carry;
+    p->carry_len = carry_len;
+    p->requests = requests;
+    if (carry) { /* the next request is on its way: served as soon as a core is free */
+        aio__conn_watch(&p->conn, 0);
+        p->state = PENDING_READY;
+        aio__list_append(&H.pending, &p->node);
+        H.npending++;
+        aio__admit_soon();
+        return;
+    }
+    p->state = PENDING_IDLE;
+    aio__list_append(&H.idle, &p->node);
+    H.nidle++;
+    if (aio__conn_watch(&p->conn, UV_READABLE) != AIO_OK) /* mostly watching already */
+        pending_drop(p, 0);
+}
+
+/* Out of descriptors, idle connections are the ones to give up (as nginx
+ * reuses its keep-alive connections): 1 when some were closed. */
+static int close_oldest_idle(int n)
+{
+    int closed = 0;
+    struct aio_list *node;
+    while (closed < n && (node = aio__list_first(&H.idle)) != NULL) {
+        pending_drop(pending_of(node), 0);
+        closed++;
+    }
+    return closed > 0;
+}
+
+void aio__keepalive_close_all(void)
+{
+    close_oldest_idle(H.nidle);
+}
+
+static void expire_idle(uint64_t now)
+{
+    uint64_t timeout = (uint64_t)aio__app.opts.keepalive_timeout_s * 1000;
+    struct aio_list *node;
+    while ((node = aio__list_first(&H.idle)) != NULL && now - pending_of(node)->accepted >= timeout)
+        pending_drop(pending_of(node), 0);
 }
 
 /* ---- admitting: free cores to parked connections, then accepting again --- */
@@ -258,44 +377,42 @@ void aio__admit_soon(void)
 /* accept() failed. Out of descriptors or memory, the listening socket would
  * stay readable and the loop would spin: stop accepting until a core frees
  * up or the next tick. */
-static void accept_failed(void)
+static int accept_failed(void)
 {
     if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM)
-        return; /* EAGAIN: another worker took it; others are per connection */
+        return 0; /* EAGAIN: another worker took it; others are per connection */
+    if (close_oldest_idle(16))
+        return 1; /* try again at once */
     if (!H.accept_error_logged) /* once until an accept succeeds again */
         aio__log("accept(): %s; pausing accepts", strerror(errno));
     H.accept_error_logged = 1;
     aio__listeners_stop();
+    return 0;
 }
 
 /* Accepts one connection into the parking lot. Returns 0 when there is
  * nothing (more) to accept. */
 static int accept_pending(struct uwsgi_socket *sock)
 {
-    struct aio_pending *p = calloc(1, sizeof(*p));
+    struct aio_pending *p = pending_new(sock, -1);
     if (!p)
         return 0;
     p->addr_len = sizeof(p->addr);
-    p->fd = accept4(sock->fd, (struct sockaddr *)&p->addr, &p->addr_len,
-                    SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (p->fd < 0) {
-        free(p);
-        accept_failed();
-        return 0;
-    }
-    if (uv_poll_init(&aio__engine.loop, &p->poll, p->fd) != 0) {
-        close(p->fd);
-        free(p);
-        return 0;
+    p->conn.fd = accept4(sock->fd, (struct sockaddr *)&p->addr, &p->addr_len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (p->conn.fd < 0) {
+        pending_free(p);
+        return accept_failed();
     }
     H.accept_error_logged = 0;
-    p->poll.data = p;
-    p->sock = sock;
-    p->accepted = aio__loop_ms();
     p->state = PENDING_NO_DATA;
+    if (aio__conn_watch(&p->conn, UV_READABLE) != AIO_OK) {
+        close(p->conn.fd);
+        pending_free(p);
+        return 0;
+    }
     aio__list_append(&H.pending, &p->node);
     H.npending++;
-    uv_poll_start(&p->poll, UV_READABLE, on_pending_event);
     return 1;
 }
 
@@ -310,11 +427,11 @@ static int accept_into_core(struct uwsgi_socket *sock, struct wsgi_request *wsgi
         uwsgi.async_queue_unused_ptr++;
         uwsgi.async_queue_unused[uwsgi.async_queue_unused_ptr] = wsgi_req;
         errno = error;
-        accept_failed();
-        return 0;
+        return accept_failed();
     }
     H.accept_error_logged = 0;
-    aio__core_begin(wsgi_req, accepted);
+    struct aio_conn_handoff from = {.accepted = accepted};
+    aio__core_begin(wsgi_req, &from);
     return 1;
 }
 
@@ -348,6 +465,7 @@ static void on_listener(uv_poll_t *poll, int status, int events)
 void aio__accept_tick(void)
 {
     uint64_t now = aio__loop_ms();
+    expire_idle(now);
     uint64_t deadline = (uint64_t)uwsgi.socket_timeout * 1000;
     struct aio_list *next;
     for (struct aio_list *n = aio__list_first(&H.pending); n; n = next) {
@@ -405,6 +523,7 @@ int aio__listeners_init(void)
 
 void aio__listeners_close(void)
 {
+    aio__keepalive_close_all();
     aio__pending_close_all();
     for (int i = 0; i < H.nlisteners; i++)
         uv_close((uv_handle_t *)&H.listeners[i], NULL);

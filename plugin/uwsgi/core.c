@@ -75,11 +75,18 @@ static enum aio_io_status conn_write(struct aio_conn *conn, const char *data, si
     return rc == UWSGI_OK ? AIO_IO_DONE : rc == UWSGI_AGAIN ? AIO_IO_AGAIN : AIO_IO_FAILED;
 }
 
+static int conn_stream(struct aio_conn *conn, struct aio_request *req, const char *data,
+                       size_t len, int end)
+{
+    return aio__respond_stream(core_of_conn(conn), req, data, len, end);
+}
+
 static const struct aio_conn_ops core_conn_ops = {
     .event = on_conn_event,
     .upgrade = conn_upgrade,
     .read = conn_read,
     .write = conn_write,
+    .stream = conn_stream,
 };
 
 /* ---- -> FREE ------------------------------------------------------------- */
@@ -122,6 +129,43 @@ struct aio_core *aio__core_of_task(struct aio_task *task)
     return task && task->ops == &core_task_ops ? core_of(task) : NULL;
 }
 
+/* Ends a plain HTTP request. uWSGI's close of an http11-socket would keep
+ * the fd for a next request of its own threaded kind: the fd is ours to
+ * close, or to park for its next request when the response said it
+ * persists, with any bytes of that request read already. */
+static void close_http_request(struct aio_core *core)
+{
+    struct wsgi_request *w = core->wsgi_req;
+    int fd = w->fd, closed = w->fd_closed;
+    int persist = core->persist && !closed && !w->write_errors;
+    struct sockaddr_storage addr;
+    socklen_t addr_len = w->c_len > 0 && (size_t)w->c_len <= sizeof(addr) ? (socklen_t)w->c_len : 0;
+    memcpy(&addr, &w->client_addr, addr_len);
+    struct uwsgi_socket *sock = w->socket;
+    char *carry = NULL;
+    size_t carry_len = persist ? w->proto_parser_remains : 0; /* the next request's first bytes */
+    if (carry_len) {
+        carry = malloc(carry_len);
+        if (carry)
+            memcpy(carry, w->proto_parser_remains_buf, carry_len);
+        else
+            persist = 0;
+    }
+    /* a keep-alive client told to go may have sent more already */
+    int linger = !persist && (core->wants_keepalive || w->proto_parser_remains > 0);
+    if (!persist)
+        aio__conn_unwatch(&core->conn);
+    w->fd_closed = 1;
+    uwsgi_close_request(w);
+    if (persist)
+        aio__keepalive_park(sock, &core->conn, &addr, addr_len, carry, carry_len,
+                            core->conn_requests + 1);
+    else if (!closed && linger)
+        aio__linger_close(fd); /* input may follow: a reset would destroy the response */
+    else if (!closed)
+        close(fd);
+}
+
 /* The body of every request coroutine: uWSGI's internal routing and the
  * request hook of the modifier (normally ours), then uWSGI's request close,
  * exactly as uWSGI's own async engine does it. */
@@ -143,9 +187,13 @@ static void core_main(void *arg)
             aio__task_wait(&core->task, &turn);
         }
     }
-    aio__conn_unwatch(&core->conn);
     uwsgi.wsgi_req = wsgi_req;
-    uwsgi_close_request(wsgi_req);
+    if (aio__is_plain_http(wsgi_req->socket)) {
+        close_http_request(core);
+    } else {
+        aio__conn_unwatch(&core->conn);
+        uwsgi_close_request(wsgi_req);
+    }
 }
 
 static void core_start(struct aio_core *core)
@@ -205,75 +253,23 @@ static void head_abort(struct aio_core *core, int status)
     core_release(core);
 }
 
-/* The parser gave up: tell a plain HTTP client why when we can. */
+/* The client hung up before its head was complete, or uWSGI's parser of
+ * a uwsgi packet gave up: nobody to answer. */
 static void head_failed(struct aio_core *core)
 {
+    head_abort(core, 0);
+}
+
+/* Plain HTTP heads are read and parsed by http1.c; uwsgi packets (from
+ * nginx, which has checked the request) by uWSGI's protocol parser. */
+static int read_head(struct aio_core *core, int *status, const char **why)
+{
     struct wsgi_request *wsgi_req = core->wsgi_req;
-    int status = 0;
-    if (aio__is_plain_http(wsgi_req->socket) && wsgi_req->proto_parser_buf) {
-        if (wsgi_req->proto_parser_pos >= uwsgi.buffer_size)
-            status = 431;
-        else if (memmem(wsgi_req->proto_parser_buf, wsgi_req->proto_parser_pos, "\r\n\r\n", 4))
-            status = 400; /* a complete head, but malformed */
-    }
-    if (status) {
-        aio__host.stats.rejected++;
-        aio__log("rejected a request head: %d %s", status, aio__http_reason(status));
-    }
-    head_abort(core, status);
-}
-
-/* uWSGI's HTTP parser returns early on some malformed heads (a CR without
- * LF in a header line, a line over 64 KiB) without freeing the header list
- * it has built: one client could grow the worker without bound. So it only
- * ever parses a head that has been checked here first. The bytes are peeked
- * into the parser's own buffer, where its read() puts them too; a complete
- * head that passes goes to the parser (whose read then returns the same
- * bytes, and perhaps the body behind them, which it does not parse as
- * headers). An incomplete one is read here, as the parser would, and
- * waits for more. */
-#define HEAD_INVALID (-100)
-
-/* uWSGI's parser state after `len` bytes without a CRLF CRLF in them:
- * how much of one the buffer ends with. */
-static int parser_state_after(const char *buf, size_t len)
-{
-    if (len >= 3 && memcmp(buf + len - 3, "\r\n\r", 3) == 0)
-        return 3;
-    if (len >= 2 && memcmp(buf + len - 2, "\r\n", 2) == 0)
-        return 2;
-    return len >= 1 && buf[len - 1] == '\r' ? 1 : 0;
-}
-
-static int read_checked_http_head(struct wsgi_request *w, const char **why)
-{
-    if (!w->proto_parser_buf) /* as the parser would: it keeps it until the request ends */
-        w->proto_parser_buf = uwsgi_malloc(uwsgi.buffer_size);
-    char *buf = w->proto_parser_buf;
-    size_t pos = w->proto_parser_pos, room = uwsgi.buffer_size - pos;
-    ssize_t n = room ? recv(w->fd, buf + pos, room, MSG_PEEK | MSG_DONTWAIT) : 0;
-    if (n <= 0) /* nothing yet, EOF, an error or a full buffer: the parser says which */
-        return w->socket->proto(w);
-    size_t end = aio__http_head_scan(buf, pos + (size_t)n, why);
-    if (*why)
-        return HEAD_INVALID;
-    if (end)
-        return w->socket->proto(w);
-    ssize_t got = read(w->fd, buf + pos, (size_t)n);
-    if (got <= 0)
-        return -1;
-    w->proto_parser_pos += (uint64_t)got;
-    w->proto_parser_status = parser_state_after(buf, w->proto_parser_pos);
-    /* full without a whole head: head_failed() answers 431 */
-    return w->proto_parser_pos >= uwsgi.buffer_size ? -1 : UWSGI_AGAIN;
-}
-
-static int read_head(struct wsgi_request *wsgi_req, const char **why)
-{
-    *why = NULL;
     if (aio__is_plain_http(wsgi_req->socket))
-        return read_checked_http_head(wsgi_req, why);
-    return wsgi_req->socket->proto(wsgi_req); /* uwsgi packets: nginx checked them */
+        return aio__http1_read_head(core, status, why);
+    *status = 0;
+    *why = NULL;
+    return wsgi_req->socket->proto(wsgi_req);
 }
 
 /* More client data (or EOF) for a core in the HEAD state. */
@@ -282,11 +278,12 @@ static void head_feed(struct aio_core *core)
     struct wsgi_request *wsgi_req = core->wsgi_req;
     uwsgi.wsgi_req = wsgi_req;
     const char *why;
-    int status = read_head(wsgi_req, &why);
-    if (status == HEAD_INVALID) {
+    int answer;
+    int status = read_head(core, &answer, &why);
+    if (status == AIO_HTTP1_INVALID) {
         aio__host.stats.rejected++;
-        aio__log("rejected a request head: 400 Bad Request (%s)", why);
-        head_abort(core, 400);
+        aio__log("rejected a request head: %d %s (%s)", answer, aio__http_reason(answer), why);
+        head_abort(core, answer);
         return;
     }
     if (status == UWSGI_AGAIN) {
@@ -300,10 +297,9 @@ static void head_feed(struct aio_core *core)
     }
     head_remove(core);
     uv_timer_stop(&core->task.timer);
-    if (aio__conn_watch(&core->conn, 0) != AIO_OK) {
-        head_abort(core, 503);
-        return;
-    }
+    /* A watcher is left as it is: stopped only if it fires while nothing
+     * waits for it (on_conn_event), so that a kept-alive connection's
+     * requests cost no epoll_ctl call. */
     core_start(core); /* HEAD -> RUNNING */
 }
 
@@ -319,15 +315,28 @@ static void on_head_timeout(uv_timer_t *timer)
     head_abort(core, started ? 408 : 0);
 }
 
-void aio__core_begin(struct wsgi_request *wsgi_req, uint64_t accepted)
+void aio__core_begin(struct wsgi_request *wsgi_req, struct aio_conn_handoff *from)
 {
     struct aio_core *core = &aio__host.cores[wsgi_req->async_id];
+    uint64_t accepted = from->accepted;
+    core->conn_requests = from->requests;
+    core->wants_keepalive = core->persist = core->expect_continue = 0;
+    core->stream_chunked = core->stream_body = 0;
+    if (from->carry) { /* a pipelined request: its first bytes are here already */
+        wsgi_req->proto_parser_buf = uwsgi_malloc(aio__host.head_size);
+        memcpy(wsgi_req->proto_parser_buf, from->carry, from->carry_len);
+        wsgi_req->proto_parser_pos = from->carry_len;
+        free(from->carry);
+        from->carry = NULL;
+    }
     aio__engine_live(+1);
     uwsgi.workers[uwsgi.mywid].cores[wsgi_req->async_id].in_request = 1;
     wsgi_req->start_of_request = uwsgi_micros();
     wsgi_req->start_of_request_in_sec = wsgi_req->start_of_request / 1000000;
     core->state = AIO_CORE_HEAD;
     core->conn.fd = wsgi_req->fd;
+    if (from->watch)
+        aio__conn_move_watch(from->watch, &core->conn);
     head_push(core);
     uint64_t deadline = (uint64_t)uwsgi.socket_timeout * 1000;
     uint64_t waited = aio__loop_ms() - accepted;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proto/http.h"
+#include "proto/http1.h"
 #include "uwsgi/host.h"
 
 extern struct uwsgi_server uwsgi;
@@ -15,12 +16,27 @@ extern struct uwsgi_server uwsgi;
  * `limit-post` this is their cap. */
 #define AIO_DEFAULT_BODY_LIMIT (16u * 1024u * 1024u)
 
-static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req)
+/* Connection: close, or keep-alive for an HTTP/1.0 client that asked (an
+ * HTTP/1.1 connection persists unless told otherwise). */
+static void add_connection_header(struct aio_core *core, struct wsgi_request *wsgi_req)
+{
+    if (!aio__is_plain_http(wsgi_req->socket))
+        return; /* the frontend's business */
+    if (!core->persist)
+        uwsgi_response_add_header(wsgi_req, "Connection", 10, "close", 5);
+    else if (core->http_minor == 0)
+        uwsgi_response_add_header(wsgi_req, "Connection", 10, "keep-alive", 10);
+}
+
+static void send_response(struct aio_request *req, struct aio_core *core,
+                          struct wsgi_request *wsgi_req)
 {
     char status[64];
     int n = snprintf(status, sizeof(status), "%d %s", req->status, aio__http_reason(req->status));
     if (uwsgi_response_prepare_headers(wsgi_req, status, (uint16_t)n))
         return;
+    uwsgi_response_add_header(wsgi_req, "Date", 4, (char *)aio__http_date_now(),
+                              AIO_HTTP_DATE_LEN);
     for (size_t i = 0; i < req->response_headers.count; i++) {
         const struct aio_kv *h = &req->response_headers.items[i];
         uwsgi_response_add_header(wsgi_req, (char *)h->key, (uint16_t)strlen(h->key),
@@ -33,12 +49,92 @@ static void send_response(struct aio_request *req, struct wsgi_request *wsgi_req
                                   (uint16_t)strlen(AIO_HTML_TYPE));
     if (has_body)
         uwsgi_response_add_content_length(wsgi_req, len);
-    if (aio__is_plain_http(wsgi_req->socket)) /* uWSGI's http-socket closes after each response */
-        uwsgi_response_add_header(wsgi_req, "Connection", 10, "close", 5);
+    add_connection_header(core, wsgi_req);
     if (len && req->method_bit != AIO_HEAD)
         uwsgi_response_write_body_do(wsgi_req, req->response_body.data, len);
     else
         uwsgi_response_write_headers_do(wsgi_req);
+}
+
+/* ---- streamed responses --------------------------------------------------- */
+
+/* Why a write to the client failed, as a status for the view. */
+static int stream_failed(struct aio_core *core)
+{
+    if (core->task.timed_out && !core->task.cancelled)
+        return AIO_ETIMEDOUT;
+    return AIO_ECANCELLED; /* the client is gone (or left us unable to write to it) */
+}
+
+static int stream_head(struct aio_core *core, struct aio_request *req, struct wsgi_request *w)
+{
+    char status[64];
+    int n = snprintf(status, sizeof(status), "%d %s", req->status, aio__http_reason(req->status));
+    if (uwsgi_response_prepare_headers(w, status, (uint16_t)n))
+        return AIO_ERROR;
+    uwsgi_response_add_header(w, "Date", 4, (char *)aio__http_date_now(), AIO_HTTP_DATE_LEN);
+    for (size_t i = 0; i < req->response_headers.count; i++) {
+        const struct aio_kv *h = &req->response_headers.items[i];
+        uwsgi_response_add_header(w, (char *)h->key, (uint16_t)strlen(h->key), (char *)h->value,
+                                  (uint16_t)strlen(h->value));
+    }
+    int has_body = aio__response_has_body(req) && req->method_bit != AIO_HEAD;
+    if (aio__response_has_body(req) && !req->has_content_type)
+        uwsgi_response_add_header(w, "Content-Type", 12, AIO_HTML_TYPE,
+                                  (uint16_t)strlen(AIO_HTML_TYPE));
+    /* Without a length the body is chunked to an HTTP/1.1 client, and
+     * otherwise ends with the connection (HTTP/1.0; the uwsgi protocol,
+     * whose frontend frames the body for its own client). */
+    core->stream_chunked = has_body && aio__is_plain_http(w->socket) && core->http_minor == 1;
+    core->stream_body = has_body;
+    core->persist = (!has_body || core->stream_chunked) && aio__http1_may_persist(core, req->status);
+    if (core->stream_chunked)
+        uwsgi_response_add_header(w, "Transfer-Encoding", 17, "chunked", 7);
+    add_connection_header(core, w);
+    return uwsgi_response_write_headers_do(w) == UWSGI_OK ? AIO_OK : stream_failed(core);
+}
+
+#define SMALL_CHUNK 8192
+
+static int stream_piece(struct aio_core *core, struct wsgi_request *w, const char *data, size_t len)
+{
+    if (!core->stream_body || len == 0)
+        return AIO_OK;
+    if (!core->stream_chunked)
+        return uwsgi_response_write_body_do(w, (char *)data, len) == UWSGI_OK ? AIO_OK
+                                                                           : stream_failed(core);
+    char frame[SMALL_CHUNK + 24]; /* a small piece goes out in one write, framed */
+    int n = snprintf(frame, sizeof(frame), "%zx\r\n", len);
+    if (len <= SMALL_CHUNK) {
+        memcpy(frame + n, data, len);
+        memcpy(frame + n + len, "\r\n", 2);
+        return uwsgi_response_write_body_do(w, frame, (size_t)n + len + 2) == UWSGI_OK
+                   ? AIO_OK
+                   : stream_failed(core);
+    }
+    if (uwsgi_response_write_body_do(w, frame, (size_t)n) != UWSGI_OK ||
+        uwsgi_response_write_body_do(w, (char *)data, len) != UWSGI_OK ||
+        uwsgi_response_write_body_do(w, "\r\n", 2) != UWSGI_OK)
+        return stream_failed(core);
+    return AIO_OK;
+}
+
+int aio__respond_stream(struct aio_core *core, struct aio_request *req, const char *data,
+                        size_t len, int end)
+{
+    struct wsgi_request *w = core->wsgi_req;
+    if (core->task.cancelled)
+        return AIO_ECANCELLED;
+    if (!w->headers_sent && !w->headers) { /* the first call: the head */
+        int rc = stream_head(core, req, w);
+        if (rc != AIO_OK)
+            return rc;
+    }
+    int rc = stream_piece(core, w, data, len);
+    if (rc == AIO_OK && end && core->stream_chunked)
+        rc = uwsgi_response_write_body_do(w, "0\r\n\r\n", 5) == UWSGI_OK ? AIO_OK
+                                                                         : stream_failed(core);
+    return rc;
 }
 
 /* ---- building the aio_request from uWSGI's variables ------------------ */
@@ -87,7 +183,8 @@ static const char *build_request(struct aio_request *req, struct wsgi_request *w
 
 /* Reads the whole body. Returns 0, or the HTTP status to answer with
  * (-1: the client is gone, answer nothing). */
-static int read_body(struct aio_request *req, struct wsgi_request *w, struct aio_task *task)
+static int read_body(struct aio_request *req, struct wsgi_request *w, struct aio_task *task,
+                     struct aio_core *core)
 {
     uint64_t limit = uwsgi.limit_post ? uwsgi.limit_post : AIO_DEFAULT_BODY_LIMIT;
     if (aio_header(req, "Transfer-Encoding") && !aio_header(req, "Content-Length"))
@@ -96,6 +193,7 @@ static int read_body(struct aio_request *req, struct wsgi_request *w, struct aio
         return 0;
     if (w->post_cl > limit)
         return 413;
+    aio__http1_send_continue(core);
     ssize_t rlen = 0;
     char *body = uwsgi_request_body_read(w, 0, &rlen);
     if (!body || rlen != (ssize_t)w->post_cl)
@@ -145,7 +243,7 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
             error = wsgi_req->var_cnt >= uwsgi.vec_size - 5 ? 431 : 400;
     } else if ((why = build_request(req, wsgi_req)) != NULL) {
         error = 400;
-    } else if ((error = read_body(req, wsgi_req, task)) == 0 &&
+    } else if ((error = read_body(req, wsgi_req, task, core)) == 0 &&
                aio__request_parse_params(req, &why) != AIO_OK) {
         error = 400;
     }
@@ -158,8 +256,16 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
         /* the websocket session answered (101) and is over */
     } else if (task->cancelled || error < 0) {
         wsgi_req->status = 499; /* nginx's "client closed request", for the log */
+    } else if (req->streaming) {
+        if (req->stream_broken) /* cut: without its end, the client knows */
+            core->persist = 0;
+        else if (aio_stream_end(req) != AIO_OK)
+            core->persist = 0;
     } else {
-        send_response(req, wsgi_req);
+        /* a view's own error answers keep the connection; the server's
+         * answers to a request it could not take do not */
+        core->persist = error > 0 ? 0 : aio__http1_may_persist(core, req->status);
+        send_response(req, core, wsgi_req);
         if (error > 0) { /* the request may not have been read in full */
             aio__conn_unwatch(&core->conn);
             wsgi_req->fd_closed = 1;

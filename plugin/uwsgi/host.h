@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "app/app.h"
 #include "engine/engine.h"
@@ -37,6 +38,14 @@ struct aio_core {
      * response): since when, and its place in aio__host.client_waits */
     uint64_t client_wait_started;
     struct aio_list client_wait_node;
+    /* HTTP/1.x (http1.c): what the head asked for */
+    int http_minor;
+    int expect_continue;
+    int wants_keepalive; /* http11-socket and the head asks for it */
+    int persist;         /* decided: the connection carries another request */
+    int stream_chunked;  /* a streamed response: its body is chunked */
+    int stream_body;     /* ... and has one (not HEAD, not 204/304) */
+    uint64_t conn_requests; /* requests served on this connection before this one */
 };
 
 struct aio_host_stats {
@@ -55,6 +64,7 @@ struct aio_host_shared {
 
 struct aio__host {
     int selected; /* `aio = N` chose this loop engine */
+    size_t head_size; /* the longest HTTP request head: the configured buffer-size */
     struct aio_host_shared *shared;
     struct aio_core *cores;
     int ncores;
@@ -62,6 +72,8 @@ struct aio__host {
     struct aio_list client_waits; /* cores waiting for their client, oldest first */
     struct aio_list pending; /* connections accepted without a core, oldest first */
     int npending;
+    struct aio_list idle;    /* kept-alive connections between requests, oldest first */
+    int nidle;
     int max_pending;
     char *peek_buf;            /* uwsgi.buffer_size bytes, to look at pending heads */
     struct aio_list lingering; /* sockets closing after an error response */
@@ -87,9 +99,18 @@ extern struct aio__host aio__host;
 int aio__cores_init(void);
 void aio__cores_close(void);
 void aio__cores_free(void);
-/* FREE -> HEAD: the connection is accepted into `wsgi_req` at loop time
- * `accepted`: read its head. */
-void aio__core_begin(struct wsgi_request *wsgi_req, uint64_t accepted);
+/* What a connection brings to the core that takes it. */
+struct aio_conn_handoff {
+    uint64_t accepted;      /* loop time its head's deadline counts from */
+    struct aio_conn *watch; /* whose watcher of its fd it takes over, or NULL */
+    char *carry;            /* bytes of its next request read already (taken over) */
+    size_t carry_len;
+    uint64_t requests;      /* requests served on it before */
+};
+/* FREE -> HEAD: the connection is accepted into `wsgi_req` (or its next
+ * request has begun to arrive after a kept-alive response): read its
+ * head. */
+void aio__core_begin(struct wsgi_request *wsgi_req, struct aio_conn_handoff *from);
 /* Frees a core for a complete request that waits: drops the oldest core
  * still reading its head, or else the one that has waited longest for its
  * client to send more of its body or to read more of its response (a
@@ -119,10 +140,35 @@ void aio__admit_soon(void);
 /* Periodic: re-examines parked heads, expires slow ones. */
 void aio__accept_tick(void);
 void aio__pending_close_all(void);
-/* 1 for an http-socket (a plain HTTP client), 0 for the uwsgi protocol. */
-int aio__is_plain_http(const struct uwsgi_socket *sock);
 /* The status line and body of an error answered without a request. */
 void aio__send_error(int fd, int status);
+/* A kept-alive connection after its response: parked without a core until
+ * its next request arrives (or at once, with `carry_len` bytes of it
+ * already read; `carry` is taken over), closed after aio-keepalive-timeout
+ * idle seconds. */
+void aio__keepalive_park(struct uwsgi_socket *sock, struct aio_conn *conn, const void *addr,
+                         socklen_t addr_len, char *carry, size_t carry_len, uint64_t requests);
+/* Closes every idle kept-alive connection (the worker stops). */
+void aio__keepalive_close_all(void);
+
+/* ---- http1.c: HTTP/1.x heads, keep-alive --------------------------------- */
+
+/* 1 for an http-socket or http11-socket (a plain HTTP client), 0 for the
+ * uwsgi protocol. */
+int aio__is_plain_http(const struct uwsgi_socket *sock);
+/* Reads and parses the head of `core`'s request (plain HTTP) from what it
+ * has and what the socket gives now: UWSGI_OK (uWSGI's request is ready),
+ * UWSGI_AGAIN (wait for more), -1 (the client hung up) or
+ * AIO_HTTP1_INVALID with the status to answer and why. */
+#define AIO_HTTP1_INVALID (-100)
+int aio__http1_read_head(struct aio_core *core, int *status, const char **why);
+/* After the response of `status`: may the connection carry another
+ * request? */
+int aio__http1_may_persist(struct aio_core *core, int status);
+/* Answers "100 Continue" before the body is read, if the head expects it. */
+void aio__http1_send_continue(struct aio_core *core);
+/* "Sun, 06 Nov 1994 08:49:37 GMT", formatted once per second. */
+const char *aio__http_date_now(void);
 
 /* ---- linger.c ------------------------------------------------------------ */
 
@@ -150,6 +196,9 @@ void aio__worker_construct_app(void);
 
 /* uWSGI's request hook for our modifier: serves one request. */
 int aio__handle_request(struct wsgi_request *wsgi_req);
+/* The engine's aio_conn_ops.stream for `core`'s request (see there). */
+int aio__respond_stream(struct aio_core *core, struct aio_request *req, const char *data,
+                        size_t len, int end);
 /* After-request hook: the uWSGI request log line. */
 void aio__after_request(struct wsgi_request *wsgi_req);
 

@@ -113,6 +113,14 @@ static struct uwsgi_option aio_options[] = {
      "return AIO_ETIMEDOUT and the client gets 504; a view's timeout_ms overrides it; "
      "'harakiri = N' sets it to N s",
      opt_engine, NULL, 0},
+    {"aio-keepalive-timeout", required_argument, 0,
+     "seconds a kept-alive connection of an http11-socket may stay idle between requests "
+     "(0-86400; 0: one request per connection; default 15); idle, it holds no async core",
+     opt_engine, NULL, 0},
+    {"aio-keepalive-requests", required_argument, 0,
+     "requests one kept-alive connection may carry before it is closed (1-1000000000, "
+     "default 1000)",
+     opt_engine, NULL, 0},
     {"aio-stall-ms", required_argument, 0,
      "milliseconds a coroutine may run without suspending before the worker logs which "
      "request or task held the loop, at most once a second (0-600000, 0: never; default 100)",
@@ -135,14 +143,18 @@ static void check_sockets(void)
 {
     for (struct uwsgi_socket *s = uwsgi.sockets; s; s = s->next) {
         const char *proto = s->proto_name ? s->proto_name : "uwsgi";
-        if (strcmp(proto, "uwsgi") != 0 && strcmp(proto, "http") != 0) {
+        if (strcmp(proto, "uwsgi") != 0 && strcmp(proto, "http") != 0 &&
+            strcmp(proto, "http11") != 0) {
             char error[256];
             snprintf(error, sizeof(error),
-                     "socket %s speaks '%s'; the aio loop engine serves 'socket' (uwsgi) and "
-                     "'http-socket' only",
+                     "socket %s speaks '%s'; the aio loop engine serves 'socket' (uwsgi), "
+                     "'http-socket' and 'http11-socket' (keep-alive) only",
                      s->name, proto);
             fatal(error);
         }
+        if (aio__is_plain_http(s) && uwsgi.enable_proxy_protocol)
+            fatal("'enable-proxy-protocol' is not supported on the aio loop engine's HTTP "
+                  "sockets; put the proxy in front of a 'socket' (uwsgi protocol) instead");
     }
 }
 
@@ -167,6 +179,18 @@ static void map_harakiri(void)
               seconds, seconds, seconds);
 }
 
+/* An HTTP head of buffer-size bytes becomes more than buffer-size bytes of
+ * uWSGI variables (the target twice, HTTP_ before every name), and they
+ * must be in uWSGI's own per-core buffer, where its stats server reads
+ * them: buffer-size stays the limit of a head, and the buffers, allocated
+ * after this, get room for its variables. */
+static void size_request_buffers(void)
+{
+    aio__host.head_size = uwsgi.buffer_size;
+    size_t vars = 2 * (size_t)uwsgi.buffer_size + 1024;
+    uwsgi.buffer_size = vars > 0xffff ? 0xffff : (uint64_t)vars;
+}
+
 static int aio_plugin_init(void)
 {
     if (!aio__host.selected) {
@@ -180,6 +204,7 @@ static int aio_plugin_init(void)
         fatal("'threads' cannot be combined with 'aio': requests already run concurrently");
     check_sockets();
     map_harakiri();
+    size_request_buffers();
     aio__options_defaults(&aio__app.opts);
     /* Opening the modules here (once, before fork) reports a missing file or
      * a broken module in one line; aio_main() itself runs in each worker.

@@ -33,6 +33,7 @@ static void begin_stop(int exit_code)
     H.exit_code = exit_code;
     uwsgi.workers[uwsgi.mywid].manage_next_request = 0;
     aio__listeners_stop();
+    aio__keepalive_close_all(); /* between requests: nothing is lost */
     aio__log("worker %d (pid %d) stopping gracefully, %d request(s) in flight, %d task(s) "
              "cancelled",
              uwsgi.mywid, (int)getpid(), aio__cores_busy() + H.npending, aio__app.ntasks);
@@ -126,6 +127,7 @@ static void open_worker(void)
     aio__list_init(&H.heads);
     aio__list_init(&H.client_waits);
     aio__list_init(&H.pending);
+    aio__list_init(&H.idle);
     aio__list_init(&H.lingering);
     if (aio__cores_init() != AIO_OK || aio__listeners_init() != AIO_OK)
         exit(1);

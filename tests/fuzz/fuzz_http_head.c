@@ -1,5 +1,5 @@
-/* libFuzzer target for the request-head checks of proto/http.c, which
- * stand between the network and uWSGI's own HTTP parser.
+/* libFuzzer target for the request head: the byte checks of proto/http.c
+ * and the parser of proto/http1.c that the uWSGI host runs after them.
  *
  * Input: bytes a client sends. aio__http_head_scan() must find the first
  * CRLF CRLF exactly when the head before it really has no CR without LF,
@@ -7,8 +7,11 @@
  * bytes (checked here the slow way), report a problem otherwise, and never
  * a problem in an incomplete head that has none yet. A clean head's request
  * line then goes through the checks and target decoding the uWSGI host
- * uses. ASan
- * and UBSan watch the memory. */
+ * uses, and the whole head through aio__http1_parse_head(): its slices
+ * must lie inside the head, a parsed head must have a token for a method,
+ * HTTP/1.0 or 1.1, a Host when 1.1, and never both a length and chunked.
+ * The parser also gets the raw input whole, clean or not: it must answer,
+ * never crash. ASan and UBSan watch the memory. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +19,37 @@
 
 #include "base/arena.h"
 #include "proto/http.h"
+#include "proto/http1.h"
+
+static struct aio_http1_head parsed;
+
+static int inside(const char *p, size_t n, const char *buf, size_t len)
+{
+    return p >= buf && p + n <= buf + len;
+}
+
+static void whole_head(const char *buf, size_t len)
+{
+    const char *why = NULL;
+    int status = aio__http1_parse_head(buf, len, &parsed, &why);
+    if (status) {
+        assert(why && (status == 400 || status == 431 || status == 501 || status == 505));
+        return;
+    }
+    assert(inside(parsed.method, parsed.method_len, buf, len));
+    assert(aio__http_is_token(parsed.method, parsed.method_len));
+    assert(inside(parsed.target, parsed.target_len, buf, len) && parsed.target_len > 0);
+    assert(parsed.minor == 0 || parsed.minor == 1);
+    assert(parsed.minor == 0 || parsed.has_host);
+    assert(!(parsed.chunked && parsed.has_content_length));
+    assert(parsed.nheaders <= AIO_HTTP1_MAX_HEADERS);
+    for (size_t i = 0; i < parsed.nheaders; i++) {
+        const struct aio_http1_header *h = &parsed.headers[i];
+        assert(inside(h->name, h->name_len, buf, len) && inside(h->value, h->value_len, buf, len));
+        assert(aio__http_is_token(h->name, h->name_len) && !memchr(h->name, '_', h->name_len));
+        assert(h->value_len == 0 || (h->value[0] != ' ' && h->value[h->value_len - 1] != ' '));
+    }
+}
 
 static int really_clean(const uint8_t *b, size_t len)
 {
@@ -69,9 +103,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *problem = NULL;
     size_t end = aio__http_head_scan(text, size, &problem);
     size_t terminator = first_terminator(data, size);
+    const char *why = NULL;
+    if (size && aio__http1_parse_head(text, size, &parsed, &why)) /* anything: no crash */
+        assert(why);
     if (terminator && really_clean(data, terminator)) {
         assert(!problem && end == terminator);
         request_line(text, end);
+        whole_head(text, end);
     } else if (terminator) {
         assert(problem && end == 0);
     } else {

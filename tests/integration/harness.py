@@ -26,6 +26,12 @@ PROBE = os.path.join(BUILD, 'test-views', 'probe.so')
 BADROUTE = os.path.join(BUILD, 'test-views', 'badroute.so')
 SHARED = os.path.join(BUILD, 'test-views', 'shared.so')
 LSAN_SUPPRESSIONS = os.path.join(ROOT, 'tests', 'lsan.supp')
+# The socket kind of every test server that speaks HTTP: the suite runs on
+# both (the Makefile's integration runs use http11-socket, the sanitized
+# ones http-socket).
+HTTP_SOCKET = os.environ.get('AIO_TEST_HTTP_SOCKET', 'http-socket')
+if HTTP_SOCKET not in ('http-socket', 'http11-socket'):
+    raise SystemExit('AIO_TEST_HTTP_SOCKET must be http-socket or http11-socket')
 # Sanitized runs are several times slower: scale time limits that are not
 # themselves what a test measures.
 SLOWDOWN = 3.0 if SANITIZE else 1.0
@@ -59,7 +65,8 @@ class Uwsgi:
     defaults give one master-less worker serving the probe and tutorial
     modules on an http-socket."""
 
-    def __init__(self, options=None, http=True, modules=(PROBE, TUTORIAL), aio=64, extra=()):
+    def __init__(self, options=None, http=True, modules=(PROBE, TUTORIAL), aio=64, extra=(),
+                 http_socket=None):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix='aio-test-')
         self.log_path = os.path.join(self.dir, 'uwsgi.log')
@@ -67,7 +74,8 @@ class Uwsgi:
         self.proc = None
         if options is None:
             options = [('plugin', PLUGIN)]
-            options.append(('http-socket' if http else 'socket', '127.0.0.1:%d' % self.port))
+            kind = http_socket or HTTP_SOCKET
+            options.append((kind if http else 'socket', '127.0.0.1:%d' % self.port))
             options += [('aio', str(aio)), ('master', 'false'), ('socket-timeout', '10'),
                         ('listen', '1024')]
             options += [('aio-views', m) for m in modules]
@@ -208,15 +216,48 @@ def worker_rss_kib(pid):
     raise AssertionError('no VmRSS for pid %d' % pid)
 
 
+def read_response(sock, head_request=False):
+    """One HTTP response from `sock`, framed as it says (Content-Length,
+    chunked, or up to the close), so that a kept-alive connection is read
+    exactly as one that closes."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return Response(data)
+        data += chunk
+    head = Response(data.partition(b'\r\n\r\n')[0] + b'\r\n\r\n')
+    body_start = data.index(b'\r\n\r\n') + 4
+    if head_request or head.status in (101, 204, 304) or 100 <= head.status < 200:
+        return Response(data[:body_start])
+    if 'content-length' in head.headers:
+        end = body_start + int(head.headers['content-length'])
+        while len(data) < end:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return Response(data[:end])
+    if 'chunked' in head.headers.get('transfer-encoding', ''):
+        while not data.endswith(b'0\r\n\r\n'):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return Response(data)
+    return Response(data + recv_all(sock))
+
+
 def raw_request(port, data, timeout=10.0):
     with socket.create_connection(('127.0.0.1', port), timeout=timeout * SLOWDOWN) as s:
         s.sendall(data)
-        return Response(recv_all(s))
+        return read_response(s, head_request=data.startswith(b'HEAD '))
 
 
 def request(port, method='GET', path='/', headers=None, body=b'', timeout=10.0):
     headers = dict(headers or {})
     headers.setdefault('Host', '127.0.0.1:%d' % port)
+    headers.setdefault('Connection', 'close')  # read to the end on any socket kind
     if body or method in ('POST', 'PUT'):
         headers.setdefault('Content-Length', str(len(body)))
     head = '%s %s HTTP/1.1\r\n' % (method, path)
@@ -241,7 +282,7 @@ async def _timed_get(port, path, timeout):
     start = time.monotonic()
     reader, writer = await asyncio.wait_for(asyncio.open_connection('127.0.0.1', port), timeout)
     try:
-        writer.write(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % path).encode())
+        writer.write(('GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' % path).encode())
         raw = await asyncio.wait_for(reader.read(), timeout)
     finally:
         writer.close()

@@ -8,6 +8,7 @@ import unittest
 from tests.integration.harness import ROOT, SLOWDOWN, TUTORIAL, Uwsgi
 
 SCRIPT = os.path.join(ROOT, 'tests', 'browser', 'tutorial.mjs')
+EVENTS_SCRIPT = os.path.join(ROOT, 'tests', 'browser', 'events.mjs')
 NODE_MODULES = os.path.join(ROOT, 'tests', 'browser', 'node_modules', 'playwright-core')
 
 
@@ -30,3 +31,18 @@ class BrowserTest(unittest.TestCase):
             log = server.read_log()
             self.assertIn('GET /echo => generated 0 bytes', log)
             self.assertIn('(HTTP/1.1 101)', log)
+
+    def test_server_sent_events_arrive_one_by_one(self):
+        self.assertTrue(os.path.isdir(NODE_MODULES), 'run: npm ci --prefix tests/browser')
+        with Uwsgi(modules=(TUTORIAL,)) as server:
+            result = subprocess.run(['node', EVENTS_SCRIPT, 'http://127.0.0.1:%d/' % server.port,
+                                     '5', '300'],
+                                    capture_output=True, text=True, timeout=90 * SLOWDOWN)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            events = [line.split() for line in result.stdout.splitlines()]
+            self.assertEqual([e[:3] for e in events],
+                             [['EVENT', str(i), str(i + 1)] for i in range(5)])
+            # 300 ms apart as sent, not all at once when the stream ends
+            arrivals = [int(e[3]) for e in events]
+            for before, after in zip(arrivals, arrivals[1:]):
+                self.assertGreater(after - before, 150, arrivals)

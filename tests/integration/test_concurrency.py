@@ -75,7 +75,7 @@ class ConcurrencyTest(unittest.TestCase):
                 for _ in range(10):
                     start = time.monotonic()
                     reader, writer = await asyncio.open_connection('127.0.0.1', server.port)
-                    writer.write(b'GET /hello HTTP/1.1\r\nHost: x\r\n\r\n')
+                    writer.write(b'GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
                     data = await asyncio.wait_for(reader.read(), 5)
                     writer.close()
                     latencies.append(time.monotonic() - start)
@@ -96,7 +96,7 @@ class ConcurrencyTest(unittest.TestCase):
                 await asyncio.sleep(1.0)
                 start = time.monotonic()
                 reader, writer = await asyncio.open_connection('127.0.0.1', server.port)
-                writer.write(b'GET /hello HTTP/1.1\r\nHost: x\r\n\r\n')
+                writer.write(b'GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
                 data = await asyncio.wait_for(reader.read(), 10)
                 writer.close()
                 elapsed = time.monotonic() - start

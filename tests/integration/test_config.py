@@ -66,9 +66,9 @@ class BadConfigTest(unittest.TestCase):
 
     def test_unsupported_socket_protocol(self):
         port = free_port()
-        code, log = start_and_fail([('aio', '10'), ('http11-socket', '127.0.0.1:%d' % port)])
+        code, log = start_and_fail([('aio', '10'), ('fastcgi-socket', '127.0.0.1:%d' % port)])
         self.assertNotEqual(code, 0)
-        self.assert_one_error(log, "speaks 'http11'", "'http-socket'")
+        self.assert_one_error(log, "speaks 'fastcgi'", "'http11-socket'")
 
     def test_route_mistakes_found_by_aio_main(self):
         cases = [('no-view', "route 'orphan' has no view"),

@@ -75,7 +75,7 @@ class DatabaseTest(unittest.TestCase):
 
     def test_client_leaving_mid_query(self):
         s = socket.create_connection(('127.0.0.1', self.port))
-        s.sendall(b'GET /db/items/async?limit=1&delay=1 HTTP/1.1\r\nHost: x\r\n\r\n')
+        s.sendall(b'GET /db/items/async?limit=1&delay=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
         time.sleep(0.3)
         s.close()
         deadline = time.monotonic() + 3 * SLOWDOWN

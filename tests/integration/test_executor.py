@@ -38,7 +38,7 @@ class ExecutorViewTest(ServerTestCase):
             async def fetch(path):
                 start = time.monotonic()
                 reader, writer = await asyncio.open_connection('127.0.0.1', self.port)
-                writer.write(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % path).encode())
+                writer.write(('GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' % path).encode())
                 data = await reader.read()
                 writer.close()
                 return data, time.monotonic() - start
@@ -99,7 +99,7 @@ class ExecutorLimitsTest(unittest.TestCase):
         with Uwsgi(modules=(TUTORIAL,), extra=[('aio-executor-threads', '1'),
                                                ('aio-executor-queue', '1')]) as server:
             first = socket.create_connection(('127.0.0.1', server.port))
-            first.sendall(b'GET /blocking?ms=600 HTTP/1.1\r\nHost: x\r\n\r\n')
+            first.sendall(b'GET /blocking?ms=600 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
             time.sleep(0.2)  # the only thread runs it: the queue is empty
             responses, _ = concurrent_gets(server.port, ['/blocking?ms=100'] * 3)
             statuses = sorted(r.status for r, _ in responses)
@@ -124,7 +124,7 @@ class ExecutorLimitsTest(unittest.TestCase):
             clients = []
             for path in ('/blocking?ms=800', '/probe/run?ms=800'):
                 s = socket.create_connection(('127.0.0.1', server.port))
-                s.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % path).encode())
+                s.sendall(('GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' % path).encode())
                 clients.append(s)
             time.sleep(0.3)
             for s in clients:
@@ -147,7 +147,7 @@ class ExecutorLimitsTest(unittest.TestCase):
     def test_graceful_stop_cancels_tasks_and_waits_for_jobs(self):
         with Uwsgi(modules=(PROBE, TUTORIAL)) as server:
             s = socket.create_connection(('127.0.0.1', server.port))
-            s.sendall(b'GET /blocking?ms=700 HTTP/1.1\r\nHost: x\r\n\r\n')
+            s.sendall(b'GET /blocking?ms=700 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
             time.sleep(0.2)
             start = time.monotonic()
             server.stop()

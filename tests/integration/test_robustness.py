@@ -140,7 +140,7 @@ class DisconnectTest(unittest.TestCase):
             clients = []
             for _ in range(20):
                 s = socket.create_connection(('127.0.0.1', server.port))
-                s.sendall(b'GET /probe/sleep?s=30 HTTP/1.1\r\nHost: x\r\n\r\n')
+                s.sendall(b'GET /probe/sleep?s=30 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
                 clients.append(s)
             time.sleep(0.5)
             left = time.monotonic()
@@ -170,7 +170,7 @@ class DisconnectTest(unittest.TestCase):
         import signal
         with Uwsgi(modules=(PROBE,)) as server:
             s = socket.create_connection(('127.0.0.1', server.port))
-            s.sendall(b'GET /probe/sleep?s=60 HTTP/1.1\r\nHost: x\r\n\r\n')
+            s.sendall(b'GET /probe/sleep?s=60 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
             time.sleep(0.3)
             server.proc.send_signal(signal.SIGHUP)
             time.sleep(0.3)

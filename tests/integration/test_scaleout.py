@@ -219,7 +219,7 @@ class SharedStateTest(unittest.TestCase):
             self.assertIn('type=6', r.text)  # Redis's error, as a reply
             # a client that leaves while its command runs
             with socket.create_connection(('127.0.0.1', a.port)) as s:
-                s.sendall(b'GET /shared/cmd?a=DEBUG&a=SLEEP&a=0.2 HTTP/1.1\r\nHost: x\r\n\r\n')
+                s.sendall(b'GET /shared/cmd?a=DEBUG&a=SLEEP&a=0.2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
                 time.sleep(0.05)
             wait_until(lambda: 'request cancelled' in a.read_log(), 5, 'the cancellation')
             time.sleep(0.3 * SLOWDOWN)

@@ -207,7 +207,7 @@ class SuspendingCallbacksTest(unittest.TestCase):
 
             async def fetch():
                 reader, writer = await asyncio.open_connection('127.0.0.1', server.port)
-                writer.write(('GET /items/item HTTP/1.1\r\nHost: x\r\nCookie: %s\r\n\r\n'
+                writer.write(('GET /items/item HTTP/1.1\r\nHost: x\r\nCookie: %s\r\nConnection: close\r\n\r\n'
                               % cookie).encode())
                 data = await reader.read()
                 writer.close()

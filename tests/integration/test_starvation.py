@@ -51,7 +51,7 @@ async def timed_hellos(port, count, pause=0.2):
     for _ in range(count):
         start = time.monotonic()
         reader, writer = await asyncio.open_connection('127.0.0.1', port)
-        writer.write(b'GET /hello HTTP/1.1\r\nHost: x\r\n\r\n')
+        writer.write(b'GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
         data = await asyncio.wait_for(reader.read(), 10)
         writer.close()
         assert b'Hello World' in data, data
@@ -141,7 +141,7 @@ class SlowReadersTest(unittest.TestCase):
                 s = socket.socket()
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 s.connect(('127.0.0.1', server.port))
-                s.sendall(b'GET /probe/big?n=8000000 HTTP/1.1\r\nHost: x\r\n\r\n')
+                s.sendall(b'GET /probe/big?n=8000000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
                 readers.append(s)
             time.sleep(1.5)
             latencies = asyncio.run(timed_hellos(server.port, 5))

@@ -166,7 +166,7 @@ class ProbeTest(ServerTestCase):
         import socket
         n = 48 << 20
         with socket.create_connection(('127.0.0.1', self.port)) as slow:
-            slow.sendall(b'GET /probe/big?n=%d HTTP/1.1\r\nHost: x\r\n\r\n' % n)
+            slow.sendall(b'GET /probe/big?n=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' % n)
             time.sleep(0.5)  # the server fills the socket buffers and suspends
             start = time.monotonic()
             self.assertEqual(get(self.port, '/probe/request').status, 200)

@@ -182,7 +182,7 @@ class EchoTest(ServerTestCase):
         r = raw_request(self.port, (head % '8').encode())
         self.assertEqual(r.status, 426)
         self.assertEqual(r.headers['sec-websocket-version'], '13')
-        r = raw_request(self.port, b'GET /echo HTTP/1.1\r\nHost: x\r\n\r\n')
+        r = raw_request(self.port, b'GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
         self.assertEqual(r.status, 426)
         self.assertEqual(r.headers['upgrade'], 'websocket')
         r = raw_request(self.port, (head % '13').replace('dGhlIHNhbXBsZSBub25jZQ==', 'short')

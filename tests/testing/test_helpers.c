@@ -286,6 +286,45 @@ static void run_a_coroutine_to_completion(void **state)
     aio_testing_request_free(req);
 }
 
+/* A streaming view: in-process its pieces are buffered into one response. */
+static int streamer(aio_request *req)
+{
+    int rc = aio_sse_begin(req, 20);
+    if (rc == AIO_OK)
+        rc = aio_sse_send(req, &(struct aio_sse_event){.event = "tick", .id = "1",
+                                                       .data = "a\nb"});
+    if (rc == AIO_OK)
+        rc = aio_sse_sleep_ms(req, 50); /* silent for 50 ms: heartbeats meanwhile */
+    if (rc == AIO_OK)
+        rc = aio_stream_write(req, "raw\n", 4);
+    if (rc == AIO_OK)
+        rc = aio_stream_end(req);
+    if (rc == AIO_OK && aio_stream_write(req, "late", 4) != AIO_EINVAL)
+        rc = AIO_ERROR; /* nothing after the end */
+    return rc;
+}
+
+static void streams_are_buffered_in_process(void **state)
+{
+    aio_testing *t = *state = app(NULL);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    assert_int_equal(aio_sse_sleep_ms(req, 10), AIO_ESCOPE); /* not in its coroutine */
+    double start = now();
+    assert_int_equal(aio_testing_run(t, req, streamer), AIO_OK);
+    assert_true(now() - start >= 0.05);
+    assert_string_equal(aio_testing_response_header(req, "Content-Type"),
+                        "text/event-stream; charset=utf-8");
+    assert_string_equal(aio_testing_response_header(req, "Cache-Control"), "no-cache");
+    size_t len;
+    const char *body = aio_testing_response_body(req, &len);
+    /* buffered, nothing was written on the way: no heartbeat was due to
+     * keep anything open, and the event is framed line by line */
+    const char *want = "event: tick\nid: 1\ndata: a\ndata: b\n\nraw\n";
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(body, want, len);
+    aio_testing_request_free(req);
+}
+
 /* What aio_sleep_ms() returned in its coroutine, call by call. */
 static int sleep_ms_results[4];
 
@@ -805,6 +844,7 @@ int main(void)
         cmocka_unit_test_teardown(run_view_fills_the_match_dict, tear_down),
         cmocka_unit_test_teardown(run_a_coroutine_to_completion, tear_down),
         cmocka_unit_test_teardown(sleep_ms_checks_its_range_and_scope, tear_down),
+        cmocka_unit_test_teardown(streams_are_buffered_in_process, tear_down),
         cmocka_unit_test_teardown(views_that_fail_are_500_and_logged, tear_down),
         cmocka_unit_test_teardown(routing_errors, tear_down),
         cmocka_unit_test_teardown(a_hung_view_times_out_and_is_cancelled, tear_down),

@@ -1,11 +1,13 @@
 /* The aiopyramid tutorial, in C: a home page whose view sleeps (without
  * blocking the worker) before rendering a template that tests the /echo
  * websocket, the echo itself, a blocking view for the executor, a plain-text
- * hello world for benchmarks, and a coroutine view that blocks the loop on
- * purpose (/stall), to show what the stall report says. */
+ * hello world for benchmarks, a coroutine view that blocks the loop on
+ * purpose (/stall), to show what the stall report says, a streamed body
+ * (/stream) and server-sent events (/events). */
 #define _DEFAULT_SOURCE /* usleep() */
 #include <uwsgi-aio/aio.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 /* GET /?sleep=seconds: waits (0.1 s by default), then renders the page. */
@@ -62,6 +64,49 @@ static int echo(aio_ws *ws)
     return AIO_OK;
 }
 
+/* GET /stream?bytes=N: N bytes of 'x' in 64 KiB pieces, each written
+ * before the next is made: memory stays at one piece, however large N and
+ * however slowly the client reads. */
+static int stream(aio_request *req)
+{
+    static char piece[64 * 1024];
+    long total = 1024 * 1024;
+    if (aio_param_to_long(req, "bytes", &total) == AIO_EINVAL || total < 0)
+        return aio_respond_text(req, 400, "bytes must be a number from 0\n");
+    if (!piece[0])
+        memset(piece, 'x', sizeof(piece));
+    aio_add_header(req, "Content-Type", "application/octet-stream");
+    for (long left = total; left > 0;) {
+        size_t n = left < (long)sizeof(piece) ? (size_t)left : sizeof(piece);
+        int rc = aio_stream_write(req, piece, n);
+        if (rc != AIO_OK)
+            return rc; /* AIO_ECANCELLED: the client left */
+        left -= (long)n;
+    }
+    return aio_stream_end(req);
+}
+
+/* GET /events?count=N&interval_ms=M: server-sent events "data: 0" ...
+ * "data: N-1", M ms apart, then the stream ends. */
+static int events(aio_request *req)
+{
+    long count = 10, interval = 1000;
+    if (aio_param_to_long(req, "count", &count) == AIO_EINVAL || count < 0 || count > 100000 ||
+        aio_param_to_long(req, "interval_ms", &interval) == AIO_EINVAL || interval < 0 ||
+        interval > 3600000)
+        return aio_respond_text(req, 400, "count must be 0-100000, interval_ms 0-3600000\n");
+    int rc = aio_sse_begin(req, 15000); /* a heartbeat when silent for 15 s */
+    for (long i = 0; rc == AIO_OK && i < count; i++) {
+        char data[32], id[32];
+        snprintf(data, sizeof(data), "%ld", i);
+        snprintf(id, sizeof(id), "%ld", i + 1);
+        rc = aio_sse_send(req, &(struct aio_sse_event){.id = id, .data = data});
+        if (rc == AIO_OK && i + 1 < count)
+            rc = aio_sse_sleep_ms(req, interval);
+    }
+    return rc == AIO_OK ? aio_stream_end(req) : rc;
+}
+
 /* GET /hello: the smallest useful response. */
 static int hello(aio_request *req)
 {
@@ -75,10 +120,19 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "blocking", "/blocking");
     aio_add_route(cfg, "echo", "/echo");
     aio_add_route(cfg, "stall", "/stall");
+    aio_add_route(cfg, "stream", "/stream");
+    aio_add_route(cfg, "events", "/events");
     aio_add_view(cfg, "home", home, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "hello", hello, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "blocking", blocking, AIO_GET);
     aio_add_view(cfg, "stall", stall, AIO_COROUTINE | AIO_GET);
     aio_add_websocket_view(cfg, "echo", echo, 0);
+    /* streams may last longer than any aio-request-timeout */
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "stream", .view = stream,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .timeout_ms = AIO_NO_TIMEOUT});
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "events", .view = events,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .timeout_ms = AIO_NO_TIMEOUT});
     return 0;
 }

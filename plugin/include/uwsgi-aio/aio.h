@@ -280,6 +280,60 @@ AIO_API int aio_printf(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
  * answered with it, not with its renderer's output. */
 AIO_API int aio_respond_text(aio_request *req, int status, const char *text);
 
+/* ------------------------------------------------------------------ */
+/* Streamed responses and server-sent events                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A coroutine view may send its response as it makes it, instead of when it
+ * returns. aio_stream_begin() sends the status and headers set so far (and
+ * any body written before it), without a Content-Length: the body is
+ * chunked to an HTTP/1.1 client (the connection may then carry the next
+ * request), and ends when the connection closes for HTTP/1.0 and through
+ * the uwsgi protocol (nginx frames it for its own client). Each
+ * aio_stream_write() returns once its piece is written whole, suspending the
+ * view while the client is slow: a response holds no more memory than the
+ * piece being written, so write big bodies in pieces (64 KiB is a good
+ * size). aio_stream_end() ends the body; a view that returns without it is
+ * ended for it. A client that leaves cancels the view: the write returns
+ * AIO_ECANCELLED (as does every later wait). A client that reads nothing for
+ * socket-timeout makes it return AIO_ETIMEDOUT. Once the head is out, an error
+ * (the view failing, aio-request-timeout) cannot be answered: the host ends
+ * the connection without ending the body, so that the client sees it cut.
+ * Set .timeout_ms = AIO_NO_TIMEOUT on views that stream for long.
+ *
+ * Elsewhere (an executor view, aio_testing's dummy requests) the pieces are
+ * buffered like aio_write_body() and go out as one response when the view
+ * returns. Either way the view's renderer stays out. AIO_EINVAL after
+ * aio_stream_end() or on a websocket.
+ */
+AIO_API int aio_stream_begin(aio_request *req);
+AIO_API int aio_stream_write(aio_request *req, const void *data, size_t len);
+AIO_API int aio_stream_end(aio_request *req);
+
+/* One server-sent event. NULL fields are left out; `data` may hold several
+ * lines (each becomes a data: line, as the client joins them again);
+ * `retry_ms` > 0 tells the client how long to wait before reconnecting. */
+struct aio_sse_event {
+    const char *event; /* the event's type (EventSource's addEventListener name) */
+    const char *id;    /* Last-Event-ID when the client reconnects */
+    const char *data;
+    long retry_ms;
+};
+
+/* Begins an event stream: Content-Type text/event-stream, Cache-Control:
+ * no-cache, X-Accel-Buffering: no (nginx passes each event at once), then
+ * aio_stream_begin(). With heartbeat_ms > 0, aio_sse_sleep_ms() sends a
+ * comment whenever the stream has been silent that long, so that proxies
+ * do not close it as idle. */
+AIO_API int aio_sse_begin(aio_request *req, int heartbeat_ms);
+/* Sends one event (AIO_EINVAL: a CR or LF in `event` or `id`). */
+AIO_API int aio_sse_send(aio_request *req, const struct aio_sse_event *event);
+/* Sends a comment, which clients ignore. */
+AIO_API int aio_sse_comment(aio_request *req, const char *text);
+/* Sleeps `ms` like aio_sleep_ms(), sending heartbeats meanwhile. */
+AIO_API int aio_sse_sleep_ms(aio_request *req, int64_t ms);
+
 /*
  * Renders a template of the view's module (a path below its asset dir, e.g.
  * "templates/home.html") with name/value pairs ending in NULL, as text/html.
