@@ -125,14 +125,15 @@ class Server:
     """One uWSGI instance (one process, no master) on `listen`, optionally
     pinned to one CPU."""
 
-    def __init__(self, options, listen='http-socket', cpu=None):
+    def __init__(self, options, listen='http-socket', cpu=None, master=False):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix='aio-bench-')
         ini = os.path.join(self.dir, 'bench.ini')
         with open(ini, 'w') as f:
             f.write('[uwsgi]\n')
             for key, value in options + [(listen, '127.0.0.1:%d' % self.port),
-                                         ('master', 'false'), ('processes', '1'),
+                                         ('master', 'true' if master else 'false'),
+                                         ('processes', '1'),
                                          ('disable-logging', 'true'), ('listen', '4096')]:
                 f.write('%s = %s\n' % (key, value))
         self.log = open(os.path.join(self.dir, 'uwsgi.log'), 'wb')
@@ -244,8 +245,10 @@ def bench_keepalive(args):
                                      ('aio-views', tutorial)], listen='http11-socket', cpu=0),
         'nginx': lambda: Nginx(cpu=0),
         # the router process and the worker share CPU 0
-        'bare+router': lambda: Server([('plugin', bare), ('http-keepalive', '1')],
-                                      listen='http', cpu=0),
+        'bare+router': lambda: Server([('plugins', 'corerouter,http'), ('plugin', bare),
+                                       ('http-keepalive', '1'),
+                                       ('socket', '127.0.0.1:%d' % free_port())],
+                                      listen='http', cpu=0, master=True),
     }
     runs = [('keep-alive', None, contenders), ('pipelined x16', pipeline,
                                                {k: contenders[k] for k in ('uwsgi-aio', 'nginx')})]

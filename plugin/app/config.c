@@ -213,8 +213,14 @@ int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
                          "view module '%s': route '%s': a view is either a coroutine "
                          "(AIO_COROUTINE) or runs in the executor (AIO_EXECUTOR), not both",
                          cfg->module->path, route ? route : "");
+    if (spec && (spec->flags & AIO_STREAM_BODY) && !(spec->flags & AIO_COROUTINE))
+        return aio__registry_error(cfg->registry,
+                         "view module '%s': route '%s': AIO_STREAM_BODY needs AIO_COROUTINE "
+                         "(aio_body_read() suspends)",
+                         cfg->module->path, route ? route : "");
     struct aio_view *view = add_view(cfg, route, spec && spec->view != NULL,
-                                     spec ? spec->flags : 0, AIO_METHOD_BITS | AIO_MAPPER_BITS,
+                                     spec ? spec->flags : 0,
+                                     AIO_METHOD_BITS | AIO_MAPPER_BITS | AIO_STREAM_BODY,
                                      spec ? spec->name : NULL);
     if (!view)
         return added(cfg, view);

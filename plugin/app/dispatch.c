@@ -142,10 +142,21 @@ static int main_handler(struct aio_request *req)
             return AIO_OK;
         }
     }
-    if (view->flags & AIO_VIEW_WEBSOCKET)
+    if (view->flags & AIO_VIEW_WEBSOCKET) {
         serve_websocket(req, view);
-    else
-        run_view(req, view);
+        return AIO_OK;
+    }
+    if (!(view->flags & AIO_STREAM_BODY)) {
+        const char *why = NULL;
+        int refused = aio__request_read_body(req, &why);
+        if (refused < 0 || task->cancelled)
+            return AIO_OK; /* the client is gone */
+        if (refused) {
+            aio__respond_error(req, refused, why);
+            return AIO_OK;
+        }
+    }
+    run_view(req, view);
     return AIO_OK;
 }
 

@@ -129,12 +129,18 @@ int aio__option_setting(const char *option, char *pair, char **key, char **value
 #define DEFAULT_KEEPALIVE_TIMEOUT_S 15
 /* nginx's keepalive_requests */
 #define DEFAULT_KEEPALIVE_REQUESTS 1000
+/* bodies read whole before the view runs, without limit-post */
+#define DEFAULT_BODY_MAX (16u * 1024u * 1024u)
+/* a whole body, however large: time enough for a large upload on a slow
+ * link, not for a connection that trickles forever */
+#define DEFAULT_BODY_TIMEOUT_S 300
 
 void aio__options_init(struct aio_options *o)
 {
     o->ignore_websocket_closed = 1;
     o->engine.stall_ms = DEFAULT_STALL_MS; /* 0 is a value: never report */
     o->keepalive_timeout_s = DEFAULT_KEEPALIVE_TIMEOUT_S; /* 0: no keep-alive */
+    o->body_timeout_s = DEFAULT_BODY_TIMEOUT_S;           /* 0: none */
 }
 
 void aio__options_defaults(struct aio_options *o)
@@ -164,6 +170,8 @@ void aio__options_defaults(struct aio_options *o)
         o->redis_timeout_ms = DEFAULT_REDIS_TIMEOUT_MS;
     if (!o->keepalive_requests)
         o->keepalive_requests = DEFAULT_KEEPALIVE_REQUESTS;
+    if (!o->body_max)
+        o->body_max = DEFAULT_BODY_MAX;
 }
 
 static int add_view_module(struct aio_options *o, const char *name, const char *path,
@@ -240,6 +248,7 @@ int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char
         {"aio-keepalive-timeout", 0, 86400, offsetof(struct aio_options, keepalive_timeout_s)},
         {"aio-keepalive-requests", 1, 1000000000,
          offsetof(struct aio_options, keepalive_requests)},
+        {"aio-body-timeout", 0, 86400, offsetof(struct aio_options, body_timeout_s)},
     };
     static const struct {
         const char *name;

@@ -6,6 +6,7 @@
 #define AIO_OPTIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/engine.h"
 #include "proto/redisurl.h"
@@ -34,6 +35,8 @@ struct aio_options {
     long websocket_cores;    /* `aio-websocket-cores`: sessions at once (0: no bound) */
     long keepalive_timeout_s; /* `aio-keepalive-timeout`: idle seconds (0: no keep-alive) */
     long keepalive_requests;  /* `aio-keepalive-requests`: per connection */
+    uint64_t body_max;        /* a body read whole before the view: limit-post, or 16 MiB */
+    long body_timeout_s;      /* `aio-body-timeout`: the whole body's deadline (0: none) */
 };
 
 /* Applies option `name` (an aio-* option other than `aio` itself) to

@@ -42,6 +42,7 @@ void aio__request_free(struct aio_request *req)
     if (req->task)
         aio__task_check_stall(req->task); /* a stall names the request: now or never */
     aio__buf_free(&req->response_body);
+    aio__buf_free(&req->body_buf);
     json_decref(req->result);
     struct aio_arena arena = req->arena; /* req itself lives in the arena */
     aio__arena_release(&arena);
@@ -81,13 +82,18 @@ int aio__is_form_content_type(const char *content_type)
     return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
+int aio__request_parse_body_params(struct aio_request *req, const char **error)
+{
+    if (!req->body_len || !aio__is_form_content_type(aio_header(req, "Content-Type")))
+        return AIO_OK;
+    return aio__parse_urlencoded(&req->arena, req->body, req->body_len, &req->params, error);
+}
+
 int aio__request_parse_params(struct aio_request *req, const char **error)
 {
     int rc = aio__parse_urlencoded(&req->arena, req->query_string, strlen(req->query_string),
                                   &req->params, error);
-    if (rc == AIO_OK && req->body_len && aio__is_form_content_type(aio_header(req, "Content-Type")))
-        rc = aio__parse_urlencoded(&req->arena, req->body, req->body_len, &req->params, error);
-    return rc;
+    return rc == AIO_OK ? aio__request_parse_body_params(req, error) : rc;
 }
 
 /* ---- accessors ---------------------------------------------------- */

@@ -31,6 +31,10 @@ struct aio_request {
     struct aio_kvlist match;
     const char *body;
     size_t body_len;
+    /* the host has a body to read for it (body.c), from the connection */
+    int body_pending;
+    struct aio_buf body_buf; /* the body read whole (body points into it) */
+    size_t body_read;        /* aio_body_read() of a body already in memory */
     uint64_t started_us;       /* when it began (wall clock), for log lines */
     uint64_t arrived_ms;       /* when dispatch began (the loop's clock): deadlines */
     /* dispatch */
@@ -85,6 +89,13 @@ int aio__request_add_header_var(struct aio_request *req, const char *var, size_t
 /* Parses the query string and, for urlencoded bodies, the body into params.
  * AIO_EINVAL with *error set on malformed input. */
 int aio__request_parse_params(struct aio_request *req, const char **error);
+/* The body's part of that alone (once a body is read). */
+int aio__request_parse_body_params(struct aio_request *req, const char **error);
+
+/* body.c: reads the whole body for a view that does not stream it (with
+ * the body's urlencoded parameters), at most aio__app.opts.body_max bytes.
+ * 0, the status to answer (400, 408, 413) or -1 (the client is gone). */
+int aio__request_read_body(struct aio_request *req, const char **why);
 
 /* Walks the route's traversal path (traversal.c); may suspend. */
 int aio__traverse(struct aio_request *req, const struct aio_route *route);

@@ -57,6 +57,11 @@ struct aio_conn_ops {
      * gone), AIO_ETIMEDOUT or AIO_ERROR. NULL: the host buffers the body. */
     int (*stream)(struct aio_conn *conn, struct aio_request *req, const char *data, size_t len,
                   int end);
+    /* The next bytes of the request's body, decoded (chunked), from the
+     * request's coroutine, suspending until some arrive: > 0 bytes, 0 at
+     * its end, or AIO_ECANCELLED (the peer is gone), AIO_ETIMEDOUT (too
+     * slow), AIO_EFULL (over the host's limit), AIO_EINVAL (malformed). */
+    ssize_t (*read_body)(struct aio_conn *conn, char *buf, size_t len);
 };
 
 /* A client connection, as the engine watches it. */

@@ -75,6 +75,11 @@ static enum aio_io_status conn_write(struct aio_conn *conn, const char *data, si
     return rc == UWSGI_OK ? AIO_IO_DONE : rc == UWSGI_AGAIN ? AIO_IO_AGAIN : AIO_IO_FAILED;
 }
 
+static ssize_t conn_read_body(struct aio_conn *conn, char *buf, size_t len)
+{
+    return aio__body_read(core_of_conn(conn), buf, len);
+}
+
 static int conn_stream(struct aio_conn *conn, struct aio_request *req, const char *data,
                        size_t len, int end)
 {
@@ -87,6 +92,7 @@ static const struct aio_conn_ops core_conn_ops = {
     .read = conn_read,
     .write = conn_write,
     .stream = conn_stream,
+    .read_body = conn_read_body,
 };
 
 /* ---- -> FREE ------------------------------------------------------------- */
@@ -142,17 +148,28 @@ static void close_http_request(struct aio_core *core)
     socklen_t addr_len = w->c_len > 0 && (size_t)w->c_len <= sizeof(addr) ? (socklen_t)w->c_len : 0;
     memcpy(&addr, &w->client_addr, addr_len);
     struct uwsgi_socket *sock = w->socket;
+    /* the next request's first bytes: read past a chunked body's end, then
+     * what the head's read left */
+    const char *past_body;
+    size_t past_len = aio__body_unparsed(core, &past_body);
+    size_t remains = w->proto_parser_remains;
     char *carry = NULL;
-    size_t carry_len = persist ? w->proto_parser_remains : 0; /* the next request's first bytes */
+    size_t carry_len = persist ? past_len + remains : 0;
     if (carry_len) {
         carry = malloc(carry_len);
-        if (carry)
-            memcpy(carry, w->proto_parser_remains_buf, carry_len);
-        else
+        if (carry) {
+            if (past_len)
+                memcpy(carry, past_body, past_len);
+            if (remains)
+                memcpy(carry + past_len, w->proto_parser_remains_buf, remains);
+        } else {
             persist = 0;
+        }
     }
+    aio__body_end(core);
     /* a keep-alive client told to go may have sent more already */
-    int linger = !persist && (core->wants_keepalive || w->proto_parser_remains > 0);
+    int linger = !persist && !core->upgraded &&
+                 (core->wants_keepalive || w->proto_parser_remains > 0);
     if (!persist)
         aio__conn_unwatch(&core->conn);
     w->fd_closed = 1;
@@ -191,6 +208,7 @@ static void core_main(void *arg)
     if (aio__is_plain_http(wsgi_req->socket)) {
         close_http_request(core);
     } else {
+        aio__body_end(core);
         aio__conn_unwatch(&core->conn);
         uwsgi_close_request(wsgi_req);
     }
@@ -321,7 +339,7 @@ void aio__core_begin(struct wsgi_request *wsgi_req, struct aio_conn_handoff *fro
     uint64_t accepted = from->accepted;
     core->conn_requests = from->requests;
     core->wants_keepalive = core->persist = core->expect_continue = 0;
-    core->stream_chunked = core->stream_body = 0;
+    core->stream_chunked = core->stream_body = core->upgraded = 0;
     if (from->carry) { /* a pipelined request: its first bytes are here already */
         wsgi_req->proto_parser_buf = uwsgi_malloc(aio__host.head_size);
         memcpy(wsgi_req->proto_parser_buf, from->carry, from->carry_len);
@@ -335,6 +353,8 @@ void aio__core_begin(struct wsgi_request *wsgi_req, struct aio_conn_handoff *fro
     wsgi_req->start_of_request_in_sec = wsgi_req->start_of_request / 1000000;
     core->state = AIO_CORE_HEAD;
     core->conn.fd = wsgi_req->fd;
+    if (from->requests == 0)
+        aio__http1_new_connection(wsgi_req);
     if (from->watch)
         aio__conn_move_watch(from->watch, &core->conn);
     head_push(core);

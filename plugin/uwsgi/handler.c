@@ -12,10 +12,6 @@
 
 extern struct uwsgi_server uwsgi;
 
-/* Request bodies are read into memory before the view runs; without
- * `limit-post` this is their cap. */
-#define AIO_DEFAULT_BODY_LIMIT (16u * 1024u * 1024u)
-
 /* Connection: close, or keep-alive for an HTTP/1.0 client that asked (an
  * HTTP/1.1 connection persists unless told otherwise). */
 static void add_connection_header(struct aio_core *core, struct wsgi_request *wsgi_req)
@@ -181,25 +177,16 @@ static const char *build_request(struct aio_request *req, struct wsgi_request *w
     return NULL;
 }
 
-/* Reads the whole body. Returns 0, or the HTTP status to answer with
- * (-1: the client is gone, answer nothing). */
-static int read_body(struct aio_request *req, struct wsgi_request *w, struct aio_task *task,
-                     struct aio_core *core)
+/* What body follows the head: 0, or the status to refuse it with. The
+ * body itself is read once the view is chosen (the framework's body.c,
+ * through aio__body_read). */
+static int begin_body(struct aio_request *req, struct aio_core *core, struct wsgi_request *w)
 {
-    uint64_t limit = uwsgi.limit_post ? uwsgi.limit_post : AIO_DEFAULT_BODY_LIMIT;
-    if (aio_header(req, "Transfer-Encoding") && !aio_header(req, "Content-Length"))
-        return 411; /* chunked bodies: uWSGI's http-socket does not decode them */
-    if (w->post_cl == 0)
-        return 0;
-    if (w->post_cl > limit)
-        return 413;
-    aio__http1_send_continue(core);
-    ssize_t rlen = 0;
-    char *body = uwsgi_request_body_read(w, 0, &rlen);
-    if (!body || rlen != (ssize_t)w->post_cl)
-        return task->cancelled ? -1 : task->timed_out ? 408 : 400;
-    req->body = body;
-    req->body_len = (size_t)rlen;
+    int plain = aio__is_plain_http(w->socket);
+    if (!plain && aio_header(req, "Transfer-Encoding") && !aio_header(req, "Content-Length"))
+        return 411; /* the frontend sends lengths */
+    aio__body_begin(core, plain && core->head_chunked);
+    req->body_pending = core->body_expected;
     return 0;
 }
 
@@ -243,8 +230,8 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
             error = wsgi_req->var_cnt >= uwsgi.vec_size - 5 ? 431 : 400;
     } else if ((why = build_request(req, wsgi_req)) != NULL) {
         error = 400;
-    } else if ((error = read_body(req, wsgi_req, task, core)) == 0 &&
-               aio__request_parse_params(req, &why) != AIO_OK) {
+    } else if ((error = begin_body(req, core, wsgi_req)) == 0 &&
+               aio__request_parse_params(req, &why) != AIO_OK) { /* the query's */
         error = 400;
     }
     release_parser_buffer(wsgi_req);
@@ -254,6 +241,7 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
         aio__dispatch(req);
     if (req->upgraded) {
         /* the websocket session answered (101) and is over */
+        core->upgraded = 1;
     } else if (task->cancelled || error < 0) {
         wsgi_req->status = 499; /* nginx's "client closed request", for the log */
     } else if (req->streaming) {
@@ -264,6 +252,8 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
     } else {
         /* a view's own error answers keep the connection; the server's
          * answers to a request it could not take do not */
+        if (error == 0 && core->wants_keepalive && core->body_expected && !core->body_done)
+            aio__body_drain(core); /* what the view left of the body */
         core->persist = error > 0 ? 0 : aio__http1_may_persist(core, req->status);
         send_response(req, core, wsgi_req);
         if (error > 0) { /* the request may not have been read in full */

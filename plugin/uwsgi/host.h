@@ -14,6 +14,7 @@
 
 #include "app/app.h"
 #include "engine/engine.h"
+#include "proto/chunked.h"
 
 struct wsgi_request;
 struct uwsgi_socket;
@@ -43,6 +44,15 @@ struct aio_core {
     int expect_continue;
     int wants_keepalive; /* http11-socket and the head asks for it */
     int persist;         /* decided: the connection carries another request */
+    int upgraded;        /* a websocket session had the connection: close it plainly */
+    /* the request body (body.c) */
+    int head_chunked;    /* the head said Transfer-Encoding: chunked */
+    int body_chunked, body_expected, body_done;
+    uint64_t body_seen;  /* bytes of a chunked body decoded so far */
+    uint64_t body_started_ms;
+    struct aio_chunked chunked;
+    char *chunk_in;      /* raw bytes of a chunked body, decoded from chunk_in_pos */
+    size_t chunk_in_len, chunk_in_pos;
     int stream_chunked;  /* a streamed response: its body is chunked */
     int stream_body;     /* ... and has one (not HEAD, not 204/304) */
     uint64_t conn_requests; /* requests served on this connection before this one */
@@ -162,6 +172,8 @@ int aio__is_plain_http(const struct uwsgi_socket *sock);
  * AIO_HTTP1_INVALID with the status to answer and why. */
 #define AIO_HTTP1_INVALID (-100)
 int aio__http1_read_head(struct aio_core *core, int *status, const char **why);
+/* A connection's first request begins: TCP_NODELAY on an http11-socket. */
+void aio__http1_new_connection(struct wsgi_request *w);
 /* After the response of `status`: may the connection carry another
  * request? */
 int aio__http1_may_persist(struct aio_core *core, int status);
@@ -201,6 +213,21 @@ int aio__respond_stream(struct aio_core *core, struct aio_request *req, const ch
                         size_t len, int end);
 /* After-request hook: the uWSGI request log line. */
 void aio__after_request(struct wsgi_request *wsgi_req);
+
+/* ---- body.c: request bodies ---------------------------------------------------- */
+
+/* Once the head is parsed: what body follows (Content-Length, or chunked). */
+void aio__body_begin(struct aio_core *core, int chunked);
+/* The engine's aio_conn_ops.read_body for the core's request. */
+ssize_t aio__body_read(struct aio_core *core, char *buf, size_t len);
+/* Reads and drops what the view left of the body, within a small limit:
+ * 1 when the body is through (the connection may carry the next request). */
+int aio__body_drain(struct aio_core *core);
+/* Raw bytes read past a chunked body's end (the next request's), and
+ * their count. */
+size_t aio__body_unparsed(const struct aio_core *core, const char **bytes);
+/* Frees the request's body buffers. */
+void aio__body_end(struct aio_core *core);
 
 /* ---- waithooks.c ------------------------------------------------------------- */
 

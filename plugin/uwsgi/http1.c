@@ -10,6 +10,8 @@
 #include <uwsgi.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -237,6 +239,7 @@ static int head_complete(struct aio_core *core, size_t end, const char **why)
     w->proto_parser_remains = w->proto_parser_pos - end;
     w->proto_parser_remains_buf = w->proto_parser_buf + end;
     core->http_minor = head.minor;
+    core->head_chunked = head.chunked;
     core->expect_continue = head.expect_continue;
     core->wants_keepalive = is_http11_socket(w->socket) && aio__http1_wants_keepalive(&head);
     return 0;
@@ -279,17 +282,30 @@ int aio__http1_read_head(struct aio_core *core, int *status, const char **why)
     }
 }
 
+/* ---- a new connection ------------------------------------------------------ */
+
+void aio__http1_new_connection(struct wsgi_request *w)
+{
+    if (!is_http11_socket(w->socket) || uwsgi.tcp_nodelay || w->socket->family == AF_UNIX)
+        return; /* uWSGI's tcp-nodelay has set it */
+    /* Pipelined responses are small writes one after another: with Nagle's
+     * algorithm each would wait for the client's (delayed) ACK of the one
+     * before. A failure only costs that latency. */
+    int on = 1;
+    if (setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
+        aio__log("setsockopt(TCP_NODELAY) on a client connection: %s", strerror(errno));
+}
+
 /* ---- after the response: one more request? ---------------------------- */
 
 int aio__http1_may_persist(struct aio_core *core, int status)
 {
-    struct wsgi_request *w = core->wsgi_req;
     if (!core->wants_keepalive || aio__engine.stopping || core->task.cancelled)
         return 0;
     if (core->conn_requests + 1 >= (uint64_t)aio__app.opts.keepalive_requests ||
         aio__app.opts.keepalive_timeout_s == 0)
         return 0;
-    if (w->post_pos < w->post_cl) /* the body was not read in full */
+    if (core->body_expected && !core->body_done) /* the body was not read in full */
         return 0;
     return status != 408; /* a view's own timeout: the client may be stuck mid-request */
 }

@@ -121,6 +121,11 @@ static struct uwsgi_option aio_options[] = {
      "requests one kept-alive connection may carry before it is closed (1-1000000000, "
      "default 1000)",
      opt_engine, NULL, 0},
+    {"aio-body-timeout", required_argument, 0,
+     "seconds a whole request body may take to arrive, however it trickles (0-86400; 0: no "
+     "limit but socket-timeout between reads; default 300): past it 408, or AIO_ETIMEDOUT "
+     "from aio_body_read()",
+     opt_engine, NULL, 0},
     {"aio-stall-ms", required_argument, 0,
      "milliseconds a coroutine may run without suspending before the worker logs which "
      "request or task held the loop, at most once a second (0-600000, 0: never; default 100)",
@@ -205,6 +210,8 @@ static int aio_plugin_init(void)
     check_sockets();
     map_harakiri();
     size_request_buffers();
+    if (uwsgi.limit_post) /* bodies read whole are held to it, not to the default */
+        aio__app.opts.body_max = uwsgi.limit_post;
     aio__options_defaults(&aio__app.opts);
     /* Opening the modules here (once, before fork) reports a missing file or
      * a broken module in one line; aio_main() itself runs in each worker.

@@ -5,7 +5,8 @@ import time
 import unittest
 
 from tests.integration.harness import (PROBE, SANITIZE, SLOWDOWN, TUTORIAL, ServerTestCase, Uwsgi,
-                                       concurrent_gets, get, raw_request, request, uwsgi_packet,
+                                       concurrent_gets, get, raw_request, recv_all, request,
+                                       uwsgi_packet,
                                        worker_rss_kib)
 
 
@@ -62,15 +63,26 @@ class BadInputTest(ServerTestCase):
         self.assertIn('percent-escape', r.text)
         self.assert_alive()
 
-    def test_chunked_body_is_refused_not_lost(self):
+    def test_chunked_body_is_decoded_not_lost(self):
         r = raw_request(self.port, b'POST /probe/body HTTP/1.1\r\nHost: x\r\n'
                                    b'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n')
-        self.assertEqual(r.status, 411)
+        self.assertEqual((r.status, r.body), (200, b'hello'))
         self.assert_alive()
+
+    def test_chunked_body_through_the_uwsgi_protocol_needs_a_length(self):
+        with Uwsgi(http=False) as server:
+            with socket.create_connection(('127.0.0.1', server.port), timeout=10) as s:
+                s.sendall(uwsgi_packet({'REQUEST_METHOD': 'POST', 'REQUEST_URI': '/probe/body',
+                                        'PATH_INFO': '/probe/body', 'QUERY_STRING': '',
+                                        'SERVER_PROTOCOL': 'HTTP/1.1',
+                                        'HTTP_TRANSFER_ENCODING': 'chunked'}))
+                data = recv_all(s)
+            self.assertTrue(data.startswith(b'HTTP/1.1 411'), data[:100])
 
     def test_body_shorter_than_content_length(self):
         with socket.create_connection(('127.0.0.1', self.port)) as s:
-            s.sendall(b'POST /probe/body HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly this')
+            s.sendall(b'POST /probe/body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n'
+                      b'only this')
             s.shutdown(socket.SHUT_WR)  # done sending, still listening
             s.settimeout(10)
             data = s.recv(4096)

@@ -3,9 +3,11 @@
  * websocket, the echo itself, a blocking view for the executor, a plain-text
  * hello world for benchmarks, a coroutine view that blocks the loop on
  * purpose (/stall), to show what the stall report says, a streamed body
- * (/stream) and server-sent events (/events). */
+ * (/stream), server-sent events (/events) and an upload read as it
+ * arrives (/upload). */
 #define _DEFAULT_SOURCE /* usleep() */
 #include <uwsgi-aio/aio.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -107,6 +109,41 @@ static int events(aio_request *req)
     return rc == AIO_OK ? aio_stream_end(req) : rc;
 }
 
+/* POST /upload: the body's SHA-256 and length, read piece by piece as it
+ * arrives (AIO_STREAM_BODY), so an upload of any size costs one piece of
+ * memory. */
+static int upload(aio_request *req)
+{
+    static char piece[64 * 1024]; /* one coroutine at a time runs on the loop */
+    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    if (!sha || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(sha);
+        return AIO_ENOMEM;
+    }
+    long long total = 0;
+    ssize_t n;
+    while ((n = aio_body_read(req, piece, sizeof(piece))) > 0) {
+        EVP_DigestUpdate(sha, piece, (size_t)n);
+        total += n;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    EVP_DigestFinal_ex(sha, digest, &len);
+    EVP_MD_CTX_free(sha);
+    if (n == AIO_EFULL)
+        return aio_respond_text(req, 413, "the upload is larger than limit-post\n");
+    if (n == AIO_EINVAL)
+        return aio_respond_text(req, 400, "malformed chunked body\n");
+    if (n == AIO_ETIMEDOUT)
+        return aio_respond_text(req, 408, "the upload was too slow\n");
+    if (n < 0)
+        return (int)n; /* AIO_ECANCELLED: the client left */
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned i = 0; i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return aio_printf(req, "%s %lld\n", hex, total);
+}
+
 /* GET /hello: the smallest useful response. */
 static int hello(aio_request *req)
 {
@@ -122,6 +159,7 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "stall", "/stall");
     aio_add_route(cfg, "stream", "/stream");
     aio_add_route(cfg, "events", "/events");
+    aio_add_route(cfg, "upload", "/upload");
     aio_add_view(cfg, "home", home, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "hello", hello, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "blocking", blocking, AIO_GET);
@@ -130,6 +168,10 @@ int aio_main(aio_config *cfg)
     /* streams may last longer than any aio-request-timeout */
     aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "stream", .view = stream,
                                                    .flags = AIO_COROUTINE | AIO_GET,
+                                                   .timeout_ms = AIO_NO_TIMEOUT});
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "upload", .view = upload,
+                                                   .flags = AIO_COROUTINE | AIO_POST |
+                                                            AIO_STREAM_BODY,
                                                    .timeout_ms = AIO_NO_TIMEOUT});
     aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "events", .view = events,
                                                    .flags = AIO_COROUTINE | AIO_GET,

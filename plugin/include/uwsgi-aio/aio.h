@@ -96,6 +96,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "aio_common.h"
 
@@ -149,6 +150,10 @@ typedef int (*aio_root_fn)(aio_request *req, void **root,
  */
 #define AIO_COROUTINE 0x01u
 #define AIO_EXECUTOR 0x02u
+/* A coroutine view that reads its request body itself, piece by piece,
+ * with aio_body_read(): the body is not read (nor its form parameters
+ * parsed) before it runs. */
+#define AIO_STREAM_BODY 0x04u
 
 /* ... and which request methods it answers (none given: every method).
  * A view that answers GET also answers HEAD (the body is not sent). */
@@ -254,8 +259,19 @@ AIO_API long aio_param_long(const aio_request *req, const char *name,
 AIO_API int aio_param_to_double(const aio_request *req, const char *name, double *out);
 AIO_API int aio_param_to_long(const aio_request *req, const char *name, long *out);
 
-/* The request body (read in full before the view runs). Never NULL. */
+/* The request body, read in full once the view is chosen and before it
+ * runs (tweens run before: they see no body, nor its form parameters).
+ * Never NULL; empty for AIO_STREAM_BODY views. */
 AIO_API const char *aio_body(const aio_request *req, size_t *len);
+/* An AIO_STREAM_BODY view's next piece of its body (chunked bodies
+ * decoded), from its coroutine, suspending until some arrives: the number
+ * of bytes (at most len), 0 at the end of the body, or AIO_ECANCELLED (the
+ * client left), AIO_ETIMEDOUT (aio-body-timeout passed, or socket-timeout
+ * without a byte), AIO_EFULL (past limit-post), AIO_EINVAL (malformed
+ * chunked framing, or the body cut short), AIO_ESCOPE. A body the view leaves unread is drained
+ * (up to 64 KiB, else the connection is closed). Without AIO_STREAM_BODY it
+ * reads aio_body()'s copy. */
+AIO_API ssize_t aio_body_read(aio_request *req, void *buf, size_t len);
 
 /* The value of `aio-setting = key=value`, or NULL. */
 AIO_API const char *aio_setting(const aio_request *req, const char *key);

@@ -126,6 +126,38 @@ static void test_hello(void **state)
     aio_testing_request_free(request);
 }
 
+/* /upload reads its body with aio_body_read(); in-process the body is in
+ * memory already and comes the same way. */
+static void test_upload_digest(void **state)
+{
+    aio_testing *t = *state;
+    aio_request *request = aio_testing_request(t, "POST", "/upload");
+    assert_int_equal(aio_testing_set_body(request, "application/octet-stream", "hello world", 11),
+                     AIO_OK);
+    assert_int_equal(aio_testing_serve(t, request), 200);
+    assert_string_equal(aio_testing_response_body(request, NULL),
+                        "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9 11\n");
+    aio_testing_request_free(request);
+}
+
+/* /stream and /events: buffered in-process, the same bytes. */
+static void test_stream_and_events(void **state)
+{
+    aio_testing *t = *state;
+    aio_request *request = aio_testing_request(t, "GET", "/stream?bytes=70000");
+    assert_int_equal(aio_testing_serve(t, request), 200);
+    size_t len;
+    const char *body = aio_testing_response_body(request, &len);
+    assert_int_equal(len, 70000);
+    assert_true(body[0] == 'x' && body[69999] == 'x');
+    aio_testing_request_free(request);
+    request = aio_testing_request(t, "GET", "/events?count=2&interval_ms=10");
+    assert_int_equal(aio_testing_serve(t, request), 200);
+    assert_string_equal(aio_testing_response_body(request, NULL),
+                        "id: 1\ndata: 0\n\nid: 2\ndata: 1\n\n");
+    aio_testing_request_free(request);
+}
+
 /* The blocking view runs in an executor thread: same API, same result. */
 static void test_blocking_view_in_executor(void **state)
 {
@@ -187,6 +219,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_home_page, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_homes_sleep_concurrently, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_hello, set_up, tear_down),
+        cmocka_unit_test_setup_teardown(test_upload_digest, set_up, tear_down),
+        cmocka_unit_test_setup_teardown(test_stream_and_events, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_blocking_view_in_executor, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_echo_view, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_echo_needs_an_upgrade, set_up, tear_down),

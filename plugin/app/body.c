@@ -1,0 +1,93 @@
+/* body.c - the request body. By default it is read whole once the view is
+ * chosen and before it runs (aio_body()); a coroutine view declared
+ * AIO_STREAM_BODY reads it itself, piece by piece, with aio_body_read(),
+ * so that an upload of any size never sits in memory. The bytes come from
+ * the connection's host (the engine's aio_conn_ops.read_body: lengths,
+ * chunked decoding, limits and deadlines are the host's); a body already
+ * in memory (aio_testing's dummy requests) is read from there. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+
+#define READ_PIECE (64u * 1024u)
+
+static struct aio_conn *body_conn(const aio_request *req)
+{
+    struct aio_task *task = req->task;
+    if (!req->body_pending || !task || !task->conn || !task->conn->ops->read_body)
+        return NULL;
+    return task->conn;
+}
+
+static int status_of(int rc, const char **why)
+{
+    switch (rc) {
+    case AIO_EFULL:
+        *why = "The request body is larger than this server takes.";
+        return 413;
+    case AIO_ETIMEDOUT:
+        *why = "The request body did not arrive in time.";
+        return 408;
+    case AIO_ECANCELLED:
+        return -1;
+    default:
+        *why = "The request body is malformed.";
+        return 400;
+    }
+}
+
+int aio__request_read_body(struct aio_request *req, const char **why)
+{
+    struct aio_conn *conn = body_conn(req);
+    if (!conn)
+        return 0;
+    uint64_t max = aio__app.opts.body_max;
+    const char *declared = aio_header(req, "Content-Length");
+    if (declared && strtoull(declared, NULL, 10) > max) /* before a byte is read */
+        return status_of(AIO_EFULL, why);
+    struct aio_buf *buf = &req->body_buf;
+    for (;;) {
+        if (aio__buf_reserve(buf, READ_PIECE) != AIO_OK)
+            return status_of(AIO_EFULL, why);
+        ssize_t n = conn->ops->read_body(conn, buf->data + buf->len, READ_PIECE);
+        if (n == 0)
+            break;
+        if (n < 0)
+            return status_of((int)n, why);
+        buf->len += (size_t)n;
+        if (buf->len > max)
+            return status_of(AIO_EFULL, why);
+    }
+    req->body_pending = 0;
+    req->body = buf->len ? buf->data : "";
+    req->body_len = buf->len;
+    if (aio__request_parse_body_params(req, why) != AIO_OK)
+        return 400;
+    return 0;
+}
+
+ssize_t aio_body_read(aio_request *req, void *buf, size_t len)
+{
+    struct aio_task *task = aio__scope_check(req);
+    if (!task)
+        return AIO_ESCOPE;
+    if (!buf && len)
+        return AIO_EINVAL;
+    if (len == 0)
+        return 0;
+    struct aio_conn *conn = body_conn(req);
+    if (!conn) { /* in memory already */
+        size_t left = req->body_len - req->body_read;
+        size_t n = left < len ? left : len;
+        memcpy(buf, req->body + req->body_read, n);
+        req->body_read += n;
+        return (ssize_t)n;
+    }
+    ssize_t n = conn->ops->read_body(conn, buf, len);
+    if (n == 0)
+        req->body_pending = 0;
+    else if (n == AIO_ECANCELLED)
+        aio__task_cancel(task, "client went away");
+    return n;
+}
