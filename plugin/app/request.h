@@ -72,6 +72,8 @@ struct aio_request {
     int streaming;
     int stream_ended;
     int stream_broken; /* failed after its head: it must not look complete */
+    int stream_has_length; /* aio_send_fd(): the stream's length is known */
+    uint64_t stream_length;
     /* aio_sse_begin()'s heartbeat, and when the stream was last written */
     int64_t sse_heartbeat_ms;
     uint64_t stream_written_ms;

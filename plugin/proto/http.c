@@ -202,6 +202,17 @@ const char *aio__http_decode_target(struct aio_arena *arena, const char *target,
     return NULL;
 }
 
+const char *aio__http_check_decoded_path(const char *path, size_t len)
+{
+    if (len == 0 || path[0] != '/')
+        return "PATH_INFO must be a path (start with '/')";
+    if (memchr(path, '\0', len))
+        return "a NUL byte in PATH_INFO";
+    if (!aio__utf8_valid(path, len))
+        return "PATH_INFO is not UTF-8";
+    return NULL;
+}
+
 int aio__http_error_body(struct aio_buf *out, int status, const char *detail)
 {
     int rc = aio__buf_printf(out, "%d %s\n", status, aio__http_reason(status));

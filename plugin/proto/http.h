@@ -43,6 +43,11 @@ const char *aio__http_check_request_line(const char *method, size_t method_len,
 const char *aio__http_decode_target(struct aio_arena *arena, const char *target, size_t len,
                                    const char **path);
 
+/* NULL when an already decoded path (a frontend's PATH_INFO, sent without
+ * REQUEST_URI) is one a decoded request target could be: it starts with
+ * '/', has no NUL and is UTF-8; otherwise what is wrong. */
+const char *aio__http_check_decoded_path(const char *path, size_t len);
+
 /* 1 when the comma-separated header value lists `token` (any case), as
  * "Connection: keep-alive, Upgrade" lists "upgrade". */
 int aio__http_has_token(const char *value, const char *token);

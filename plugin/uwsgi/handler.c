@@ -81,9 +81,14 @@ static int stream_head(struct aio_core *core, struct aio_request *req, struct ws
     /* Without a length the body is chunked to an HTTP/1.1 client, and
      * otherwise ends with the connection (HTTP/1.0; the uwsgi protocol,
      * whose frontend frames the body for its own client). */
-    core->stream_chunked = has_body && aio__is_plain_http(w->socket) && core->http_minor == 1;
+    int known = req->stream_has_length;
+    core->stream_chunked = has_body && !known && aio__is_plain_http(w->socket) &&
+                           core->http_minor == 1;
     core->stream_body = has_body;
-    core->persist = (!has_body || core->stream_chunked) && aio__http1_may_persist(core, req->status);
+    core->persist = (!has_body || known || core->stream_chunked) &&
+                    aio__http1_may_persist(core, req->status);
+    if (known && aio__response_has_body(req))
+        uwsgi_response_add_content_length(w, req->stream_length);
     if (core->stream_chunked)
         uwsgi_response_add_header(w, "Transfer-Encoding", 17, "chunked", 7);
     add_connection_header(core, w);
@@ -137,7 +142,10 @@ int aio__respond_stream(struct aio_core *core, struct aio_request *req, const ch
 
 static const char *decode_path(struct aio_request *req, struct wsgi_request *w)
 {
-    if (w->uri_len == 0) { /* no REQUEST_URI: trust the frontend's decoded PATH_INFO */
+    if (w->uri_len == 0) { /* no REQUEST_URI: the frontend's decoded PATH_INFO */
+        const char *why = aio__http_check_decoded_path(w->path_info, w->path_info_len);
+        if (why)
+            return why;
         req->path = aio__arena_strndup(&req->arena, w->path_info, w->path_info_len);
         return req->path ? NULL : "out of memory";
     }
@@ -245,7 +253,7 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
     } else if (task->cancelled || error < 0) {
         wsgi_req->status = 499; /* nginx's "client closed request", for the log */
     } else if (req->streaming) {
-        if (req->stream_broken) /* cut: without its end, the client knows */
+        if (req->stream_broken) /* cut: without its end (or its length), the client knows */
             core->persist = 0;
         else if (aio_stream_end(req) != AIO_OK)
             core->persist = 0;

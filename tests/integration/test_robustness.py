@@ -79,6 +79,24 @@ class BadInputTest(ServerTestCase):
                 data = recv_all(s)
             self.assertTrue(data.startswith(b'HTTP/1.1 411'), data[:100])
 
+    def test_path_info_without_request_uri_is_checked(self):
+        with Uwsgi(http=False) as server:
+            for path, status in (('/probe/request', b'200'), ('probe/request', b'400'),
+                                 ('/probe/\x00x', b'400'), ('/probe/\udcff', b'400')):
+                with self.subTest(path=path):
+                    with socket.create_connection(('127.0.0.1', server.port), timeout=10) as s:
+                        packet = uwsgi_packet({'REQUEST_METHOD': 'GET', 'QUERY_STRING': '',
+                                               'SERVER_PROTOCOL': 'HTTP/1.1',
+                                               'PATH_INFO': 'PLACEHOLDER'})
+                        raw = path.encode('utf-8', 'surrogateescape')
+                        # the packet's PATH_INFO value, swapped in with its length
+                        packet = packet.replace(b'\x0b\x00PLACEHOLDER',
+                                                len(raw).to_bytes(2, 'little') + raw)
+                        packet = packet[:1] + (len(packet) - 4).to_bytes(2, 'little') + packet[3:]
+                        s.sendall(packet)
+                        data = recv_all(s)
+                    self.assertTrue(data.startswith(b'HTTP/1.1 ' + status), data[:100])
+
     def test_body_shorter_than_content_length(self):
         with socket.create_connection(('127.0.0.1', self.port)) as s:
             s.sendall(b'POST /probe/body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n'

@@ -91,6 +91,50 @@ class StreamTest(ServerTestCase):
         self.assertGreater(arrivals[2] - arrivals[1], 0.3)
 
 
+class FileTest(unittest.TestCase):
+    SIZE = (64 if SANITIZE else 300) * 1024 * 1024 + 12345
+
+    def test_a_large_file_with_its_length_in_bounded_memory(self):
+        import hashlib
+        import os
+        import tempfile
+        with tempfile.NamedTemporaryFile(prefix='aio-file-') as f:
+            piece = os.urandom(1 << 20)
+            sha = hashlib.sha256()
+            left = self.SIZE
+            while left:
+                n = min(left, len(piece))
+                f.write(piece[:n])
+                sha.update(piece[:n])
+                left -= n
+            f.flush()
+            with http11_server(aio=16, extra=[('aio-setting', 'probe.file=' + f.name)]) as server:
+                pid = server.proc.pid
+                c = Conn(server.port, timeout=60)
+                c.send(b'HEAD /probe/file HTTP/1.1\r\nHost: x\r\n\r\n')
+                r = read_response(c.sock, head_request=True)
+                self.assertEqual(r.headers.get('content-length'), str(self.SIZE))
+                c.send(b'GET /probe/file HTTP/1.1\r\nHost: x\r\n\r\n')
+                head = b''
+                while b'\r\n\r\n' not in head:
+                    head += c.sock.recv(1)
+                self.assertIn(b'Content-Length: %d\r\n' % self.SIZE, head)
+                self.assertNotIn(b'Transfer-Encoding', head)
+                got, digest, peak, reads = 0, hashlib.sha256(), 0, 0
+                while got < self.SIZE:
+                    chunk = c.sock.recv(min(1 << 20, self.SIZE - got))
+                    self.assertTrue(chunk)
+                    digest.update(chunk)
+                    got += len(chunk)
+                    reads += 1
+                    if reads % 100 == 0:
+                        peak = max(peak, worker_rss_kib(pid))
+                self.assertEqual(digest.hexdigest(), sha.hexdigest())
+                self.assertLess(peak, 64 * 1024)
+                self.assertEqual(c.get('/hello').status, 200)  # kept alive after it
+                c.close()
+
+
 class OtherSocketsTest(unittest.TestCase):
     def test_http_socket_and_uwsgi_protocol_streams_end_with_the_connection(self):
         with Uwsgi(http_socket='http-socket', modules=(TUTORIAL,)) as server:

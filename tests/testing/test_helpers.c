@@ -9,8 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -323,6 +325,38 @@ static void streams_are_buffered_in_process(void **state)
     assert_int_equal(len, strlen(want));
     assert_memory_equal(body, want, len);
     aio_testing_request_free(req);
+}
+
+static char file_path[64];
+
+static int file_sender(aio_request *req)
+{
+    if (aio_send_file(req, "/nonexistent/aio-file") != AIO_ENOTFOUND)
+        return AIO_ERROR;
+    if (aio_send_file(req, "/") != AIO_EINVAL) /* not a regular file */
+        return AIO_ERROR;
+    return aio_send_file(req, file_path);
+}
+
+static void files_are_sent_whole(void **state)
+{
+    aio_testing *t = *state = app(NULL);
+    strcpy(file_path, "/tmp/aio-test-file-XXXXXX");
+    int fd = mkstemp(file_path);
+    assert_true(fd >= 0);
+    char data[200000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (char)('a' + i % 26);
+    assert_int_equal(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+    close(fd);
+    aio_request *req = aio_testing_request(t, "GET", "/");
+    assert_int_equal(aio_testing_run(t, req, file_sender), AIO_OK);
+    size_t len;
+    const char *body = aio_testing_response_body(req, &len);
+    assert_int_equal(len, sizeof(data));
+    assert_memory_equal(body, data, len);
+    aio_testing_request_free(req);
+    unlink(file_path);
 }
 
 /* What aio_sleep_ms() returned in its coroutine, call by call. */
@@ -845,6 +879,7 @@ int main(void)
         cmocka_unit_test_teardown(run_a_coroutine_to_completion, tear_down),
         cmocka_unit_test_teardown(sleep_ms_checks_its_range_and_scope, tear_down),
         cmocka_unit_test_teardown(streams_are_buffered_in_process, tear_down),
+        cmocka_unit_test_teardown(files_are_sent_whole, tear_down),
         cmocka_unit_test_teardown(views_that_fail_are_500_and_logged, tear_down),
         cmocka_unit_test_teardown(routing_errors, tear_down),
         cmocka_unit_test_teardown(a_hung_view_times_out_and_is_cancelled, tear_down),

@@ -327,6 +327,17 @@ AIO_API int aio_stream_begin(aio_request *req);
 AIO_API int aio_stream_write(aio_request *req, const void *data, size_t len);
 AIO_API int aio_stream_end(aio_request *req);
 
+/* Sends a regular file (or an open fd of one, read from offset 0 with
+ * pread; the caller keeps it) as the body, with its Content-Length, in
+ * 64 KiB pieces: memory stays at one piece whatever the file's size, and
+ * the connection may carry the next request. Each piece is read where the
+ * view runs (from the page cache, usually: a slow disk holds the loop for
+ * that long). Set the status and Content-Type first. AIO_ENOTFOUND (no
+ * such file), AIO_EINVAL (not a regular file, or the response has begun),
+ * or what aio_stream_write() returns. */
+AIO_API int aio_send_file(aio_request *req, const char *path);
+AIO_API int aio_send_fd(aio_request *req, int fd);
+
 /* One server-sent event. NULL fields are left out; `data` may hold several
  * lines (each becomes a data: line, as the client joins them again);
  * `retry_ms` > 0 tells the client how long to wait before reconnecting. */

@@ -198,6 +198,16 @@ static void head_bytes(void **state)
     free(long_line);
 }
 
+static void decoded_paths(void **state)
+{
+    (void)state;
+    assert_null(aio__http_check_decoded_path("/a b/caf\xc3\xa9", 10));
+    assert_non_null(aio__http_check_decoded_path("", 0));
+    assert_non_null(aio__http_check_decoded_path("relative", 8));
+    assert_non_null(aio__http_check_decoded_path("/a\0b", 4));
+    assert_non_null(aio__http_check_decoded_path("/\xff", 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,7 +215,7 @@ int main(void)
         cmocka_unit_test(header_tokens), cmocka_unit_test(error_bodies),
         cmocka_unit_test(tokens),   cmocka_unit_test(header_values), cmocka_unit_test(methods),
         cmocka_unit_test(cgi_names),         cmocka_unit_test(cgi_vars),         cmocka_unit_test(request_lines),
-        cmocka_unit_test(targets),  cmocka_unit_test(reasons),
+        cmocka_unit_test(targets),  cmocka_unit_test(reasons), cmocka_unit_test(decoded_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -385,6 +385,17 @@ static int setting_view(aio_request *req)
     return aio_printf(req, "%s=%s\n", key ? key : "", value ? value : "(unset)");
 }
 
+/* /probe/file: the file named by the setting probe.file (404 without). */
+static int file_view(aio_request *req)
+{
+    const char *path = aio_setting(req, "probe.file");
+    aio_add_header(req, "Content-Type", "application/octet-stream");
+    int rc = path ? aio_send_file(req, path) : AIO_ENOTFOUND;
+    if (rc == AIO_ENOTFOUND)
+        return aio_respond_text(req, 404, "no probe.file\n");
+    return rc;
+}
+
 static int only_post(aio_request *req)
 {
     return aio_respond_text(req, 200, "posted\n");
@@ -425,6 +436,7 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "wait", "/probe/wait");
     aio_add_route(cfg, "big", "/probe/big");
     aio_add_route(cfg, "setting", "/probe/setting");
+    aio_add_route(cfg, "file", "/probe/file");
     aio_add_route(cfg, "only_post", "/probe/only-post");
     aio_add_route(cfg, "deep", "/probe/deep");
     aio_add_route(cfg, "frame", "/probe/frame");
@@ -455,6 +467,7 @@ int aio_main(aio_config *cfg)
     aio_add_view(cfg, "wait", wait_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "big", big_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "setting", setting_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "file", file_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "only_post", only_post, AIO_COROUTINE | AIO_POST);
     aio_add_view(cfg, "deep", deep_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "frame", frame_view, AIO_COROUTINE | AIO_GET);
