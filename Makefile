@@ -140,8 +140,9 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(SRC_proto) $(HEADERS)
 
 # the route patterns are in the app layer: this target links route.c and
 # the base it uses, not the rest of the app
-FUZZ_ROUTE_SRC := plugin/app/route.c $(SRC_base)
-$(BUILD)/fuzz/fuzz_route: tests/fuzz/fuzz_route.c $(FUZZ_ROUTE_SRC) $(HEADERS)
+FUZZ_ROUTE_SRC := plugin/app/route.c plugin/app/routeindex.c $(SRC_base)
+$(BUILD)/fuzz/fuzz_route $(BUILD)/fuzz/fuzz_routeindex: $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c \
+		$(FUZZ_ROUTE_SRC) $(HEADERS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_ROUTE_SRC)
 

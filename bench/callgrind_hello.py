@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Instructions per /hello request in the worker, counted by callgrind.
 
-    python3 bench/callgrind_hello.py [--small 300] [--large 2300]
+    python3 bench/callgrind_hello.py [--small 300] [--large 2300] [--keepalive]
+    python3 bench/callgrind_hello.py --routes      (1,000 routes: the first vs the last)
 
 Runs one uWSGI worker (no master) under `valgrind --tool=callgrind` twice,
 serving SMALL and then LARGE sequential requests on a loopback port, and
 prints (Ir(LARGE) - Ir(SMALL)) / (LARGE - SMALL): start-up and shut-down
 cancel out. Instruction counts do not depend on what else the machine is
 doing, so this is the stable figure to compare two builds by.
+
+--keepalive sends the requests over one kept-alive connection to an
+http11-socket. --routes serves bench/routes.c (500 literal routes /litN, then
+500 patterned /phN/{id}) and prints the figure for /lit0, /lit499 and
+/ph499/7: routing must not grow with the number of routes.
 """
 import argparse
 import glob
@@ -29,9 +35,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get(port):
+def get(port, path='/hello'):
     with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
-        s.sendall(b'GET /hello HTTP/1.0\r\nHost: x\r\n\r\n')
+        s.sendall(b'GET %s HTTP/1.0\r\nHost: x\r\n\r\n' % path.encode())
         data = b''
         while True:
             chunk = s.recv(65536)
@@ -42,28 +48,60 @@ def get(port):
         sys.exit('callgrind_hello: unexpected answer %r' % data[:80])
 
 
-def instructions(requests):
+def build_routes_module():
+    target = os.path.join(ROOT, 'build', 'bench', 'routes.so')
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    subprocess.run(['gcc', '-std=gnu11', '-O2', '-fPIC', '-shared', '-fstack-clash-protection',
+                    '-I' + os.path.join(ROOT, 'plugin', 'include'), '-o', target,
+                    os.path.join(ROOT, 'bench', 'routes.c')], check=True)
+    return target
+
+
+def kept_alive_gets(port, path, count):
+    with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+        request = b'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % path.encode()
+        buf = b''
+        for _ in range(count):
+            s.sendall(request)
+            while True:
+                head, sep, rest = buf.partition(b'\r\n\r\n')
+                if sep:
+                    length = int(re.search(rb'Content-Length: (\d+)', head).group(1))
+                    if len(rest) >= length:
+                        buf = rest[length:]
+                        break
+                chunk = s.recv(65536)
+                if not chunk:
+                    sys.exit('callgrind_hello: the connection closed')
+                buf += chunk
+
+
+def instructions(requests, path='/hello', module=None, keepalive=False):
     port = free_port()
     out_dir = tempfile.mkdtemp(prefix='aio-callgrind-')
     out = os.path.join(out_dir, 'callgrind.out')
     cmd = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + out,
            'uwsgi', '--plugin', os.path.join(ROOT, 'build', 'aio_plugin.so'),
-           '--aio', '100', '--http-socket', '127.0.0.1:%d' % port,
-           '--aio-views', os.path.join(ROOT, 'build', 'views', 'tutorial.so'),
+           '--aio', '100', '--http11-socket' if keepalive else '--http-socket',
+           '127.0.0.1:%d' % port,
+           '--aio-views', module or os.path.join(ROOT, 'build', 'views', 'tutorial.so'),
            '--disable-logging', '--die-on-term']
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
         while True:
             try:
-                get(port)
+                get(port, path)
                 break
             except OSError:
                 if time.time() > deadline or server.poll() is not None:
                     sys.exit('callgrind_hello: the server did not start')
                 time.sleep(0.2)
-        for _ in range(requests - 1):
-            get(port)
+        if keepalive:
+            kept_alive_gets(port, path, requests - 1)
+        else:
+            for _ in range(requests - 1):
+                get(port, path)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -88,12 +126,26 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--small', type=int, default=300)
     parser.add_argument('--large', type=int, default=2300)
+    parser.add_argument('--keepalive', action='store_true')
+    parser.add_argument('--routes', action='store_true')
     args = parser.parse_args()
-    small = instructions(args.small)
-    large = instructions(args.large)
+    if args.routes:
+        module = build_routes_module()
+        figures = {}
+        for path in ('/lit0', '/lit499', '/ph0/7', '/ph499/7'):
+            small = instructions(args.small, path, module, args.keepalive)
+            large = instructions(args.large, path, module, args.keepalive)
+            figures[path] = (large - small) / (args.large - args.small)
+            print('callgrind: %-9s %.0f instructions per request' % (path, figures[path]))
+        print('callgrind: 1,000 routes: /lit499 costs %.2fx /lit0, /ph499/7 %.2fx (target <= 1.3)'
+              % (figures['/lit499'] / figures['/lit0'], figures['/ph499/7'] / figures['/lit0']))
+        return
+    small = instructions(args.small, keepalive=args.keepalive)
+    large = instructions(args.large, keepalive=args.keepalive)
     per = (large - small) / (args.large - args.small)
-    print('callgrind: %d requests %d Ir, %d requests %d Ir: %.0f instructions per request'
-          % (args.small, small, args.large, large, per))
+    print('callgrind: %d requests %d Ir, %d requests %d Ir: %.0f instructions per request%s'
+          % (args.small, small, args.large, large, per,
+             ' (one kept-alive connection)' if args.keepalive else ''))
 
 
 if __name__ == '__main__':

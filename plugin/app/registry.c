@@ -56,6 +56,8 @@ void aio__registry_free(struct aio_registry *reg)
         free(reg->tweens[i].name);
     for (size_t i = 0; i < reg->ntween_order; i++)
         free(reg->tween_order[i]);
+    aio__route_index_free(reg->index);
+    free(reg->patterns);
     if (reg->authn.free_state) /* once: the memset below forgets it */
         reg->authn.free_state(reg->authn.state);
     free(reg->tweens);
@@ -117,6 +119,18 @@ static int attach_view(struct aio_registry *reg, struct aio_view *view)
     return AIO_OK;
 }
 
+/* Routes are looked up through an index once they are all added. */
+static int build_index(struct aio_registry *reg)
+{
+    reg->patterns = calloc(reg->nroutes ? reg->nroutes : 1, sizeof(*reg->patterns));
+    if (!reg->patterns)
+        return AIO_ENOMEM;
+    for (size_t i = 0; i < reg->nroutes; i++)
+        reg->patterns[i] = &reg->routes[i]->pattern;
+    reg->index = aio__route_index_new(reg->patterns, reg->nroutes);
+    return reg->index ? AIO_OK : AIO_ENOMEM;
+}
+
 static int commit(struct aio_registry *reg)
 {
     int rc = aio__tween_chain_build(reg);
@@ -130,7 +144,7 @@ static int commit(struct aio_registry *reg)
         if (reg->routes[i]->nviews == 0)
             return aio__registry_error(reg, "view module '%s': route '%s' has no view",
                              reg->routes[i]->module->path, reg->routes[i]->name);
-    return AIO_OK;
+    return build_index(reg);
 }
 
 int aio__registry_construct(struct aio_registry *reg)
@@ -213,7 +227,17 @@ enum aio_dispatch aio__registry_match(const struct aio_registry *reg, const char
                                      struct aio_arena *arena, struct aio_kvlist *match,
                                      const struct aio_route **route)
 {
-    for (size_t i = 0; i < reg->nroutes; i++) {
+    if (reg->index) {
+        size_t i;
+        int rc = aio__route_index_match(reg->index, path, arena, match, &i);
+        if (rc < 0)
+            return AIO_DISPATCH_ERROR;
+        if (rc == 0)
+            return AIO_DISPATCH_NOT_FOUND;
+        *route = reg->routes[i];
+        return AIO_DISPATCH_FOUND;
+    }
+    for (size_t i = 0; i < reg->nroutes; i++) { /* before the index is built */
         int rc = aio__pattern_match(&reg->routes[i]->pattern, path, arena, match);
         if (rc < 0)
             return AIO_DISPATCH_ERROR;

@@ -90,6 +90,8 @@ struct aio_registry {
     aio_tween_fn *chain;      /* the tweens that run, outermost first */
     size_t nchain;
     struct aio_authn_policy authn; /* .unauthenticated_userid NULL: none */
+    struct aio_route_index *index;  /* routeindex.c, built when committed */
+    const struct aio_pattern **patterns; /* the routes' patterns, for the index */
     char error[512]; /* the first configuration error, "" if none */
 };
 
@@ -104,6 +106,7 @@ struct aio_config {
 
 void aio__registry_init(struct aio_registry *reg);
 void aio__registry_free(struct aio_registry *reg);
+
 
 /* A built-in tween by name ("timing"), or NULL (tween.c). */
 aio_tween_fn aio__builtin_tween(const char *name);

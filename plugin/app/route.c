@@ -177,6 +177,72 @@ static int translate(struct aio_pattern *pattern, struct aio_buf *re, size_t *ng
     return aio__buf_append(re, "$", 1) ? AIO_ENOMEM : AIO_OK;
 }
 
+/* How much of a pattern is literal text before its first placeholder
+ * ("{...}", or "*name" at the end). */
+static size_t literal_prefix(const char *source)
+{
+    const char *p = source;
+    while (*p && *p != '{' && !(*p == '*' && is_name_start(p[1])))
+        p++;
+    return (size_t)(p - source);
+}
+
+/* 1 when every placeholder is a plain {name} standing for a whole segment
+ * (a '/' before it, a '/' or the end after it) or a final *name: then
+ * ([^/]+) can only take that segment and (.*) the rest, and a walk along the
+ * pattern finds what the regex would, without it. */
+static int whole_segments(const char *source)
+{
+    for (const char *p = source; *p; p++) {
+        if (*p == '{') {
+            const char *close = closing_brace(p);
+            if (!close || memchr(p, ':', (size_t)(close - p)) || p == source || p[-1] != '/' ||
+                (close[1] != '/' && close[1] != '\0'))
+                return 0;
+            p = close;
+        } else if (*p == '*' && is_name_start(p[1])) {
+            return 1; /* the end: translate() allows it nowhere else */
+        }
+    }
+    return 1;
+}
+
+static int match_segments(const struct aio_pattern *pattern, const char *path,
+                          struct aio_arena *arena, struct aio_kvlist *match)
+{
+    const char *start[AIO_PATTERN_MAX_PLACEHOLDERS];
+    size_t len[AIO_PATTERN_MAX_PLACEHOLDERS];
+    size_t k = 0;
+    const char *s = pattern->source, *p = path;
+    while (*s) {
+        if (*s == '{') {
+            const char *end = strchr(p, '/');
+            size_t n = end ? (size_t)(end - p) : strlen(p);
+            if (n == 0)
+                return 0;
+            start[k] = p;
+            len[k++] = n;
+            p += n;
+            s = closing_brace(s) + 1;
+        } else if (*s == '*' && is_name_start(s[1])) {
+            start[k] = p;
+            len[k++] = strlen(p);
+            p += len[k - 1];
+            break;
+        } else if (*s++ != *p++) {
+            return 0;
+        }
+    }
+    if (*p)
+        return 0;
+    for (size_t i = 0; i < k; i++) {
+        const char *value = aio__arena_strndup(arena, start[i], len[i]);
+        if (!value || aio__kvlist_add(arena, match, pattern->names[i], value))
+            return AIO_ENOMEM;
+    }
+    return 1;
+}
+
 /* The matcher reads each placeholder's group from what regexec() wrote:
  * refuse a map that points past the groups the compiled regex has, or a
  * regex whose group count differs from the one the map was built from. */
@@ -202,6 +268,9 @@ int aio__pattern_compile(struct aio_pattern *pattern, const char *source, char *
     int compiled = 0;
     int rc = translate(pattern, &re, &ngroups, error, error_size);
     if (rc == AIO_OK) {
+        pattern->prefix_len = literal_prefix(source);
+        pattern->literal = source[pattern->prefix_len] == '\0';
+        pattern->segments = whole_segments(source);
         int rerr = regcomp(&pattern->regex, re.data, REG_EXTENDED);
         if (rerr) {
             char why[160] = "invalid regex: ";
@@ -237,6 +306,18 @@ void aio__pattern_free(struct aio_pattern *pattern)
 
 int aio__pattern_match(const struct aio_pattern *pattern, const char *path,
                       struct aio_arena *arena, struct aio_kvlist *match)
+{
+    if (pattern->literal) /* what the regex would say, without running it */
+        return strcmp(path, pattern->source) == 0;
+    if (strncmp(path, pattern->source, pattern->prefix_len) != 0)
+        return 0;
+    if (pattern->segments)
+        return match_segments(pattern, path, arena, match);
+    return aio__pattern_match_regex(pattern, path, arena, match);
+}
+
+int aio__pattern_match_regex(const struct aio_pattern *pattern, const char *path,
+                            struct aio_arena *arena, struct aio_kvlist *match)
 {
     size_t nsub = pattern->regex.re_nsub + 1;
     regmatch_t stack_groups[32];

@@ -13,6 +13,10 @@
 
 struct aio_pattern {
     char *source;                                 /* as written by the user */
+    size_t prefix_len; /* the literal text before the first placeholder */
+    int literal;       /* no placeholder at all: a path compared as it is */
+    int segments;      /* placeholders are whole segments ({name}) or a final
+                        * *name only: matched without the regex */
     regex_t regex;
     size_t nplaceholders;
     char *names[AIO_PATTERN_MAX_PLACEHOLDERS];
@@ -36,5 +40,21 @@ void aio__pattern_free(struct aio_pattern *pattern);
  * `match` (copied into `arena`) on a match, 0 on no match, AIO_ENOMEM. */
 int aio__pattern_match(const struct aio_pattern *pattern, const char *path,
                       struct aio_arena *arena, struct aio_kvlist *match);
+
+/* The same as aio__pattern_match(), always through the regex (for tests
+ * of the matcher that does without it). */
+int aio__pattern_match_regex(const struct aio_pattern *pattern, const char *path,
+                            struct aio_arena *arena, struct aio_kvlist *match);
+
+/* routeindex.c: the first of `n` patterns (in their order) that matches a
+ * path, found without trying every one (see there). The index reads the
+ * patterns, which must outlive it. NULL when out of memory. Match: 1 with
+ * *found its position (and its placeholders added to `match`), 0 for
+ * none, AIO_ENOMEM. */
+struct aio_route_index;
+struct aio_route_index *aio__route_index_new(const struct aio_pattern *const *patterns, size_t n);
+void aio__route_index_free(struct aio_route_index *index);
+int aio__route_index_match(const struct aio_route_index *index, const char *path,
+                           struct aio_arena *arena, struct aio_kvlist *match, size_t *found);
 
 #endif

@@ -3,8 +3,9 @@
  * Input: a pattern, a NUL, then a path (no NUL: the path is empty). A
  * pattern is compiled or refused with a reason; a compiled one is matched
  * against the path, and on a match every placeholder has a value that is
- * part of the path. ASan and UBSan watch the copies the matcher makes out
- * of regexec()'s offsets. */
+ * part of the path, and the same as the regex itself finds (literal
+ * patterns and whole-segment placeholders are matched without it). ASan and
+ * UBSan watch the copies the matcher makes out of regexec()'s offsets. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +46,13 @@ static void match(const struct aio_pattern *pattern, const char *path)
     memset(&values, 0, sizeof(values));
     int rc = aio__pattern_match(pattern, path, &arena, &values);
     assert(rc == 0 || rc == 1);
+    /* the matchers that do without the regex find what it finds */
+    struct aio_kvlist by_regex;
+    memset(&by_regex, 0, sizeof(by_regex));
+    assert(aio__pattern_match_regex(pattern, path, &arena, &by_regex) == rc);
+    assert(by_regex.count == values.count);
+    for (size_t i = 0; i < values.count; i++)
+        assert(strcmp(by_regex.items[i].value, values.items[i].value) == 0);
     if (rc == 1) {
         assert(values.count == pattern->nplaceholders);
         for (size_t i = 0; i < pattern->nplaceholders; i++) {
