@@ -76,15 +76,20 @@ def kept_alive_gets(port, path, count):
                 buf += chunk
 
 
-def instructions(requests, path='/hello', module=None, keepalive=False):
+def instructions(requests, path='/hello', module=None, keepalive=False, bare=False):
     port = free_port()
     out_dir = tempfile.mkdtemp(prefix='aio-callgrind-')
     out = os.path.join(out_dir, 'callgrind.out')
+    socket_kind = '--http11-socket' if keepalive else '--http-socket'
+    if bare:  # the peer: bench/bare, uWSGI's own parser and response path
+        server_args = ['--plugin', os.path.join(ROOT, 'build', 'bench', 'bare_plugin.so'),
+                       '--async', '100']
+    else:
+        server_args = ['--plugin', os.path.join(ROOT, 'build', 'aio_plugin.so'), '--aio', '100',
+                       '--aio-views',
+                       module or os.path.join(ROOT, 'build', 'views', 'tutorial.so')]
     cmd = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + out,
-           'uwsgi', '--plugin', os.path.join(ROOT, 'build', 'aio_plugin.so'),
-           '--aio', '100', '--http11-socket' if keepalive else '--http-socket',
-           '127.0.0.1:%d' % port,
-           '--aio-views', module or os.path.join(ROOT, 'build', 'views', 'tutorial.so'),
+           'uwsgi'] + server_args + [socket_kind, '127.0.0.1:%d' % port,
            '--disable-logging', '--die-on-term']
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -128,6 +133,8 @@ def main():
     parser.add_argument('--large', type=int, default=2300)
     parser.add_argument('--keepalive', action='store_true')
     parser.add_argument('--routes', action='store_true')
+    parser.add_argument('--bare', action='store_true',
+                        help='the bare C plugin (bench/bare, built by make bench) instead')
     args = parser.parse_args()
     if args.routes:
         module = build_routes_module()
@@ -140,8 +147,8 @@ def main():
         print('callgrind: 1,000 routes: /lit499 costs %.2fx /lit0, /ph499/7 %.2fx (target <= 1.3)'
               % (figures['/lit499'] / figures['/lit0'], figures['/ph499/7'] / figures['/lit0']))
         return
-    small = instructions(args.small, keepalive=args.keepalive)
-    large = instructions(args.large, keepalive=args.keepalive)
+    small = instructions(args.small, keepalive=args.keepalive, bare=args.bare)
+    large = instructions(args.large, keepalive=args.keepalive, bare=args.bare)
     per = (large - small) / (args.large - args.small)
     print('callgrind: %d requests %d Ir, %d requests %d Ir: %.0f instructions per request%s'
           % (args.small, small, args.large, large, per,

@@ -102,11 +102,18 @@ static void on_parked_event(struct aio_conn *conn, int status, int events);
 
 static const struct aio_conn_ops parked_conn_ops = {.event = on_parked_event};
 
+/* Freed structs kept for the next park: a kept-alive connection is parked
+ * after every response, and malloc was a visible part of a request. */
+#define SPARE_MAX 64
+static struct aio_pending *spare[SPARE_MAX];
+static int nspare;
+
 static struct aio_pending *pending_new(struct uwsgi_socket *sock, int fd)
 {
-    struct aio_pending *p = calloc(1, sizeof(*p));
+    struct aio_pending *p = nspare ? spare[--nspare] : malloc(sizeof(*p));
     if (!p)
         return NULL;
+    memset(p, 0, sizeof(*p));
     p->sock = sock;
     p->conn.fd = fd;
     p->conn.ops = &parked_conn_ops;
@@ -117,7 +124,16 @@ static struct aio_pending *pending_new(struct uwsgi_socket *sock, int fd)
 static void pending_free(struct aio_pending *p)
 {
     free(p->carry);
-    free(p);
+    if (nspare < SPARE_MAX)
+        spare[nspare++] = p;
+    else
+        free(p);
+}
+
+static void pending_spares_free(void)
+{
+    while (nspare)
+        free(spare[--nspare]);
 }
 
 /* Takes a parked connection off its list; its fd and watcher stay for
@@ -532,6 +548,7 @@ void aio__listeners_close(void)
 
 void aio__listeners_free(void)
 {
+    pending_spares_free();
     free(H.listeners);
     free(H.peek_buf);
     H.listeners = NULL;

@@ -12,6 +12,21 @@
 
 extern struct uwsgi_server uwsgi;
 
+/* "200 OK": on every response, so without printf. */
+static int status_text(int status, char *out, size_t size)
+{
+    const char *reason = aio__http_reason(status);
+    size_t len = strlen(reason);
+    if (status < 100 || status > 999 || len + 4 >= size)
+        return snprintf(out, size, "%d %s", status, reason);
+    out[0] = (char)('0' + status / 100);
+    out[1] = (char)('0' + status / 10 % 10);
+    out[2] = (char)('0' + status % 10);
+    out[3] = ' ';
+    memcpy(out + 4, reason, len + 1);
+    return (int)len + 4;
+}
+
 /* Connection: close, or keep-alive for an HTTP/1.0 client that asked (an
  * HTTP/1.1 connection persists unless told otherwise). */
 static void add_connection_header(struct aio_core *core, struct wsgi_request *wsgi_req)
@@ -28,7 +43,7 @@ static void send_response(struct aio_request *req, struct aio_core *core,
                           struct wsgi_request *wsgi_req)
 {
     char status[64];
-    int n = snprintf(status, sizeof(status), "%d %s", req->status, aio__http_reason(req->status));
+    int n = status_text(req->status, status, sizeof(status));
     if (uwsgi_response_prepare_headers(wsgi_req, status, (uint16_t)n))
         return;
     uwsgi_response_add_header(wsgi_req, "Date", 4, (char *)aio__http_date_now(),
@@ -65,7 +80,7 @@ static int stream_failed(struct aio_core *core)
 static int stream_head(struct aio_core *core, struct aio_request *req, struct wsgi_request *w)
 {
     char status[64];
-    int n = snprintf(status, sizeof(status), "%d %s", req->status, aio__http_reason(req->status));
+    int n = status_text(req->status, status, sizeof(status));
     if (uwsgi_response_prepare_headers(w, status, (uint16_t)n))
         return AIO_ERROR;
     uwsgi_response_add_header(w, "Date", 4, (char *)aio__http_date_now(), AIO_HTTP_DATE_LEN);
