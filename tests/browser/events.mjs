@@ -2,15 +2,10 @@
 // the tutorial's /events stream with the browser's own EventSource, and
 // prints each event as it arrives ("EVENT <data> <ms since the first>").
 //   node tests/browser/events.mjs http://127.0.0.1:PORT/ COUNT INTERVAL_MS
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const [url, count, interval] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   await page.goto(url);

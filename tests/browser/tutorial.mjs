@@ -1,16 +1,10 @@
 // Opens the tutorial's home page in Debian's Chromium (headless) and prints
 // the lines its JavaScript websocket test writes, once DISCONNECTED shows.
 //   node tests/browser/tutorial.mjs http://127.0.0.1:PORT/
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const url = process.argv[2];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  // a closed network: no background connections to the outside
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   await page.goto(url);
