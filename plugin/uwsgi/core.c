@@ -155,8 +155,8 @@ static void close_http_request(struct aio_core *core)
     size_t remains = w->proto_parser_remains;
     char *carry = NULL;
     size_t carry_len = persist ? past_len + remains : 0;
-    if (carry_len) {
-        carry = malloc(carry_len);
+    if (carry_len) { /* the next head's buffer (aio__core_begin) */
+        carry = malloc(carry_len > aio__host.head_size ? carry_len : aio__host.head_size);
         if (carry) {
             if (past_len)
                 memcpy(carry, past_body, past_len);
@@ -340,11 +340,12 @@ void aio__core_begin(struct wsgi_request *wsgi_req, struct aio_conn_handoff *fro
     core->conn_requests = from->requests;
     core->wants_keepalive = core->persist = core->expect_continue = 0;
     core->stream_chunked = core->stream_body = core->upgraded = 0;
-    if (from->carry) { /* a pipelined request: its first bytes are here already */
-        wsgi_req->proto_parser_buf = uwsgi_malloc(aio__host.head_size);
-        memcpy(wsgi_req->proto_parser_buf, from->carry, from->carry_len);
+    core->head_buf_size = aio__host.head_size;
+    if (from->carry) { /* a pipelined request: its first bytes are the head's buffer */
+        wsgi_req->proto_parser_buf = from->carry;
         wsgi_req->proto_parser_pos = from->carry_len;
-        free(from->carry);
+        if (from->carry_len > core->head_buf_size)
+            core->head_buf_size = from->carry_len;
         from->carry = NULL;
     }
     aio__engine_live(+1);

@@ -39,7 +39,9 @@ struct aio_core {
      * response): since when, and its place in aio__host.client_waits */
     uint64_t client_wait_started;
     struct aio_list client_wait_node;
-    /* HTTP/1.x (http1.c): what the head asked for */
+    /* HTTP/1.x (http1.c): the head's buffer (at least buffer-size; more
+     * with pipelined requests carried over), what the head asked for */
+    size_t head_buf_size;
     int http_minor;
     int expect_continue;
     int wants_keepalive; /* http11-socket and the head asks for it */
@@ -113,7 +115,9 @@ void aio__cores_free(void);
 struct aio_conn_handoff {
     uint64_t accepted;      /* loop time its head's deadline counts from */
     struct aio_conn *watch; /* whose watcher of its fd it takes over, or NULL */
-    char *carry;            /* bytes of its next request read already (taken over) */
+    /* bytes of its next request read already, taken over as the head's
+     * buffer: malloc()ed with room for max(carry_len, buffer-size) bytes */
+    char *carry;
     size_t carry_len;
     uint64_t requests;      /* requests served on it before */
 };

@@ -245,10 +245,20 @@ static int head_complete(struct aio_core *core, size_t end, const char **why)
     return 0;
 }
 
+static int head_too_long(const char *buf, int *status, const char **why)
+{
+    *status = buffer_full_status(buf, aio__host.head_size);
+    *why = *status == 414 ? "a request line longer than buffer-size"
+                          : "a request head longer than buffer-size";
+    return AIO_HTTP1_INVALID;
+}
+
 int aio__http1_read_head(struct aio_core *core, int *status, const char **why)
 {
     struct wsgi_request *w = core->wsgi_req;
-    size_t size = aio__host.head_size;
+    /* the buffer may be larger than a head may be: pipelined requests
+     * carried over from the last one (aio__core_begin) */
+    size_t limit = aio__host.head_size, size = core->head_buf_size;
     if (!w->proto_parser_buf)
         w->proto_parser_buf = uwsgi_malloc(size);
     char *buf = w->proto_parser_buf;
@@ -261,17 +271,13 @@ int aio__http1_read_head(struct aio_core *core, int *status, const char **why)
             *status = 400;
             return AIO_HTTP1_INVALID;
         }
+        if (end > limit || (!end && pos >= limit))
+            return head_too_long(buf, status, why);
         if (end) {
             *status = head_complete(core, end, why);
             return *status ? AIO_HTTP1_INVALID : UWSGI_OK;
         }
-        if (pos == size) {
-            *status = buffer_full_status(buf, pos);
-            *why = *status == 414 ? "a request line longer than buffer-size"
-                                  : "a request head longer than buffer-size";
-            return AIO_HTTP1_INVALID;
-        }
-        ssize_t n = read(w->fd, buf + pos, size - pos);
+        ssize_t n = read(w->fd, buf + pos, size - pos); /* pos < limit <= size */
         if (n > 0) {
             w->proto_parser_pos += (uint64_t)n;
             continue;

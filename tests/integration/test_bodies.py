@@ -65,6 +65,19 @@ class ChunkedTest(ServerTestCase):
         self.assertEqual(c.response().text,
                          '%s 5\n' % hashlib.sha256(b'hello').hexdigest())
 
+    def test_many_pipelined_requests_after_a_chunked_body(self):
+        # the body outlasts the head's read, so the bytes after it come in
+        # the body's larger reads: more than buffer-size of them carried over
+        c = self.conn()
+        gets = b''.join(b'GET /probe/request?a=%d HTTP/1.1\r\nHost: x\r\n\r\n' % i
+                        for i in range(120))
+        self.assertGreater(len(gets), 4096)
+        c.send(post_chunked(b'/upload', b'z' * 5000) + gets)
+        self.assertEqual(c.response().text,
+                         '%s 5000\n' % hashlib.sha256(b'z' * 5000).hexdigest())
+        for i in range(120):
+            self.assertIn('param a=%d\n' % i, c.response().text)
+
     def test_limit_post_counts_the_decoded_size(self):
         for path in (b'/probe/body', b'/upload'):
             with self.subTest(path=path):
