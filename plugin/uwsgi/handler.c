@@ -39,13 +39,14 @@ static void add_connection_header(struct aio_core *core, struct wsgi_request *ws
         uwsgi_response_add_header(wsgi_req, "Connection", 10, "keep-alive", 10);
 }
 
-static void send_response(struct aio_request *req, struct aio_core *core,
-                          struct wsgi_request *wsgi_req)
+/* The status line, Date and the view's headers, for every response and
+ * every stream. 0, or -1 when uWSGI could not begin the head. */
+static int begin_head(struct aio_request *req, struct wsgi_request *wsgi_req)
 {
     char status[64];
     int n = status_text(req->status, status, sizeof(status));
     if (uwsgi_response_prepare_headers(wsgi_req, status, (uint16_t)n))
-        return;
+        return -1;
     uwsgi_response_add_header(wsgi_req, "Date", 4, (char *)aio__http_date_now(),
                               AIO_HTTP_DATE_LEN);
     for (size_t i = 0; i < req->response_headers.count; i++) {
@@ -53,6 +54,14 @@ static void send_response(struct aio_request *req, struct aio_core *core,
         uwsgi_response_add_header(wsgi_req, (char *)h->key, (uint16_t)strlen(h->key),
                                   (char *)h->value, (uint16_t)strlen(h->value));
     }
+    return 0;
+}
+
+static void send_response(struct aio_request *req, struct aio_core *core,
+                          struct wsgi_request *wsgi_req)
+{
+    if (begin_head(req, wsgi_req))
+        return;
     int has_body = aio__response_has_body(req);
     size_t len = has_body ? req->response_body.len : 0;
     if (len && !req->has_content_type)
@@ -79,16 +88,8 @@ static int stream_failed(struct aio_core *core)
 
 static int stream_head(struct aio_core *core, struct aio_request *req, struct wsgi_request *w)
 {
-    char status[64];
-    int n = status_text(req->status, status, sizeof(status));
-    if (uwsgi_response_prepare_headers(w, status, (uint16_t)n))
+    if (begin_head(req, w))
         return AIO_ERROR;
-    uwsgi_response_add_header(w, "Date", 4, (char *)aio__http_date_now(), AIO_HTTP_DATE_LEN);
-    for (size_t i = 0; i < req->response_headers.count; i++) {
-        const struct aio_kv *h = &req->response_headers.items[i];
-        uwsgi_response_add_header(w, (char *)h->key, (uint16_t)strlen(h->key), (char *)h->value,
-                                  (uint16_t)strlen(h->value));
-    }
     int has_body = aio__response_has_body(req) && req->method_bit != AIO_HEAD;
     if (aio__response_has_body(req) && !req->has_content_type)
         uwsgi_response_add_header(w, "Content-Type", 12, AIO_HTML_TYPE,
