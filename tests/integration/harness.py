@@ -7,6 +7,7 @@ report in the server's log fails the test that started it.
 """
 import asyncio
 import os
+import random
 import re
 import shutil
 import signal
@@ -297,6 +298,42 @@ def concurrent_gets(port, paths, timeout=30.0):
                                        return_exceptions=True)
         return results, time.monotonic() - start
     return asyncio.run(run())
+
+
+def trickling_clients(port, connections, first, drip, seconds, every, jitter=0.0):
+    """An async function of `connections` slow clients: each (after a random
+    delay up to `jitter` s) connects, sends `first`, then `drip(i)` every
+    `every` s for `seconds`, and hangs up. It returns how many the server
+    cut: anything from it (an answer, EOF) before the end counts."""
+    async def client():
+        if jitter:
+            await asyncio.sleep(random.uniform(0, jitter))
+        try:
+            reader, writer = await asyncio.open_connection('127.0.0.1', port)
+        except OSError:
+            return 1
+        try:
+            writer.write(first)
+            start = time.monotonic()
+            i = 0
+            while time.monotonic() - start < seconds:
+                writer.write(drip(i))
+                i += 1
+                await writer.drain()
+                try:
+                    data = await asyncio.wait_for(reader.read(1024), every)
+                    return 1 if data or reader.at_eof() else 0
+                except asyncio.TimeoutError:
+                    pass
+            return 0
+        except OSError:
+            return 1
+        finally:
+            writer.close()
+
+    async def run():
+        return sum(await asyncio.gather(*(client() for _ in range(connections))))
+    return run
 
 
 class ServerTestCase(unittest.TestCase):

@@ -6,36 +6,14 @@ import time
 import unittest
 
 from tests.integration.harness import (PROBE, SANITIZE, SLOWDOWN, TUTORIAL, Uwsgi,
-                                       concurrent_gets, get)
+                                       concurrent_gets, get, trickling_clients)
 
 
 def slowloris(port, connections, seconds):
     """Opens `connections` connections that send a request head one byte a
     second for `seconds`, then hang up. Returns how many the server cut."""
-    async def trickle():
-        try:
-            reader, writer = await asyncio.open_connection('127.0.0.1', port)
-        except OSError:
-            return 1
-        head = b'GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ' + b'a' * 64
-        try:
-            for i in range(int(seconds)):
-                writer.write(head[i:i + 1])
-                await writer.drain()
-                try:  # anything from the server (408, EOF) means we were cut
-                    data = await asyncio.wait_for(reader.read(1024), 1.0)
-                    return 1 if data or reader.at_eof() else 0
-                except asyncio.TimeoutError:
-                    pass
-            return 0
-        except OSError:
-            return 1
-        finally:
-            writer.close()
-
-    async def run():
-        return sum(await asyncio.gather(*(trickle() for _ in range(connections))))
-    return run
+    head = b'GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ' + b'a' * 64
+    return trickling_clients(port, connections, b'', lambda i: head[i:i + 1], seconds, 1.0)
 
 
 class ConcurrencyTest(unittest.TestCase):

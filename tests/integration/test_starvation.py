@@ -4,12 +4,12 @@ neither sent nor read anything for over a second (a trickled upload,
 R-U-D-Y; a reader that does not read) is freed for it, as slow heads are
 (test_concurrency)."""
 import asyncio
-import random
 import socket
 import time
 import unittest
 
-from tests.integration.harness import PROBE, SLOWDOWN, TUTORIAL, Uwsgi, raw_request
+from tests.integration.harness import (PROBE, SLOWDOWN, TUTORIAL, Uwsgi, raw_request,
+                                       trickling_clients)
 from tests.integration.wsclient import TEXT, WsClient
 
 
@@ -18,32 +18,9 @@ def rudy(port, connections, seconds, every=2.0):
     every `every` s for `seconds`, each starting at its own moment within
     the first `every` s (as independent attackers would). Returns how many
     the server cut."""
-    async def trickle():
-        await asyncio.sleep(random.uniform(0, every))
-        try:
-            reader, writer = await asyncio.open_connection('127.0.0.1', port)
-        except OSError:
-            return 1
-        try:
-            writer.write(b'POST /probe/body HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n')
-            start = time.monotonic()
-            while time.monotonic() - start < seconds:
-                writer.write(b'x')
-                await writer.drain()
-                try:  # anything from the server (an answer, EOF) means we were cut
-                    data = await asyncio.wait_for(reader.read(1024), every)
-                    return 1 if data or reader.at_eof() else 0
-                except asyncio.TimeoutError:
-                    pass
-            return 0
-        except OSError:
-            return 1
-        finally:
-            writer.close()
-
-    async def run():
-        return sum(await asyncio.gather(*(trickle() for _ in range(connections))))
-    return run
+    head = b'POST /probe/body HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n'
+    return trickling_clients(port, connections, head, lambda i: b'x', seconds, every,
+                             jitter=every)
 
 
 async def timed_hellos(port, count, pause=0.2):
