@@ -88,6 +88,8 @@ def instructions(requests, path='/hello', module=None, keepalive=False, bare=Fal
         server_args = ['--plugin', os.path.join(ROOT, 'build', 'aio_plugin.so'), '--aio', '100',
                        '--aio-views',
                        module or os.path.join(ROOT, 'build', 'views', 'tutorial.so')]
+        if keepalive:  # every request on one connection: lift the per-connection cap
+            server_args += ['--aio-keepalive-requests', str(requests + 10)]
     cmd = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + out,
            'uwsgi'] + server_args + [socket_kind, '127.0.0.1:%d' % port,
            '--disable-logging', '--die-on-term']

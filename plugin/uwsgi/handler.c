@@ -27,6 +27,48 @@ static int status_text(int status, char *out, size_t size)
     return (int)len + 4;
 }
 
+/* One "Key: value\r\n" line into the head uWSGI is building. uWSGI's own
+ * uwsgi_response_add_header() allocates and frees a buffer for every line
+ * (a quarter of a small request's cost); when nothing can rewrite headers
+ * (no remove/pull/collect-header options) and the socket writes the plain
+ * format, the line is copied straight into the head buffer instead. Same
+ * result either way, including the header count uWSGI logs. */
+static void head_add(struct wsgi_request *w, const char *key, size_t key_len, const char *value,
+                     size_t value_len)
+{
+    struct uwsgi_buffer *head = w->headers;
+    size_t need = key_len + 2 + value_len + 2;
+    int plain = head && !uwsgi.remove_headers && !w->remove_headers && !uwsgi.pull_headers &&
+                !uwsgi.collect_headers && w->socket->proto_add_header == uwsgi_proto_base_add_header &&
+                !w->headers_sent && !w->headers_size && !w->response_size && !w->write_errors;
+    if (!plain || key_len == 0 || key_len > UINT16_MAX || value_len > UINT16_MAX ||
+        head->len - head->pos < need) {
+        uwsgi_response_add_header(w, (char *)key, (uint16_t)key_len, (char *)value,
+                                  (uint16_t)value_len);
+        return;
+    }
+    char *p = head->buf + head->pos;
+    memcpy(p, key, key_len);
+    memcpy(p + key_len, ": ", 2);
+    memcpy(p + key_len + 2, value, value_len);
+    memcpy(p + key_len + 2 + value_len, "\r\n", 2);
+    head->pos += need;
+    w->header_cnt++;
+}
+
+#define HEAD_ADD_LITERAL(w, key, value) head_add(w, key, sizeof(key) - 1, value, sizeof(value) - 1)
+
+static void add_content_length(struct wsgi_request *w, uint64_t length)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[sizeof(digits) - 1 - n++] = (char)('0' + length % 10);
+        length /= 10;
+    } while (length);
+    head_add(w, "Content-Length", 14, digits + sizeof(digits) - n, n);
+}
+
 /* Connection: close, or keep-alive for an HTTP/1.0 client that asked (an
  * HTTP/1.1 connection persists unless told otherwise). */
 static void add_connection_header(struct aio_core *core, struct wsgi_request *wsgi_req)
@@ -34,9 +76,9 @@ static void add_connection_header(struct aio_core *core, struct wsgi_request *ws
     if (!aio__is_plain_http(wsgi_req->socket))
         return; /* the frontend's business */
     if (!core->persist)
-        uwsgi_response_add_header(wsgi_req, "Connection", 10, "close", 5);
+        HEAD_ADD_LITERAL(wsgi_req, "Connection", "close");
     else if (core->http_minor == 0)
-        uwsgi_response_add_header(wsgi_req, "Connection", 10, "keep-alive", 10);
+        HEAD_ADD_LITERAL(wsgi_req, "Connection", "keep-alive");
 }
 
 /* The status line, Date and the view's headers, for every response and
@@ -47,12 +89,10 @@ static int begin_head(struct aio_request *req, struct wsgi_request *wsgi_req)
     int n = status_text(req->status, status, sizeof(status));
     if (uwsgi_response_prepare_headers(wsgi_req, status, (uint16_t)n))
         return -1;
-    uwsgi_response_add_header(wsgi_req, "Date", 4, (char *)aio__http_date_now(),
-                              AIO_HTTP_DATE_LEN);
+    head_add(wsgi_req, "Date", 4, aio__http_date_now(), AIO_HTTP_DATE_LEN);
     for (size_t i = 0; i < req->response_headers.count; i++) {
         const struct aio_kv *h = &req->response_headers.items[i];
-        uwsgi_response_add_header(wsgi_req, (char *)h->key, (uint16_t)strlen(h->key),
-                                  (char *)h->value, (uint16_t)strlen(h->value));
+        head_add(wsgi_req, h->key, strlen(h->key), h->value, strlen(h->value));
     }
     return 0;
 }
@@ -65,10 +105,9 @@ static void send_response(struct aio_request *req, struct aio_core *core,
     int has_body = aio__response_has_body(req);
     size_t len = has_body ? req->response_body.len : 0;
     if (len && !req->has_content_type)
-        uwsgi_response_add_header(wsgi_req, "Content-Type", 12, AIO_HTML_TYPE,
-                                  (uint16_t)strlen(AIO_HTML_TYPE));
+        head_add(wsgi_req, "Content-Type", 12, AIO_HTML_TYPE, strlen(AIO_HTML_TYPE));
     if (has_body)
-        uwsgi_response_add_content_length(wsgi_req, len);
+        add_content_length(wsgi_req, len);
     add_connection_header(core, wsgi_req);
     if (len && req->method_bit != AIO_HEAD)
         uwsgi_response_write_body_do(wsgi_req, req->response_body.data, len);
@@ -92,8 +131,7 @@ static int stream_head(struct aio_core *core, struct aio_request *req, struct ws
         return AIO_ERROR;
     int has_body = aio__response_has_body(req) && req->method_bit != AIO_HEAD;
     if (aio__response_has_body(req) && !req->has_content_type)
-        uwsgi_response_add_header(w, "Content-Type", 12, AIO_HTML_TYPE,
-                                  (uint16_t)strlen(AIO_HTML_TYPE));
+        head_add(w, "Content-Type", 12, AIO_HTML_TYPE, strlen(AIO_HTML_TYPE));
     /* Without a length the body is chunked to an HTTP/1.1 client, and
      * otherwise ends with the connection (HTTP/1.0; the uwsgi protocol,
      * whose frontend frames the body for its own client). */
@@ -104,9 +142,9 @@ static int stream_head(struct aio_core *core, struct aio_request *req, struct ws
     core->persist = (!has_body || known || core->stream_chunked) &&
                     aio__http1_may_persist(core, req->status);
     if (known && aio__response_has_body(req))
-        uwsgi_response_add_content_length(w, req->stream_length);
+        add_content_length(w, req->stream_length);
     if (core->stream_chunked)
-        uwsgi_response_add_header(w, "Transfer-Encoding", 17, "chunked", 7);
+        HEAD_ADD_LITERAL(w, "Transfer-Encoding", "chunked");
     add_connection_header(core, w);
     return uwsgi_response_write_headers_do(w) == UWSGI_OK ? AIO_OK : stream_failed(core);
 }

@@ -1,9 +1,11 @@
 """The tutorial and the request/response API, over HTTP on a real uwsgi."""
 import re
+import socket
 import time
+import unittest
 
-from tests.integration.harness import (PROBE, TUTORIAL, SLOWDOWN, ServerTestCase, get,
-                                       raw_request, request)
+from tests.integration.harness import (PLUGIN, PROBE, TUTORIAL, SLOWDOWN, ServerTestCase, Uwsgi,
+                                       free_port, get, raw_request, read_response, request)
 
 
 class TutorialTest(ServerTestCase):
@@ -87,6 +89,17 @@ class ProbeTest(ServerTestCase):
         self.assertIn('param a=1\nparam a=2\n', text)
         self.assertIn('param b=x y\n', text)
         self.assertIn('param msg=\u00e9t\u00e9\n', text)
+
+    def test_remote_addr_of_each_client_in_turn(self):
+        """REMOTE_ADDR is the client's address (formatted once per address
+        in a row, so a change of client must be seen); loopback is all of
+        127.0.0.0/8, so clients can bind several source addresses."""
+        for source in ('127.0.0.1', '127.1.2.3', '127.10.200.99', '127.255.0.9',
+                       '127.10.200.99', '127.0.0.1'):
+            with socket.create_connection(('127.0.0.1', self.port), timeout=10 * SLOWDOWN,
+                                          source_address=(source, 0)) as s:
+                s.sendall(b'GET /probe/request HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+                self.assertIn('remote=%s\n' % source, self.fields(read_response(s)))
 
     def test_form_body_params(self):
         r = request(self.port, 'POST', '/probe/request?a=q',
@@ -200,3 +213,55 @@ class ProbeTest(ServerTestCase):
         self.assertEqual(r.status, 200)
         self.assertIn('path=/probe/request\n', r.text)
         self.assertTrue(re.search(r'param a=1', r.text))
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(('::1', 0))
+        return True
+    except OSError:
+        return False
+
+
+class Ipv6Test(unittest.TestCase):
+    @unittest.skipUnless(ipv6_loopback(), 'no ::1 on this machine')
+    def test_remote_addr_over_ipv6_loopback(self):
+        port = free_port()
+        options = [('plugin', PLUGIN), ('http-socket', '[::1]:%d' % port), ('aio', '8'),
+                   ('master', 'false'), ('aio-views', PROBE)]
+        server = Uwsgi(options=options)
+        server.port = port
+        server.start(wait=False)
+        try:
+            deadline = time.monotonic() + 15 * SLOWDOWN
+            while True:
+                try:
+                    s = socket.create_connection(('::1', port), timeout=10 * SLOWDOWN)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.proc.poll() is not None:
+                        raise AssertionError('no server on [::1]:%d\n%s' % (port, server.read_log()))
+                    time.sleep(0.1)
+            with s:
+                s.sendall(b'GET /probe/request HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+                r = read_response(s)
+            self.assertEqual(r.status, 200, r.raw)
+            self.assertIn('remote=::1\n', r.text)
+        finally:
+            server.stop()
+
+
+class ResponseHeaderOptionsTest(ServerTestCase):
+    """uWSGI's own options that rewrite response headers still apply to ours."""
+    server_kwargs = {'modules': (TUTORIAL,),
+                     'extra': [('del-header', 'Content-Type'),
+                               ('add-header', 'X-Served-By: uwsgi-aio test')]}
+
+    def test_del_header_and_add_header(self):
+        r = get(self.port, '/hello')
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertNotIn('content-type', r.headers)
+        self.assertEqual(r.headers['x-served-by'], 'uwsgi-aio test')
+        self.assertEqual(r.headers['content-length'], str(len(r.body)))
+        self.assertIn('date', r.headers)
