@@ -187,14 +187,14 @@ static const char *remote_addr(const struct wsgi_request *w, size_t *len)
     } else {
         family = AF_UNSPEC;
     }
-    if (family != last_family || memcmp(last, bin ? bin : last, bin_len) != 0) {
+    if (family != last_family || (bin_len && memcmp(last, bin, bin_len) != 0)) {
         if (family == AF_INET)
             text_len = format_ipv4(bin, text);
         else if (family == AF_INET6 && inet_ntop(AF_INET6, bin, text, sizeof(text)))
             text_len = strlen(text);
         else
             text[0] = '\0', text_len = 0;
-        if (bin)
+        if (bin_len)
             memcpy(last, bin, bin_len);
         last_family = family;
     }

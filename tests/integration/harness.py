@@ -69,6 +69,7 @@ class Uwsgi:
     def __init__(self, options=None, http=True, modules=(PROBE, TUTORIAL), aio=64, extra=(),
                  http_socket=None):
         self.port = free_port()
+        self.host = '127.0.0.1'  # where wait_ready() looks for the socket
         self.dir = tempfile.mkdtemp(prefix='aio-test-')
         self.log_path = os.path.join(self.dir, 'uwsgi.log')
         self.ini_path = os.path.join(self.dir, 'test.ini')
@@ -116,7 +117,7 @@ class Uwsgi:
                                      % (self.proc.returncode, self.read_log()))
             if 'running aio loop engine' in self.read_log():
                 try:
-                    with socket.create_connection(('127.0.0.1', self.port), timeout=1):
+                    with socket.create_connection((self.host, self.port), timeout=1):
                         return
                 except OSError:
                     pass

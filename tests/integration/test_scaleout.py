@@ -4,9 +4,9 @@ hosts (aio-broadcast), state shared through aio_redis() (aio-redis), and
 what happens while Redis is away."""
 import os
 import socket
-import threading
 import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.integration.harness import (BUILD, PLUGIN, SHARED, SLOWDOWN, Uwsgi, concurrent_gets,
                                        free_port, get)
@@ -57,14 +57,9 @@ def open_clients_on_every_worker(port, n, workers, most=400):
     keeps the first worker busy while the others accept."""
     clients = open_clients(port, n)
     while len({pid for _, pid in clients}) < workers and len(clients) < most:
-        batch = [None] * 10
-        threads = [threading.Thread(target=lambda i=i: batch.__setitem__(i, open_clients(port, 1)))
-                   for i in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        clients += [c for opened in batch if opened for c in opened]
+        with ThreadPoolExecutor(10) as pool:
+            clients += [c for opened in pool.map(lambda _: open_clients(port, 1), range(10))
+                        for c in opened]
     return clients
 
 

@@ -231,25 +231,12 @@ class Ipv6Test(unittest.TestCase):
         options = [('plugin', PLUGIN), ('http-socket', '[::1]:%d' % port), ('aio', '8'),
                    ('master', 'false'), ('aio-views', PROBE)]
         server = Uwsgi(options=options)
-        server.port = port
-        server.start(wait=False)
-        try:
-            deadline = time.monotonic() + 15 * SLOWDOWN
-            while True:
-                try:
-                    s = socket.create_connection(('::1', port), timeout=10 * SLOWDOWN)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.proc.poll() is not None:
-                        raise AssertionError('no server on [::1]:%d\n%s' % (port, server.read_log()))
-                    time.sleep(0.1)
-            with s:
-                s.sendall(b'GET /probe/request HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-                r = read_response(s)
-            self.assertEqual(r.status, 200, r.raw)
-            self.assertIn('remote=::1\n', r.text)
-        finally:
-            server.stop()
+        server.host, server.port = '::1', port
+        with server, socket.create_connection(('::1', port), timeout=10 * SLOWDOWN) as s:
+            s.sendall(b'GET /probe/request HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+            r = read_response(s)
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertIn('remote=::1\n', r.text)
 
 
 class ResponseHeaderOptionsTest(ServerTestCase):
