@@ -6,6 +6,7 @@ uwsgi runs with AddressSanitizer preloaded: any ASan, UBSan or LeakSanitizer
 report in the server's log fails the test that started it.
 """
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import os
 import random
 import re
@@ -299,6 +300,16 @@ def concurrent_gets(port, paths, timeout=30.0):
                                        return_exceptions=True)
         return results, time.monotonic() - start
     return asyncio.run(run())
+
+
+def in_parallel(open_one, count, threads=10):
+    """[open_one(i) for i in range(count)], `threads` at a time. For clients
+    that must spread over several workers: the kernel hands a connection to
+    whichever worker accepts first, and a worker that has just answered one
+    client is back in accept first, so clients opened one after the other
+    can all land on one worker."""
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(open_one, range(count)))
 
 
 def trickling_clients(port, connections, first, drip, seconds, every, jitter=0.0):

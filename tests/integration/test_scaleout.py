@@ -6,10 +6,9 @@ import os
 import socket
 import time
 import unittest
-from concurrent.futures import ThreadPoolExecutor
 
 from tests.integration.harness import (BUILD, PLUGIN, SHARED, SLOWDOWN, Uwsgi, concurrent_gets,
-                                       free_port, get)
+                                       free_port, get, in_parallel)
 from tests.integration.redis import Redis, wait_connected
 from tests.integration.wsclient import BINARY, TEXT, Closed, WsClient
 
@@ -54,12 +53,11 @@ def open_clients_on_every_worker(port, n, workers, most=400):
     workers hold one. The kernel hands each connection to whichever worker
     accepts first, so a fast worker can take a whole sequential batch (seen
     under the sanitizers); the extra clients are opened ten at a time, which
-    keeps the first worker busy while the others accept."""
+    keeps the first worker busy while the others accept (in_parallel)."""
     clients = open_clients(port, n)
     while len({pid for _, pid in clients}) < workers and len(clients) < most:
-        with ThreadPoolExecutor(10) as pool:
-            clients += [c for opened in pool.map(lambda _: open_clients(port, 1), range(10))
-                        for c in opened]
+        clients += [c for opened in in_parallel(lambda _: open_clients(port, 1), 10)
+                    for c in opened]
     return clients
 
 

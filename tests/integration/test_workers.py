@@ -10,7 +10,8 @@ import time
 import unittest
 
 from tests.integration.harness import (BADROUTE, PLUGIN, PROBE, SHARED, SLOWDOWN, TUTORIAL,
-                                       Response, Uwsgi, concurrent_gets, free_port, get)
+                                       Response, Uwsgi, concurrent_gets, free_port, get,
+                                       in_parallel)
 from tests.integration.redis import Redis, wait_connected
 from tests.integration.wsclient import TEXT, WsClient
 
@@ -144,13 +145,16 @@ class ManyWorkersTest(unittest.TestCase):
             worker_pids(server, 4)
             clients, where = [], {}
             deadline = time.monotonic() + 10 * SLOWDOWN
-            while len(set(where.values())) < 4:
-                self.assertLess(time.monotonic(), deadline, set(where.values()))
-                c = WsClient(server.port, '/probe/ws/echo/%d' % len(clients))
+            def open_one(i):
+                c = WsClient(server.port, '/probe/ws/echo/%d' % i)
                 c.send_text('pid')
                 opcode, payload = c.recv()
-                where[c] = int(payload.decode().partition('=')[2])
-                clients.append(c)
+                return c, int(payload.decode().partition('=')[2])
+            while len(set(where.values())) < 4:  # eight at a time (in_parallel)
+                self.assertLess(time.monotonic(), deadline, set(where.values()))
+                for c, pid in in_parallel(lambda i: open_one(len(clients) + i), 8):
+                    where[c] = pid
+                    clients.append(c)
             self.assertGreaterEqual(len(clients), 4)
             for i, c in enumerate(clients):
                 c.send_text('message %d' % i)
@@ -276,8 +280,8 @@ class ReloadWithRedisTest(ReloadTest):
 
     def after_reload(self, server):
         self.wait_subscribers(4)  # the new workers' only: the old ones' are gone
-        clients = [WsClient(server.port, '/shared/ws', timeout=20 * SLOWDOWN)
-                   for _ in range(self.WEBSOCKETS)]
+        clients = in_parallel(lambda _: WsClient(server.port, '/shared/ws', timeout=20 * SLOWDOWN),
+                              self.WEBSOCKETS)
         pids = set()
         for c in clients:
             opcode, ready = c.recv()
