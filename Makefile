@@ -158,7 +158,7 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 fuzz-run-%: $(BUILD)/fuzz/fuzz_%
 	@mkdir -p $(BUILD)/fuzz/corpus-$*
-	@if $(BUILD)/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	@if $(BUILD)/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=60 -max_len=8192 -print_final_stats=1 \
 	        $(BUILD)/fuzz/corpus-$* tests/fuzz/corpus-$* > $(BUILD)/fuzz/fuzz_$*.log 2>&1; then \
 	    echo "== fuzz_$* ($(FUZZ_SECONDS) s): $$(grep -a '^stat::number_of_executed_units' \
 	        $(BUILD)/fuzz/fuzz_$*.log | tr -s ' ')"; \

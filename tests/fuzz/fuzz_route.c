@@ -18,15 +18,19 @@
 
 /* The C library's regex engine copies the tree under a '+' or a counted
  * repetition once per repetition ("a++++" doubles it four times, and
- * "(a{99}){99}" makes ten thousand copies): inputs that could cost more than
- * 64 copies are skipped, so that the run is spent in the route code. The
- * bound counts every '+' and every count, nested or not. */
+ * "(a{99}){99}" makes ten thousand copies), and its epsilon closures grow
+ * with every '*', '?', group and alternative (nested stars ran regcomp()
+ * for minutes): inputs that could cost more than 64 copies, or that hold
+ * more than 16 groups and alternatives, are skipped, so that the run is
+ * spent in the route code. The bound counts every one, nested or not. */
 static int costly(const char *pattern)
 {
-    long copies = 1;
-    for (const char *p = pattern; *p && copies <= 64; p++) {
-        if (*p == '+') {
+    long copies = 1, groups = 0;
+    for (const char *p = pattern; *p && copies <= 64 && groups <= 16; p++) {
+        if (*p == '+' || *p == '*' || *p == '?') {
             copies *= 2;
+        } else if (*p == '(' || *p == '|') {
+            groups++;
         } else if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
             char *end;
             long n = strtol(p + 1, &end, 10);
@@ -35,7 +39,7 @@ static int costly(const char *pattern)
             copies *= n > 64 ? 65 : n + 1;
         }
     }
-    return copies > 64;
+    return copies > 64 || groups > 16;
 }
 
 static void match(const struct aio_pattern *pattern, const char *path)
