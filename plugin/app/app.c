@@ -16,6 +16,7 @@ void aio__app_init(void)
     aio__list_init(&aio__app.starting);
     aio__list_init(&aio__app.spare_tasks);
     aio__list_init(&aio__app.websockets);
+    aio__list_init(&aio__app.ws_turn_queue);
 }
 
 void aio__app_open(void)

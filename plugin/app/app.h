@@ -44,6 +44,10 @@ struct aio__app {
     /* websocket sessions (websocket.c) */
     struct aio_list websockets;  /* open ones */
     long nwebsockets;
+    long ws_holding;             /* those holding their request's core */
+    long ws_detached;            /* those without one (callbacks views) */
+    long ws_turns;               /* detached sessions running callbacks now */
+    struct aio_list ws_turn_queue; /* detached sessions waiting for a turn */
     uint64_t next_ws_id;
     /* Redis: websocket messages across workers, and aio_redis() */
     struct aio__broadcast broadcast;
@@ -118,6 +122,13 @@ struct aio_task *aio__scope_check(const aio_request *req);
 /* The start queue's handle (app.c opens and closes it with the framework). */
 void aio__spawn_open(void);
 void aio__spawn_close(void);
+/* Runs fn(req, arg) in a pooled coroutine soon, from the loop's top level,
+ * with `req` - which outlives the task and is not freed with it - as its
+ * context (req->task is the task until it ends). Not bounded by
+ * aio-max-tasks (the caller bounds these), possible while stopping. The
+ * task, or NULL (out of memory). */
+struct aio_task *aio__spawn_for(struct aio_request *req, const char *name, aio_task_fn fn,
+                                void *arg);
 /* Starts tasks spawned before the loop ran (from aio_main). */
 void aio__tasks_start_pending(void);
 /* Cancels every spawned task (graceful stop). */
@@ -127,8 +138,16 @@ void aio__tasks_cancel_all(void);
 
 /* Runs a websocket view for `req` (a GET to its route) on the connection of
  * the request's task. Returns 0 when the connection was upgraded and served
- * (nothing more to send), or the HTTP status to answer a bad handshake with. */
+ * (nothing more to send), or the HTTP status to answer a bad handshake with.
+ * A callbacks view's session has only opened then (req->ws): it goes on
+ * in aio__websocket_continue() once the dispatch is over. */
 int aio__websocket_session(struct aio_request *req, const struct aio_view *view);
+/* The end of the dispatch of a request whose callbacks session is open:
+ * when the host can detach the connection, the session goes on without
+ * the request's task or core - its callbacks run in a pooled coroutine
+ * whenever a message arrives - and takes the request (req->detached: the
+ * host must not free it); else the session runs here to its end. */
+void aio__websocket_continue(struct aio_request *req);
 /* A websocket message, queued in an inbox through `node`. */
 struct aio_msg {
     struct aio_list node;

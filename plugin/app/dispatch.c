@@ -189,4 +189,6 @@ void aio__dispatch(struct aio_request *req)
         aio__respond_error(req, 500, NULL);
     }
     aio__task_set_deadline(task, 0);
+    if (req->ws)
+        aio__websocket_continue(req);
 }

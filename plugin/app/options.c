@@ -160,6 +160,8 @@ void aio__options_defaults(struct aio_options *o)
         o->websocket_cores = o->cores - (o->cores + 3) / 4;
     if (o->websocket_cores > o->cores && o->cores)
         o->websocket_cores = o->cores;
+    if (!o->websocket_callbacks)
+        o->websocket_callbacks = o->cores; /* as many as requests (0: no bound) */
     if (!o->engine.ws_worker_backlog)
         o->engine.ws_worker_backlog = DEFAULT_WS_WORKER_BACKLOG;
     if (!o->engine.ws_pong_tolerance)
@@ -245,6 +247,7 @@ int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char
         {"aio-stall-ms", 0, 600000, offsetof(struct aio_options, engine.stall_ms)},
         {"aio-request-timeout", 0, 86400000, offsetof(struct aio_options, request_timeout_ms)},
         {"aio-websocket-cores", 1, 100000, offsetof(struct aio_options, websocket_cores)},
+        {"aio-websocket-callbacks", 1, 100000, offsetof(struct aio_options, websocket_callbacks)},
         {"aio-keepalive-timeout", 0, 86400, offsetof(struct aio_options, keepalive_timeout_s)},
         {"aio-keepalive-requests", 1, 1000000000,
          offsetof(struct aio_options, keepalive_requests)},

@@ -32,7 +32,8 @@ struct aio_options {
     long redis_pool;         /* `aio-redis-pool`: connections per worker */
     long redis_timeout_ms;   /* `aio-redis-timeout`: connect and reply deadline */
     long request_timeout_ms; /* `aio-request-timeout`: a request's deadline (0: none) */
-    long websocket_cores;    /* `aio-websocket-cores`: sessions at once (0: no bound) */
+    long websocket_cores;    /* `aio-websocket-cores`: sessions holding a core (0: no bound) */
+    long websocket_callbacks; /* `aio-websocket-callbacks`: detached sessions' turns at once */
     long keepalive_timeout_s; /* `aio-keepalive-timeout`: idle seconds (0: no keep-alive) */
     long keepalive_requests;  /* `aio-keepalive-requests`: per connection */
     uint64_t body_max;        /* a body read whole before the view: limit-post, or 16 MiB */

@@ -68,6 +68,8 @@ struct aio_request {
     struct aio_task *task;
     int unavailable; /* the executor was full: answer 503 */
     int upgraded;    /* a websocket took over the connection: answer nothing */
+    int detached;    /* ... and outlives the request's task: the session frees it */
+    struct aio_ws *ws; /* a callbacks session open past the view (websocket.c) */
     /* a streamed response (stream.c): its head is out; its end too */
     int streaming;
     int stream_ended;

@@ -65,6 +65,29 @@ void aio__tasks_start_pending(void)
         uv_timer_start(&aio__app.start_tasks, on_start_tasks, 0, 0);
 }
 
+/* Starts `task` (its req set) soon, from the loop's top level. */
+static void task_start(struct aio_task *task, const char *name, aio_task_fn fn, void *arg,
+                       int detached)
+{
+    snprintf(task->name, sizeof(task->name), "%s", name ? name : "task");
+    task->fn = fn;
+    task->arg = arg;
+    task->result = 0;
+    task->detached = detached;
+    aio__list_append(&aio__app.tasks, &task->node);
+    if (!task->borrowed_req) { /* aio_spawn()'s: counted against aio-max-tasks */
+        aio__app.ntasks++;
+        aio__app.spawned++;
+    }
+    aio__engine_live(+1);
+    aio__coro_prepare(&task->coro, task_main, task);
+    /* Started from the loop's top level, never from inside the caller's
+     * coroutine (and, from aio_main, once the loop runs). */
+    aio__list_append(&aio__app.starting, &task->queue_node);
+    if (aio__engine.running)
+        aio__tasks_start_pending();
+}
+
 int aio_spawn(const char *name, aio_task_fn fn, void *arg, aio_task **handle)
 {
     if (handle)
@@ -86,37 +109,41 @@ int aio_spawn(const char *name, aio_task_fn fn, void *arg, aio_task **handle)
     }
     ctx->method = "";
     ctx->path = "";
-    snprintf(task->name, sizeof(task->name), "%s", name ? name : "task");
-    task->fn = fn;
-    task->arg = arg;
-    task->result = 0;
-    task->detached = handle == NULL;
-    aio__list_append(&aio__app.tasks, &task->node);
-    aio__app.ntasks++;
-    aio__engine_live(+1);
-    aio__app.spawned++;
-    aio__coro_prepare(&task->coro, task_main, task);
-    /* Started from the loop's top level, never from inside the caller's
-     * coroutine (and, from aio_main, once the loop runs). */
-    aio__list_append(&aio__app.starting, &task->queue_node);
-    if (aio__engine.running)
-        aio__tasks_start_pending();
+    task_start(task, name, fn, arg, handle == NULL);
     if (handle)
         *handle = task;
     return AIO_OK;
+}
+
+struct aio_task *aio__spawn_for(struct aio_request *req, const char *name, aio_task_fn fn,
+                                void *arg)
+{
+    struct aio_task *task = task_new();
+    if (!task)
+        return NULL;
+    task->req = req;
+    task->borrowed_req = 1;
+    req->task = task;
+    task_start(task, name, fn, arg, 1);
+    return task;
 }
 
 /* Its coroutine ended: report, wake its joiner, recycle. */
 static void spawned_task_finished(struct aio_task *task)
 {
     aio__list_remove(&task->node);
-    aio__app.ntasks--;
+    if (!task->borrowed_req)
+        aio__app.ntasks--;
     task->finished = 1;
     if (task->result < 0 && !(task->cancelled && task->result == AIO_ECANCELLED))
         aio__log("task '%s' failed: %s", task->name,
                 task->req->failure ? task->req->failure : aio_strerror(task->result));
-    aio__request_free(task->req);
+    if (task->borrowed_req)
+        task->req->task = NULL; /* the request outlives the task */
+    else
+        aio__request_free(task->req);
     task->req = NULL;
+    task->borrowed_req = 0;
     struct aio_task *joiner = task->joiner;
     if (task->detached)
         task_recycle(task);

@@ -33,8 +33,13 @@ struct aio_ws {
     struct aio_list node; /* in aio__app.websockets */
     uint64_t id;
     struct aio_request *req;
-    struct aio_task *owner; /* the request's task: the view's coroutine */
+    /* The coroutine the view runs in: the request's task; for a detached
+     * session the turn's running its callbacks, NULL between turns. */
+    struct aio_task *owner;
     const struct aio_view *view;
+    int detached;         /* the connection left the request's core */
+    int turn_queued;      /* in aio__app.ws_turn_queue */
+    struct aio_list turn_node;
     int bytes;            /* deliver everything as AIO_MSG_BINARY */
     int owner_waits;
     struct aio_list inbox;
@@ -53,7 +58,7 @@ static size_t max_message(void)
 
 static int is_owner(const struct aio_ws *ws)
 {
-    return aio__running_task() == ws->owner;
+    return ws->owner && aio__running_task() == ws->owner;
 }
 
 static int is_open(const struct aio_ws *ws)
@@ -61,10 +66,16 @@ static int is_open(const struct aio_ws *ws)
     return ws->c.state == AIO_WSCONN_OPEN && !ws->c.gone;
 }
 
+static void schedule_turn(struct aio_ws *ws);
+
+/* Something the view may wait for happened: a message, a close, room to
+ * send. A detached session between turns gets a turn for it. */
 static void notify_owner(struct aio_ws *ws)
 {
     if (ws->owner_waits)
         aio__task_wake_soon(ws->owner, AIO_OK);
+    else if (ws->detached && !ws->owner)
+        schedule_turn(ws);
 }
 
 static void log_failure(struct aio_ws *ws, int code, const char *why)
@@ -113,6 +124,8 @@ static void on_gone(struct aio_wsconn *c)
 {
     struct aio_ws *ws = ws_of(c);
     notify_owner(ws);
+    if (!ws->owner)
+        return; /* a turn waits for a coroutine: it ends the session */
     /* A view suspended elsewhere (aio_sleep...) learns it at once: its
      * request is cancelled, quietly (a closed websocket is no incident). */
     ws->owner->cancelled = 1;
@@ -134,8 +147,14 @@ static void forget_topics(struct aio_ws *ws)
 
 static void on_released(struct aio_wsconn *c)
 {
-    forget_topics(ws_of(c));
-    free(ws_of(c));
+    struct aio_ws *ws = ws_of(c);
+    forget_topics(ws);
+    if (ws->detached) { /* the session had taken the request and its socket */
+        aio__request_free(ws->req);
+        aio__app.ws_detached--;
+        aio__engine_live(-1);
+    }
+    free(ws);
 }
 
 static const struct aio_wsconn_hooks session_hooks = {
@@ -169,20 +188,28 @@ static void recv_misused(const struct aio_ws *ws)
     abort();
 }
 
+/* The next message, or NULL when none is queued (without waiting). */
+static aio_msg *inbox_take(struct aio_ws *ws)
+{
+    struct aio_list *node = aio__list_first(&ws->inbox);
+    if (!node)
+        return NULL;
+    aio__list_remove(node);
+    struct aio_msg *msg = aio__list_entry(node, struct aio_msg, node);
+    ws->inbox_bytes -= msg->len;
+    /* reading may have paused for a full inbox */
+    aio__wsconn_set_paused(&ws->c, ws->inbox_bytes > max_message());
+    return msg;
+}
+
 aio_msg *aio_ws_recv(aio_ws *ws)
 {
     if (!ws || !is_owner(ws))
         recv_misused(ws);
     for (;;) {
-        struct aio_list *node = aio__list_first(&ws->inbox);
-        if (node) {
-            aio__list_remove(node);
-            struct aio_msg *msg = aio__list_entry(node, struct aio_msg, node);
-            ws->inbox_bytes -= msg->len;
-            /* reading may have paused for a full inbox */
-            aio__wsconn_set_paused(&ws->c, ws->inbox_bytes > max_message());
+        aio_msg *msg = inbox_take(ws);
+        if (msg)
             return msg;
-        }
         if (ws->c.state != AIO_WSCONN_OPEN || ws->owner->cancelled)
             return NULL;
         if (owner_wait(ws, -1) == AIO_ECANCELLED)
@@ -470,7 +497,8 @@ static int check_handshake(struct aio_request *req)
 static void session_end(struct aio_ws *ws, int status)
 {
     struct aio_request *req = ws->req;
-    int quiet = status >= 0 || (status == AIO_ECLOSED && aio__app.opts.ignore_websocket_closed);
+    int quiet = status >= 0 || (status == AIO_ECLOSED && aio__app.opts.ignore_websocket_closed) ||
+                (status == AIO_ECANCELLED && ws->owner->cancelled); /* stopping, or gone */
     if (!quiet) {
         aio__log("websocket view of route '%s' failed on %s: %s", aio_route_name(req), req->path,
                  req->failure ? req->failure : aio_strerror(status));
@@ -489,29 +517,145 @@ static void session_end(struct aio_ws *ws, int status)
         aio__list_remove(node);
         aio_msg_free(aio__list_entry(node, struct aio_msg, node));
     }
-    ws->owner->conn = ws->c.conn; /* the task has its connection back */
-    aio__wsconn_release(&ws->c);  /* frees ws once its timer has closed */
+    struct aio_conn *conn = ws->c.conn;
+    if (ws->detached) {
+        aio__wsconn_release(&ws->c); /* frees ws (and the request) once its timers closed */
+        aio__fdconn_close(conn);
+    } else {
+        aio__app.ws_holding--;
+        ws->owner->conn = conn;      /* the task has its connection back */
+        aio__wsconn_release(&ws->c); /* frees ws once its timer has closed */
+    }
 }
 
-static int run_callbacks(struct aio_ws *ws)
+static int deliver(struct aio_ws *ws, aio_msg *msg)
 {
-    const struct aio_ws_callbacks *cb = &ws->view->ws_callbacks;
-    int rc = cb->on_open ? cb->on_open(ws) : AIO_OK;
-    aio_msg *msg;
-    while (rc >= 0 && (msg = aio_ws_recv(ws)) != NULL) {
-        rc = cb->on_message(ws, msg);
-        aio_msg_free(msg);
-    }
+    int rc = ws->view->ws_callbacks.on_message(ws, msg);
+    aio_msg_free(msg);
     return rc;
 }
 
-/* A session holds its async core for as long as it lasts: past
+/* A callbacks session that keeps its request's task: every message as it
+ * comes, until the end. */
+static int run_callbacks(struct aio_ws *ws)
+{
+    int rc = AIO_OK;
+    aio_msg *msg;
+    while (rc >= 0 && (msg = aio_ws_recv(ws)) != NULL)
+        rc = deliver(ws, msg);
+    return rc;
+}
+
+/* ---- detached sessions: callbacks in turns ------------------------------------ */
+
+/* At most this many detached sessions run callbacks at once (0: no bound);
+ * the others wait their turn, their messages queued. */
+static long turns_limit(void)
+{
+    return aio__app.opts.websocket_callbacks;
+}
+
+static int session_turn(struct aio_request *req, void *arg);
+
+static void start_turn(struct aio_ws *ws)
+{
+    ws->owner = aio__spawn_for(ws->req, "websocket", session_turn, ws);
+    if (ws->owner) {
+        aio__app.ws_turns++;
+        return;
+    }
+    /* out of memory: the next turn that ends tries again */
+    log_failure(ws, AIO_WS_INTERNAL_ERROR, "no coroutine for its callbacks (out of memory)");
+    ws->turn_queued = 1;
+    aio__list_append(&aio__app.ws_turn_queue, &ws->turn_node);
+}
+
+static void schedule_turn(struct aio_ws *ws)
+{
+    if (ws->owner || ws->turn_queued)
+        return;
+    if (turns_limit() > 0 && aio__app.ws_turns >= turns_limit()) {
+        ws->turn_queued = 1;
+        aio__list_append(&aio__app.ws_turn_queue, &ws->turn_node);
+        return;
+    }
+    start_turn(ws);
+}
+
+/* A turn ended: the longest waiting session takes its place. */
+static void turn_over(void)
+{
+    aio__app.ws_turns--;
+    struct aio_list *node = aio__list_first(&aio__app.ws_turn_queue);
+    if (!node)
+        return;
+    aio__list_remove(node);
+    struct aio_ws *next = aio__list_entry(node, struct aio_ws, turn_node);
+    next->turn_queued = 0;
+    start_turn(next);
+}
+
+/* A detached session's turn, in a pooled coroutine: every message queued,
+ * then back to idle; or the end of the session, when it is over. */
+static int session_turn(struct aio_request *req, void *arg)
+{
+    (void)req;
+    struct aio_ws *ws = arg;
+    int rc = AIO_OK;
+    aio_msg *msg;
+    while (rc >= 0 && !ws->owner->cancelled && (msg = inbox_take(ws)) != NULL)
+        rc = deliver(ws, msg);
+    if (rc < 0 || !is_open(ws))
+        session_end(ws, rc); /* reports rc; ws is freed soon after, not touched again */
+    else
+        ws->owner = NULL;
+    turn_over();
+    return AIO_OK;
+}
+
+/* The session goes on without the core (the host detaches the socket from
+ * it) and takes the request; 1 when it did. */
+static int detach(struct aio_ws *ws)
+{
+    struct aio_task *task = ws->owner;
+    struct aio_conn *own = ws->c.io->detach ? ws->c.io->detach(ws->c.conn) : NULL;
+    if (!own)
+        return 0;
+    struct aio_conn *conn = ws->c.conn;
+    aio__wsconn_move(&ws->c, own);
+    task->conn = conn; /* the core ends its request there (the fd is not its now) */
+    ws->req->detached = 1;
+    ws->req->task = NULL;
+    task->req = NULL;
+    ws->owner = NULL;
+    ws->detached = 1;
+    aio__app.ws_holding--;
+    aio__app.ws_detached++;
+    aio__engine_live(+1); /* until the session is released */
+    if (!aio__list_empty(&ws->inbox) || !is_open(ws))
+        schedule_turn(ws);
+    return 1;
+}
+
+void aio__websocket_continue(struct aio_request *req)
+{
+    struct aio_ws *ws = req->ws;
+    req->ws = NULL;
+    if (!detach(ws))
+        session_end(ws, run_callbacks(ws));
+}
+
+/* ---- opening --------------------------------------------------------------- */
+
+/* A session that holds its async core for as long as it lasts (a view
+ * function's; a callbacks view's on a host that cannot detach it): past
  * aio-websocket-cores of them, the rest of the cores stay for plain
  * requests, which long-lived sessions could otherwise starve. */
-static int websocket_cores_full(void)
+static int websocket_cores_full(const struct aio_view *view, const struct aio_conn *conn)
 {
     long limit = aio__app.opts.websocket_cores;
-    return limit > 0 && aio__app.nwebsockets >= limit;
+    int holds_core = view->ws_fn || !conn->ops->detach;
+    return holds_core && limit > 0 && aio__app.ws_holding >= limit;
 }
 
 int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
@@ -520,14 +664,14 @@ int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
     int status = check_handshake(req);
     if (status)
         return status;
-    if (websocket_cores_full()) {
+    if (!task->conn)
+        return 500; /* no connection to upgrade (a request without a client) */
+    if (websocket_cores_full(view, task->conn)) {
         aio__log("websocket %s from %s refused (503): %ld sessions hold the cores "
                  "aio-websocket-cores allows them", req->path, req->remote_addr,
                  aio__app.opts.websocket_cores);
         return 503;
     }
-    if (!task->conn)
-        return 500; /* no connection to upgrade (a request without a client) */
     struct aio_ws *ws = calloc(1, sizeof(*ws));
     if (!ws)
         return 503;
@@ -542,8 +686,10 @@ int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
     ws->view = view;
     ws->bytes = (view->flags & AIO_WS_BYTES) || aio__app.opts.websocket_bytes;
     aio__list_init(&ws->inbox);
+    aio__list_init(&ws->turn_node);
     aio__list_append(&aio__app.websockets, &ws->node);
     aio__app.nwebsockets++;
+    aio__app.ws_holding++;
     /* The endpoint takes the connection from the task: its events are the
      * endpoint's now, and the task's waits no longer watch it. */
     struct aio_conn *conn = task->conn;
@@ -556,7 +702,15 @@ int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
         .pong_tolerance_ms = (uint64_t)cfg->ws_pong_tolerance * 1000,
     };
     aio__wsconn_open(&ws->c, AIO_WS_SERVER, conn, &limits, &session_hooks, ws);
-    status = view->ws_fn ? view->ws_fn(ws) : run_callbacks(ws);
-    session_end(ws, status);
+    if (view->ws_fn) {
+        session_end(ws, view->ws_fn(ws));
+        return 0;
+    }
+    const struct aio_ws_callbacks *cb = &view->ws_callbacks;
+    status = cb->on_open ? cb->on_open(ws) : AIO_OK;
+    if (status < 0)
+        session_end(ws, status);
+    else
+        req->ws = ws; /* the session goes on once the dispatch is over */
     return 0;
 }

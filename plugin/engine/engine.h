@@ -62,6 +62,14 @@ struct aio_conn_ops {
      * its end, or AIO_ECANCELLED (the peer is gone), AIO_ETIMEDOUT (too
      * slow), AIO_EFULL (over the host's limit), AIO_EINVAL (malformed). */
     ssize_t (*read_body)(struct aio_conn *conn, char *buf, size_t len);
+    /* Takes the connection away from the host's request slot, for a
+     * session that outlives its request (an idle websocket holds no async
+     * core): returns a connection of its own on the same fd, with the
+     * watcher, that the caller closes with aio__fdconn_close(); the host
+     * ends its request without closing the fd, and leaves the request
+     * (req->detached) to the session. NULL when it cannot (bytes it still
+     * holds, TLS): the session keeps the slot. NULL op: never. */
+    struct aio_conn *(*detach)(struct aio_conn *conn);
 };
 
 /* A client connection, as the engine watches it. */
@@ -72,6 +80,16 @@ struct aio_conn {
     const struct aio_conn_ops *ops;
     void *data; /* state of whoever put its ops in front (a websocket) */
 };
+
+/* A connection that is only its fd (fdconn.c): read(2), send(2). */
+ssize_t aio__fd_read(struct aio_conn *conn, char *buf, size_t len);
+enum aio_io_status aio__fd_write(struct aio_conn *conn, const char *data, size_t len,
+                                 size_t *pos);
+/* A connection of its own on `fd` (malloc'ed; no events until someone
+ * puts its ops in front), or NULL. */
+struct aio_conn *aio__fdconn_new(int fd);
+/* Stops watching, closes the fd, frees. */
+void aio__fdconn_close(struct aio_conn *conn);
 
 /* Watches the connection for UV_* events (0: stop); the watcher is created
  * on first use. */
@@ -140,6 +158,7 @@ struct aio_task {
     int result;
     int finished;
     int detached;            /* nobody will join it: free it when it ends */
+    int borrowed_req;        /* its req is its starter's: not freed with it */
     struct aio_task *joiner; /* the task suspended in aio_join() on it */
 };
 

@@ -269,6 +269,18 @@ void aio__wsconn_set_paused(struct aio_wsconn *c, int paused)
     update_watch(c);
 }
 
+void aio__wsconn_move(struct aio_wsconn *c, struct aio_conn *to)
+{
+    struct aio_conn *from = c->conn;
+    from->ops = c->io;
+    from->data = NULL;
+    c->io = to->ops;
+    to->ops = &wsconn_ops;
+    to->data = c;
+    c->conn = to;
+    update_watch(c);
+}
+
 /* ---- idle pings ----------------------------------------------------------- */
 
 static void on_ping_timer(uv_timer_t *timer)

@@ -100,6 +100,10 @@ void aio__wsconn_drop(struct aio_wsconn *c, int code);
 size_t aio__wsconn_unwritten(const struct aio_wsconn *c);
 /* Stops (1) or resumes (0) reading: the owner's inbox is full. */
 void aio__wsconn_set_paused(struct aio_wsconn *c, int paused);
+/* The endpoint goes on on `to`, the same socket taken away from its host
+ * (aio_conn_ops.detach, watcher included): the old connection gets its
+ * host's ops back, `to`'s ops move the bytes from now on. */
+void aio__wsconn_move(struct aio_wsconn *c, struct aio_conn *to);
 /* Hands the connection back to its host ops and frees the endpoint's
  * buffers; hooks->released runs once its timers have closed. */
 void aio__wsconn_release(struct aio_wsconn *c);

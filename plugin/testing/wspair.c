@@ -2,7 +2,6 @@
  * client connection would be. The server's end goes through the framework's
  * websocket session like a real connection; the client's end is the same
  * websocket endpoint (engine/wsconn.c) in its client role (testing.h). */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -21,24 +20,8 @@
 #define ws_of_conn(c) aio__container_of(c, aio_testing_ws, conn)
 #define ws_of_client(c) aio__container_of(c, aio_testing_ws, client)
 
-static ssize_t socket_read(struct aio_conn *conn, char *buf, size_t len)
-{
-    return read(conn->fd, buf, len);
-}
-
-static enum aio_io_status socket_write(struct aio_conn *conn, const char *data, size_t len,
-                                       size_t *pos)
-{
-    ssize_t n = send(conn->fd, data + *pos, len - *pos, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? AIO_IO_AGAIN
-                                                                         : AIO_IO_FAILED;
-    *pos += (size_t)n;
-    return *pos == len ? AIO_IO_DONE : AIO_IO_AGAIN;
-}
-
 /* The client's end: only bytes (its endpoint takes the events). */
-static const struct aio_conn_ops peer_conn_ops = {.read = socket_read, .write = socket_write};
+static const struct aio_conn_ops peer_conn_ops = {.read = aio__fd_read, .write = aio__fd_write};
 
 static int client_message(struct aio_wsconn *c, int opcode, char *data, size_t len)
 {
@@ -103,8 +86,8 @@ static int server_upgrade(struct aio_conn *conn, struct aio_request *req)
 static const struct aio_conn_ops pair_conn_ops = {
     .event = server_event,
     .upgrade = server_upgrade,
-    .read = socket_read,
-    .write = socket_write,
+    .read = aio__fd_read,
+    .write = aio__fd_write,
 };
 
 /* ---- the websocket test pair: the test's API ------------------------------------- */

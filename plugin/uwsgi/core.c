@@ -86,7 +86,27 @@ static int conn_stream(struct aio_conn *conn, struct aio_request *req, const cha
     return aio__respond_stream(core_of_conn(conn), req, data, len, end);
 }
 
+/* The session keeps the socket, not the core: possible when its bytes
+ * move with plain read/write (not TLS) and uWSGI holds none of them. */
+static struct aio_conn *conn_detach(struct aio_conn *conn)
+{
+    struct aio_core *core = core_of_conn(conn);
+    struct wsgi_request *w = core->wsgi_req;
+    if (w->fd_closed || w->proto_parser_remains > 0 ||
+        w->socket->proto_read_body != uwsgi_proto_base_read_body ||
+        w->socket->proto_write != uwsgi_proto_base_write)
+        return NULL;
+    struct aio_conn *own = aio__fdconn_new(w->fd);
+    if (!own)
+        return NULL;
+    aio__conn_move_watch(conn, own);
+    w->fd_closed = 1; /* uWSGI's close of the request leaves the fd alone */
+    core->upgraded = 1;
+    return own;
+}
+
 static const struct aio_conn_ops core_conn_ops = {
+    .detach = conn_detach,
     .event = on_conn_event,
     .upgrade = conn_upgrade,
     .read = conn_read,

@@ -324,7 +324,8 @@ int aio__handle_request(struct wsgi_request *wsgi_req)
             aio__linger_close(wsgi_req->fd);
         }
     }
-    aio__request_free(req); /* while task->req still names it (a stall report) */
+    if (!req->detached) /* else the websocket session that took it frees it */
+        aio__request_free(req); /* while task->req still names it (a stall report) */
     task->req = NULL;
     return UWSGI_OK;
 }

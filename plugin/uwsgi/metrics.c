@@ -26,6 +26,7 @@ enum metric {
     M_CORES_BUSY,
     M_CONNECTIONS_PARKED,
     M_WEBSOCKETS,
+    M_WEBSOCKETS_DETACHED,
     M_WEBSOCKET_BYTES_QUEUED,
     M_EXECUTOR_BUSY,
     M_EXECUTOR_QUEUED,
@@ -46,6 +47,7 @@ static const struct {
     [M_CORES_BUSY] = {"cores_busy", 0},
     [M_CONNECTIONS_PARKED] = {"connections_parked", 0},
     [M_WEBSOCKETS] = {"websockets", 0},
+    [M_WEBSOCKETS_DETACHED] = {"websockets_detached", 0},
     [M_WEBSOCKET_BYTES_QUEUED] = {"websocket_bytes_queued", 0},
     [M_EXECUTOR_BUSY] = {"executor_busy", 0},
     [M_EXECUTOR_QUEUED] = {"executor_queued", 0},
@@ -100,6 +102,7 @@ void aio__metrics_publish(void)
     set(&slot[M_CORES_BUSY], aio__cores_busy());
     set(&slot[M_CONNECTIONS_PARKED], aio__host.npending);
     set(&slot[M_WEBSOCKETS], aio__app.nwebsockets);
+    set(&slot[M_WEBSOCKETS_DETACHED], aio__app.ws_detached);
     set(&slot[M_WEBSOCKET_BYTES_QUEUED], (int64_t)aio__engine.ws_unwritten);
     int running, queued;
     aio__executor_counts(&running, &queued);

@@ -105,8 +105,12 @@ static struct uwsgi_option aio_options[] = {
      "suffix (1m-64g, default 128m): past it the slowest readers are dropped with 1013",
      opt_engine, NULL, 0},
     {"aio-websocket-cores", required_argument, 0,
-     "async cores websocket sessions may hold at once (default: three quarters of 'aio'); "
-     "upgrades beyond get 503, so that plain requests always find a core",
+     "async cores websocket sessions of view functions may hold at once (default: three "
+     "quarters of 'aio'); upgrades beyond get 503, so that plain requests always find a core",
+     opt_engine, NULL, 0},
+    {"aio-websocket-callbacks", required_argument, 0,
+     "websocket sessions of callbacks views whose callbacks may run at once (default: 'aio'); "
+     "idle ones hold no core, busy ones beyond wait their turn with their messages queued",
      opt_engine, NULL, 0},
     {"aio-request-timeout", required_argument, 0,
      "milliseconds a request may take (0-86400000, default 0: no limit): past it its waits "

@@ -57,6 +57,8 @@ class BadConfigTest(unittest.TestCase):
                   "option 'aio-stall-ms' must be an integer from 0 to 600000"),
                  ([('aio', '10'), ('aio-request-timeout', '1s')],
                   "option 'aio-request-timeout' must be an integer from 0 to 86400000"),
+                 ([('aio', '10'), ('aio-websocket-callbacks', '0')],
+                  "option 'aio-websocket-callbacks' must be an integer from 1 to 100000"),
                  ([('aio', '10'), ('threads', '4')], "'threads' cannot be combined with 'aio'")]
         for options, needle in cases:
             with self.subTest(options=options):

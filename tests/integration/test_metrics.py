@@ -13,7 +13,8 @@ from tests.integration.harness import (PROBE, SLOWDOWN, TUTORIAL, Uwsgi, free_po
 from tests.integration.wsclient import TEXT, WsClient
 
 NAMES = ['requests_1xx', 'requests_2xx', 'requests_3xx', 'requests_4xx', 'requests_5xx',
-         'cores_busy', 'connections_parked', 'websockets', 'websocket_bytes_queued',
+         'cores_busy', 'connections_parked', 'websockets', 'websockets_detached',
+         'websocket_bytes_queued',
          'executor_busy', 'executor_queued', 'tasks', 'stalls']
 
 
@@ -66,23 +67,28 @@ class MetricsTest(unittest.TestCase):
             ws = WsClient(server.port, '/echo')
             ws.send_text('x')
             self.assertEqual(ws.recv(), (TEXT, b'x'))
+            idle = WsClient(server.port, '/probe/ws/callbacks')  # a session without a core
+            self.assertEqual(idle.recv(), (TEXT, b'welcome'))
             results = []
             busy = [threading.Thread(target=lambda p=p: results.append(get(server.port, p)))
                     for p in ('/blocking?ms=%d' % (3000 * SLOWDOWN), '/?sleep=%d' % (3 * SLOWDOWN))]
             for t in busy:
                 t.start()
-            found = self.wait_metrics(stats_port, {'aio.websockets': 1, 'aio.executor_busy': 1})
+            found = self.wait_metrics(stats_port, {'aio.websockets': 2, 'aio.websockets_detached': 1,
+                                                   'aio.executor_busy': 1})
             self.assertGreaterEqual(found['aio.cores_busy'], 2)  # the two requests in flight
             self.assertEqual(found['aio.websocket_bytes_queued'], 0)
             self.assertEqual(found['aio.websockets'],
                              found['aio.worker.1.websockets'] + found['aio.worker.2.websockets'])
-            ws.close()
-            ws.expect_close()
-            ws.shutdown()
+            for c in (ws, idle):
+                c.close()
+                c.expect_close()
+                c.shutdown()
             for t in busy:
                 t.join(20 * SLOWDOWN)
             self.assertEqual([r.status for r in results], [200, 200])
-            self.wait_metrics(stats_port, {'aio.websockets': 0, 'aio.executor_busy': 0,
+            self.wait_metrics(stats_port, {'aio.websockets': 0, 'aio.websockets_detached': 0,
+                                           'aio.executor_busy': 0,
                                            'aio.cores_busy': 0})
             # the requests are the app's: in the log and in the stats' apps
             self.assertRegex(server.read_log(), r'\[pid: \d+\|app: 0\|req: \d+/\d+\] .* GET /hello ')

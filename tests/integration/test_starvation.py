@@ -4,12 +4,15 @@ neither sent nor read anything for over a second (a trickled upload,
 R-U-D-Y; a reader that does not read) is freed for it, as slow heads are
 (test_concurrency)."""
 import asyncio
+import os
+import resource
 import socket
+import struct
 import time
 import unittest
 
 from tests.integration.harness import (PROBE, SLOWDOWN, TUTORIAL, Uwsgi, raw_request,
-                                       trickling_clients)
+                                       trickling_clients, worker_rss_kib)
 from tests.integration.wsclient import TEXT, WsClient
 
 
@@ -107,6 +110,119 @@ class WebsocketCoresTest(unittest.TestCase):
             self.assertEqual(r.headers['retry-after'], '1')
             for c in sessions:
                 c.shutdown()
+
+
+HANDSHAKE = (b'GET /probe/ws/callbacks?tag=%d HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n'
+             b'Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n'
+             b'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+WELCOME = b'\x81\x07welcome'  # the callbacks view's on_open, as a server frame
+
+
+def masked_text(text):
+    """A client's text frame (RFC 6455 §5.3: clients mask)."""
+    data = text.encode()
+    mask = os.urandom(4)
+    return (struct.pack('!BB', 0x81, 0x80 | len(data)) + mask +
+            bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+
+def read_until(s, end):
+    data = b''
+    while not data.endswith(end):
+        chunk = s.recv(4096)
+        if not chunk:
+            raise AssertionError('closed after %r' % data[:200])
+        data += chunk
+    return data
+
+
+class IdleCallbackSessionsTest(unittest.TestCase):
+    """A callbacks websocket view holds no async core and no coroutine while
+    its session is idle: its callbacks run in a coroutine taken when a
+    message arrives. So a worker holds many more sessions than `aio`."""
+
+    SESSIONS = 5000
+
+    def setUp(self):
+        # this process and the server (which inherits the limit) each hold
+        # one end of every connection
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = self.SESSIONS + 1000
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (max(soft, need), hard if hard == resource.RLIM_INFINITY
+                                else max(hard, need)))
+        except (ValueError, OSError) as e:
+            self.skipTest('cannot raise RLIMIT_NOFILE to %d: %s' % (need, e))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+
+    def open_sessions(self, port, n, batch=250):
+        sessions = []
+        for start in range(0, n, batch):
+            group = [socket.create_connection(('127.0.0.1', port), timeout=30 * SLOWDOWN)
+                     for _ in range(min(batch, n - start))]
+            for i, s in enumerate(group):
+                s.sendall(HANDSHAKE % (start + i))
+            for s in group:
+                head = read_until(s, WELCOME)
+                self.assertTrue(head.startswith(b'HTTP/1.1 101 '), head[:100])
+            sessions += group
+        return sessions
+
+    def test_5000_idle_sessions_on_100_cores_leave_hello_answering(self):
+        with Uwsgi(modules=(TUTORIAL, PROBE), aio=100, extra=[('listen', '1024')]) as server:
+            before = worker_rss_kib(server.proc.pid)
+            sessions = self.open_sessions(server.port, self.SESSIONS)
+            try:
+                after = worker_rss_kib(server.proc.pid)
+                latencies = asyncio.run(timed_hellos(server.port, 10, pause=0.05))
+                self.assertLess(max(latencies), 0.05 * SLOWDOWN, latencies)
+                # every session is alive, and its callbacks still see its request
+                for tag in (0, 1234, self.SESSIONS - 1):
+                    sessions[tag].sendall(masked_text('request'))
+                    line = read_until(sessions[tag], b'remote=127.0.0.1')
+                    self.assertIn(b'path=/probe/ws/callbacks tag=%d ' % tag, line)
+                per_session = (after - before) / self.SESSIONS
+                print('\n%d idle callback sessions on aio = 100: worker RSS %d -> %d KiB '
+                      '(%.1f KiB each); /hello in at most %.1f ms'
+                      % (self.SESSIONS, before, after, per_session, max(latencies) * 1000))
+                self.assertLess(per_session, 24 * SLOWDOWN)
+            finally:
+                for s in sessions:
+                    s.close()
+            deadline = time.monotonic() + 10 * SLOWDOWN
+            fds = '/proc/%d/fd' % server.proc.pid
+            while (server.read_log().count('probe: callback view closed with 1006') <
+                   self.SESSIONS or len(os.listdir(fds)) > 100):
+                self.assertLess(time.monotonic(), deadline, 'the sessions did not end and '
+                                'close their sockets (%d fds open)' % len(os.listdir(fds)))
+                time.sleep(0.1)
+
+    def test_callbacks_at_once_are_bounded_by_aio_websocket_callbacks(self):
+        """With one turn at a time, a second session's message waits for
+        the first session's callback (a 0.3 s sleep) to finish."""
+        with Uwsgi(modules=(PROBE,), aio=10, extra=[('aio-websocket-callbacks', '1')]) as server:
+            a, b = self.open_sessions(server.port, 2)
+            start = time.monotonic()
+            a.sendall(masked_text('sleep'))
+            b.sendall(masked_text('sleep'))
+            read_until(a, b'slept')
+            read_until(b, b'slept')
+            self.assertGreaterEqual(time.monotonic() - start, 0.6)
+            for s in (a, b):
+                s.close()
+
+    def test_callbacks_of_as_many_sessions_as_cores_run_at_once_by_default(self):
+        with Uwsgi(modules=(PROBE,), aio=10) as server:
+            sessions = self.open_sessions(server.port, 20)  # more than the cores
+            start = time.monotonic()
+            for s in sessions[:10]:
+                s.sendall(masked_text('sleep'))
+            for s in sessions[:10]:
+                read_until(s, b'slept')
+            self.assertLess(time.monotonic() - start, 0.6 * SLOWDOWN)
+            for s in sessions:
+                s.close()
 
 
 class SlowReadersTest(unittest.TestCase):

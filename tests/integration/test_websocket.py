@@ -161,6 +161,50 @@ class EchoTest(ServerTestCase):
         self.assert_closed_with(c, 1000)
         self.wait_for_log('probe: callback view closed with 1000')
 
+    def test_callbacks_in_later_turns_see_their_request(self):
+        c = self.ws('/probe/ws/callbacks?tag=t1')
+        self.assertEqual(c.recv(), (TEXT, b'welcome'))
+        c.send_text('request')
+        self.assertEqual(c.recv(), (TEXT, b'path=/probe/ws/callbacks tag=t1 remote=127.0.0.1'))
+        c.close(1000)
+        self.assert_closed_with(c, 1000)
+
+    def test_a_callback_suspends_and_later_messages_wait_their_turn(self):
+        c = self.ws('/probe/ws/callbacks')
+        self.assertEqual(c.recv(), (TEXT, b'welcome'))
+        c.send_text('sleep')
+        c.send_text('after')
+        self.assertEqual(c.recv(), (TEXT, b'slept'))
+        self.assertEqual(c.recv(), (TEXT, b'after'))
+        c.close(1000)
+        self.assert_closed_with(c, 1000)
+
+    def test_a_failing_callback_closes_with_1011(self):
+        c = self.ws('/probe/ws/callbacks')
+        self.assertEqual(c.recv(), (TEXT, b'welcome'))
+        c.send_text('fail')
+        self.assert_closed_with(c, 1011)
+        self.wait_for_log("websocket view of route 'ws_callbacks' failed on /probe/ws/callbacks: "
+                          "deliberate callback failure")
+        self.wait_for_log('probe: callback view closed with 1011')
+
+    def test_a_callback_closes_with_its_code(self):
+        c = self.ws('/probe/ws/callbacks')
+        self.assertEqual(c.recv(), (TEXT, b'welcome'))
+        c.send_text('close')
+        self.assert_closed_with(c, 4000)
+
+    def test_peer_leaving_during_a_callback_ends_the_session_quietly(self):
+        c = self.ws('/probe/ws/callbacks')
+        self.assertEqual(c.recv(), (TEXT, b'welcome'))
+        seen = len(self.server.read_log())  # the server is shared with other tests
+        c.send_text('sleep')
+        time.sleep(0.1)
+        c.shutdown()
+        self.wait_for_log('probe: callback view closed with 1006')
+        time.sleep(0.2)
+        self.assertNotIn('failed', self.server.read_log()[seen:])
+
     def test_peer_leaving_ends_the_view_quietly(self):
         c = self.ws('/probe/ws/flood')
         c.recv()
@@ -265,9 +309,32 @@ class WebsocketOptionsTest(unittest.TestCase):
                 self.assertLess(time.monotonic(), deadline, server.read_log()[-2000:])
                 time.sleep(0.05)
 
+    def test_idle_callback_sessions_are_pinged_and_dropped_without_a_pong(self):
+        with Uwsgi(modules=(PROBE,), extra=[('websockets-ping-freq', '1'),
+                                            ('websockets-pong-tolerance', '1')]) as server:
+            c = WsClient(server.port, '/probe/ws/callbacks')
+            self.assertEqual(c.recv(), (TEXT, b'welcome'))
+            fin, opcode, payload = c.recv_frame()
+            self.assertEqual(opcode, PING)
+            c.send(PONG, payload)
+            c.send_text('still here')
+            self.assertEqual(c.recv(), (TEXT, b'still here'))
+            fin, opcode, _ = c.recv_frame()  # the next ping, left unanswered
+            self.assertEqual(opcode, PING)
+            self.assertTrue(c.at_eof(timeout=3 * SLOWDOWN))
+            c.shutdown()
+            deadline = time.monotonic() + 5 * SLOWDOWN
+            while 'probe: callback view closed with 1006' not in server.read_log():
+                self.assertLess(time.monotonic(), deadline, server.read_log()[-2000:])
+                time.sleep(0.05)
+            self.assertIn('no pong to a ping', server.read_log())
+
     def test_graceful_stop_closes_with_1001(self):
-        with Uwsgi(modules=(TUTORIAL,)) as server:
+        with Uwsgi(modules=(TUTORIAL, PROBE)) as server:
             clients = [WsClient(server.port, '/echo') for _ in range(3)]
+            idle = WsClient(server.port, '/probe/ws/callbacks')  # holds no core
+            self.assertEqual(idle.recv(), (TEXT, b'welcome'))
+            clients.append(idle)
             server.proc.send_signal(__import__('signal').SIGHUP)
             for c in clients:
                 self.assertEqual(c.expect_close(), (1001, 'server going away'))
@@ -340,7 +407,13 @@ class WorkerQueueTest(unittest.TestCase):
             for t in threads:
                 t.start()
             payload = os.urandom(size)
-            for _ in range(messages):
+            deadline = time.monotonic() + 60 * SLOWDOWN
+            for k in range(messages):
+                # the readers read as they can (Python threads sharing one
+                # interpreter): keep them within 8 messages of the sender,
+                # so that only the member that never reads piles up
+                while min(received) < k - 8 and time.monotonic() < deadline:
+                    time.sleep(0.001)
                 readers[0].send_binary(payload)
             for t in threads:
                 t.join(60 * SLOWDOWN)

@@ -606,7 +606,8 @@ AIO_API const char *aio_subpath(const aio_request *req);
 /* ------------------------------------------------------------------ */
 
 /* A websocket view: runs on the loop, in the connection's coroutine, once
- * the handshake is done. The connection closes (1000) when it returns. */
+ * the handshake is done. The connection closes (1000) when it returns. It
+ * holds its async core all the while (aio-websocket-cores bounds them). */
 typedef int (*aio_ws_view_fn)(aio_ws *ws);
 
 /* A flag for websocket views: deliver every message as bytes
@@ -623,7 +624,14 @@ AIO_API int aio_add_websocket_view(aio_config *cfg, const char *route, aio_ws_vi
 /* Callback views (aiopyramid's WebsocketConnectionView): on_open once,
  * on_message for every message (freed after it returns), on_close once the
  * connection has closed, with its close code. on_open and on_close may be
- * NULL. A negative return from on_open/on_message closes with 1011. */
+ * NULL. A negative return from on_open/on_message closes with 1011.
+ * on_open runs in the request's coroutine; then, in the server, the
+ * session lets its async core go and holds no coroutine while idle: when
+ * messages arrive, on_message runs for each, in order, in a coroutine
+ * taken for that turn (at most aio-websocket-callbacks turns at once), so
+ * a worker holds many more idle sessions than `aio`. Callbacks may
+ * suspend (aio_sleep(aio_ws_request(ws), ...)); the session's later
+ * messages wait for the callback to return. */
 struct aio_ws_callbacks {
     int (*on_open)(aio_ws *ws);
     int (*on_message)(aio_ws *ws, const aio_msg *msg);
@@ -639,7 +647,7 @@ AIO_API int aio_add_websocket_callbacks(aio_config *cfg, const char *route,
  * the stream: the connection is closed or closing, or the request was
  * cancelled (the client went away, the worker stops). Free it with
  * aio_msg_free(). Only the connection's own coroutine (its view, or the
- * callbacks run in it) may read it: called with NULL or from anywhere else
+ * callback running for it) may read it: called with NULL or from anywhere else
  * is a programming error, and the worker logs it and aborts (uWSGI starts
  * a new one), as it would on a double free. */
 AIO_API aio_msg *aio_ws_recv(aio_ws *ws);

@@ -367,8 +367,27 @@ static int cb_open(aio_ws *ws)
     return aio_ws_send_text(ws, "welcome");
 }
 
+/* Echoes, except for a few commands that show what a callback may do in
+ * a later turn: read its request, suspend, fail, close. */
 static int cb_message(aio_ws *ws, const aio_msg *msg)
 {
+    const char *text = aio_msg_data(msg, NULL);
+    aio_request *req = aio_ws_request(ws);
+    if (strcmp(text, "request") == 0) {
+        const char *tag = aio_param(req, "tag");
+        char line[256];
+        snprintf(line, sizeof(line), "path=%s tag=%s remote=%s", aio_path(req),
+                 tag ? tag : "-", aio_remote_addr(req));
+        return aio_ws_send_text(ws, line);
+    }
+    if (strcmp(text, "sleep") == 0) {
+        int rc = aio_sleep(req, 0.3);
+        return rc == AIO_OK ? aio_ws_send_text(ws, "slept") : rc;
+    }
+    if (strcmp(text, "fail") == 0)
+        return aio_fail(req, "deliberate callback failure");
+    if (strcmp(text, "close") == 0)
+        return aio_ws_close(ws, 4000, "asked to");
     return aio_ws_send(ws, msg);
 }
 
