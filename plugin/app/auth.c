@@ -1,5 +1,4 @@
-/* auth.c - authentication: the request's cookies, and its identity and
- * principals through the application's policy (aio_set_authentication_policy;
+/* auth.c - authentication: the request's identity and principals through the application's policy (aio_set_authentication_policy;
  * the built-in signed-ticket policy is authtkt.c). */
 #include "app/auth.h"
 
@@ -18,39 +17,6 @@ enum {
     HAVE_USERID = 2,
     HAVE_PRINCIPALS = 4,
 };
-
-/* ---- cookies ----------------------------------------------------------------- */
-
-static void parse_cookies(struct aio_request *req)
-{
-    req->cookies_parsed = 1;
-    const char *header = aio_header(req, "Cookie");
-    for (const char *p = header; p && *p;) {
-        while (*p == ' ' || *p == ';')
-            p++;
-        const char *end = p + strcspn(p, ";");
-        const char *eq = memchr(p, '=', (size_t)(end - p));
-        if (eq && eq > p) {
-            const char *value = eq + 1, *value_end = end;
-            while (value_end > value && value_end[-1] == ' ')
-                value_end--;
-            if (value_end - value >= 2 && *value == '"' && value_end[-1] == '"')
-                value++, value_end--;
-            const char *k = aio__arena_strndup(&req->arena, p, (size_t)(eq - p));
-            const char *v = aio__arena_strndup(&req->arena, value, (size_t)(value_end - value));
-            if (k && v)
-                aio__kvlist_add(&req->arena, &req->cookies, k, v);
-        }
-        p = end;
-    }
-}
-
-const char *aio_cookie(aio_request *req, const char *name)
-{
-    if (!req->cookies_parsed)
-        parse_cookies(req);
-    return name ? aio__kvlist_get(&req->cookies, name) : NULL;
-}
 
 /* ---- principals and the request's identity ---------------------------------- */
 

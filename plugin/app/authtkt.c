@@ -151,25 +151,16 @@ int aio__authtkt_read_ticket(const void *state, const char *value, long long now
 static int set_cookie(struct aio_request *req, const struct authtkt *t, const char *value,
                       int expire)
 {
-    struct aio_buf header = AIO_BUF_INIT;
-    int rc = aio__buf_printf(&header, "%s=%s; Path=%s", t->opt.cookie_name, value, t->opt.path);
-    if (rc == AIO_OK && t->opt.domain)
-        rc = aio__buf_printf(&header, "; Domain=%s", t->opt.domain);
-    if (rc == AIO_OK && expire)
-        rc = aio__buf_append_str(&header, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
-    else if (rc == AIO_OK && t->opt.max_age_ms) /* whole seconds, rounded up */
-        rc = aio__buf_printf(&header, "; Max-Age=%lld",
-                            (long long)((t->opt.max_age_ms + 999) / 1000));
-    if (rc == AIO_OK && t->opt.secure)
-        rc = aio__buf_append_str(&header, "; Secure");
-    if (rc == AIO_OK && t->opt.http_only > 0)
-        rc = aio__buf_append_str(&header, "; HttpOnly");
-    if (rc == AIO_OK)
-        rc = aio__buf_printf(&header, "; SameSite=%s", t->opt.same_site);
-    if (rc == AIO_OK)
-        rc = aio_add_header(req, "Set-Cookie", header.data);
-    aio__buf_free(&header);
-    return rc;
+    struct aio_cookie_options o = {
+        .max_age_s = (t->opt.max_age_ms + 999) / 1000, /* whole seconds, rounded up */
+        .path = t->opt.path,
+        .domain = t->opt.domain,
+        .secure = t->opt.secure,
+        .http_only = t->opt.http_only > 0,
+        .same_site = t->opt.same_site,
+    };
+    return expire ? aio_delete_cookie(req, t->opt.cookie_name, &o)
+                  : aio_set_cookie(req, t->opt.cookie_name, value, &o);
 }
 
 static int remember_with(struct aio_request *req, const struct authtkt *t, const char *userid,

@@ -5,8 +5,12 @@
  * the connection's host (the engine's aio_conn_ops.read_body: lengths,
  * chunked decoding, limits and deadlines are the host's); a body already
  * in memory (aio_testing's dummy requests) is read from there. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
 
 #include "app/app.h"
 
@@ -90,4 +94,52 @@ ssize_t aio_body_read(aio_request *req, void *buf, size_t len)
     else if (n == AIO_ECANCELLED)
         aio__task_cancel(task, "client went away");
     return n;
+}
+
+/* ---- JSON bodies ------------------------------------------------------------ */
+
+/* application/json, or a structured syntax suffix (application/x+json),
+ * with any parameters. */
+static int is_json_type(const char *type)
+{
+    if (!type)
+        return 0;
+    size_t len = strcspn(type, ";");
+    while (len && (type[len - 1] == ' ' || type[len - 1] == '\t'))
+        len--;
+    if (len == 16 && strncasecmp(type, "application/json", 16) == 0)
+        return 1;
+    return len > 17 && strncasecmp(type, "application/", 12) == 0 &&
+           strncasecmp(type + len - 5, "+json", 5) == 0;
+}
+
+/* The request is refused with `status`: the view passes AIO_EINVAL on. */
+static int refuse(aio_request *req, int status, const char *text)
+{
+    aio_respond_text(req, status, text);
+    req->refused = 1;
+    return AIO_EINVAL;
+}
+
+int aio_json_body(aio_request *req, json_t **value)
+{
+    if (!req || !value)
+        return AIO_EINVAL;
+    *value = NULL;
+    if (req->json_body) {
+        *value = req->json_body;
+        return AIO_OK;
+    }
+    if (!is_json_type(aio_header(req, "Content-Type")))
+        return refuse(req, 415, "The request body must be JSON (Content-Type: application/json).\n");
+    json_error_t error;
+    req->json_body = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &error);
+    if (!req->json_body) {
+        char text[256 + sizeof(error.text)];
+        snprintf(text, sizeof(text), "The request body is not valid JSON: %s (line %d, column %d).\n",
+                 error.text, error.line, error.column);
+        return refuse(req, 400, text);
+    }
+    *value = req->json_body;
+    return AIO_OK;
 }

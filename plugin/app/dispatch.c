@@ -8,18 +8,6 @@
 #include "proto/http.h"
 #include "app/app.h"
 
-void aio__respond_error(struct aio_request *req, int status, const char *detail)
-{
-    if (req->streaming) { /* its head is out: the host ends it unfinished */
-        req->stream_broken = 1;
-        return;
-    }
-    aio__response_reset(req);
-    aio_set_status(req, status);
-    aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");
-    aio__http_error_body(&req->response_body, status, detail);
-}
-
 /* `what` ("view", "traversal" ...) of the request's route failed. */
 static void log_failure(struct aio_request *req, const char *what, int status)
 {
@@ -79,6 +67,8 @@ static void run_view(struct aio_request *req, const struct aio_view *view)
     }
     if (status == AIO_OK)
         status = aio__apply_renderer(req, view);
+    else if (req->refused)
+        return; /* aio_json_body() answered 400 or 415, and the view passed it on */
     if (status != AIO_OK) {
         log_failure(req, "view", status);
         aio__respond_error(req, 500, NULL);

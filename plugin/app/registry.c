@@ -61,6 +61,7 @@ void aio__registry_free(struct aio_registry *reg)
     if (reg->authn.free_state) /* once: the memset below forgets it */
         reg->authn.free_state(reg->authn.state);
     free(reg->tweens);
+    free(reg->error_views);
     free(reg->tween_order);
     free(reg->chain);
     free(reg->views);

@@ -74,6 +74,11 @@ struct aio_tween {
     aio_tween_fn fn;
 };
 
+struct aio_error_view {
+    int status; /* 0: any status without its own */
+    aio_error_view_fn fn;
+};
+
 struct aio_registry {
     struct aio_module **modules;
     size_t nmodules;
@@ -90,6 +95,8 @@ struct aio_registry {
     aio_tween_fn *chain;      /* the tweens that run, outermost first */
     size_t nchain;
     struct aio_authn_policy authn; /* .unauthenticated_userid NULL: none */
+    struct aio_error_view *error_views; /* aio_add_error_view(), errors.c */
+    size_t nerror_views;
     struct aio_route_index *index;  /* routeindex.c, built when committed */
     const struct aio_pattern **patterns; /* the routes' patterns, for the index */
     char error[512]; /* the first configuration error, "" if none */

@@ -44,6 +44,7 @@ void aio__request_free(struct aio_request *req)
     aio__buf_free(&req->response_body);
     aio__buf_free(&req->body_buf);
     json_decref(req->result);
+    json_decref(req->json_body);
     struct aio_arena arena = req->arena; /* req itself lives in the arena */
     aio__arena_release(&arena);
 }
@@ -270,6 +271,36 @@ int aio_respond_text(aio_request *req, int status, const char *text)
     if (rc == AIO_OK)
         req->responded = 1;
     return rc;
+}
+
+int aio_redirect(aio_request *req, int status, const char *location)
+{
+    int redirect = status == 301 || status == 302 || status == 303 || status == 307 ||
+                   status == 308;
+    if (!req || !redirect || !aio__http_valid_location(location))
+        return AIO_EINVAL;
+    aio__response_reset(req);
+    aio_set_status(req, status);
+    int rc = aio_add_header(req, "Location", location);
+    if (rc == AIO_OK)
+        rc = aio_respond_text(req, status, NULL);
+    return rc;
+}
+
+int aio_response_status(const aio_request *req)
+{
+    return req ? req->status : 0;
+}
+
+const char *aio_response_header(const aio_request *req, const char *name)
+{
+    if (!req || !name)
+        return NULL;
+    const char *value = aio__kvlist_get_case(&req->response_headers, name);
+    if (!value && strcasecmp(name, "Content-Type") == 0 && req->response_body.len &&
+        aio__response_has_body(req))
+        value = AIO_DEFAULT_BODY_TYPE; /* what the host adds to a body without one */
+    return value;
 }
 
 void aio_log(const aio_request *req, const char *fmt, ...)

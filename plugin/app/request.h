@@ -47,8 +47,13 @@ struct aio_request {
     struct aio_buf response_body;
     int has_content_type;
     int responded;             /* aio_respond_text(): the renderer stays out */
+    int https;                 /* it came over TLS (HTTPS=on: https-socket, nginx) */
+    int in_error_view;         /* an error view runs (errors.c): no nesting */
+    int refused;               /* ... and a framework helper refused the request
+                                  (aio_json_body): the view's error stands for it */
     struct aio_kvlist rendered;
     struct json_t *result; /* for the view's renderer, created on demand */
+    struct json_t *json_body; /* aio_json_body()'s, parsed once */
     const char *failure;
     /* identity, computed once per request (auth.c) */
     int identity_done;
@@ -115,9 +120,11 @@ int aio__apply_renderer(struct aio_request *req, const struct aio_view *view);
 int aio__response_default_type(struct aio_request *req, const char *type);
 /* 0 for the statuses that have no body (1xx, 204, 304). */
 int aio__response_has_body(const struct aio_request *req);
-/* HTML: what a template renders, and what the server calls a body sent
- * without a Content-Type. */
+/* HTML: what a template renders. */
 #define AIO_HTML_TYPE "text/html; charset=utf-8"
+/* What the server calls a body sent without a Content-Type: plain text, so
+ * that nothing a view echoes is ever taken for markup. */
+#define AIO_DEFAULT_BODY_TYPE "text/plain; charset=utf-8"
 
 /* Forgets the response built so far (status back to 200). */
 void aio__response_reset(struct aio_request *req);

@@ -344,3 +344,110 @@ int aio__pattern_match_regex(const struct aio_pattern *pattern, const char *path
     }
     return 1;
 }
+
+/* ---- generating paths ------------------------------------------------------- */
+
+/* What a path segment holds as it is (RFC 3986 pchar: unreserved,
+ * sub-delims, ':' and '@'); a *rest placeholder keeps its '/' too. */
+static int keeps(unsigned char c, int rest)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           strchr("-._~!$&'()*+,;=:@", c) || (rest && c == '/');
+}
+
+static int append_encoded(struct aio_buf *out, const char *value, int rest)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        int rc;
+        if (keeps(*p, rest)) {
+            rc = aio__buf_append(out, (const char *)p, 1);
+        } else {
+            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            rc = aio__buf_append(out, esc, 3);
+        }
+        if (rc)
+            return AIO_ENOMEM;
+    }
+    return AIO_OK;
+}
+
+static const char *value_of(const struct aio_kvlist *values, const char *name, size_t len)
+{
+    for (size_t i = 0; i < values->count; i++)
+        if (strlen(values->items[i].key) == len && memcmp(values->items[i].key, name, len) == 0)
+            return values->items[i].value;
+    return NULL;
+}
+
+static int is_placeholder(const struct aio_pattern *pattern, const char *name)
+{
+    for (size_t i = 0; i < pattern->nplaceholders; i++)
+        if (strcmp(pattern->names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The source with every placeholder replaced by its value: as the router
+ * sees it (`plain`, decoded) and as a client sends it (`encoded`). */
+static int fill(const struct aio_pattern *pattern, const struct aio_kvlist *values,
+                struct aio_buf *plain, struct aio_buf *encoded)
+{
+    for (const char *p = pattern->source; *p; p++) {
+        const char *name = NULL, *next = p;
+        size_t len = 0;
+        int rest = 0;
+        if (*p == '{') {
+            const char *close = closing_brace(p);
+            const char *colon = memchr(p + 1, ':', (size_t)(close - p - 1));
+            name = p + 1;
+            len = (size_t)((colon ? colon : close) - name);
+            next = close;
+        } else if (*p == '*' && is_name_start(p[1])) {
+            name = p + 1;
+            len = strlen(name);
+            rest = 1;
+            next = name + len - 1;
+        }
+        if (!name) { /* literal text: the router matches it decoded, too */
+            char c[2] = {*p, '\0'};
+            if (aio__buf_append(plain, p, 1) || append_encoded(encoded, c, 1))
+                return AIO_ENOMEM;
+            continue;
+        }
+        const char *value = value_of(values, name, len);
+        if (!value)
+            return AIO_ENOTFOUND;
+        if (aio__buf_append_str(plain, value) || append_encoded(encoded, value, rest))
+            return AIO_ENOMEM;
+        p = next;
+    }
+    return AIO_OK;
+}
+
+int aio__pattern_expand(const struct aio_pattern *pattern, const struct aio_kvlist *values,
+                        struct aio_arena *arena, const char **path)
+{
+    *path = NULL;
+    for (size_t i = 0; i < values->count; i++)
+        if (!is_placeholder(pattern, values->items[i].key))
+            return AIO_EINVAL;
+    struct aio_buf plain = AIO_BUF_INIT, encoded = AIO_BUF_INIT;
+    int rc = fill(pattern, values, &plain, &encoded);
+    struct aio_kvlist match = {0};
+    if (rc == AIO_OK) { /* a value its placeholder would not match ("/" in {id} ...) */
+        int matched = aio__pattern_match_regex(pattern, plain.data ? plain.data : "", arena, &match);
+        rc = matched == 1 ? AIO_OK : matched == 0 ? AIO_EINVAL : AIO_ENOMEM;
+    }
+    if (rc == AIO_OK) {
+        for (size_t i = 0; i < match.count && rc == AIO_OK; i++) /* and each value whole */
+            if (strcmp(match.items[i].value, value_of(values, match.items[i].key,
+                                                      strlen(match.items[i].key))) != 0)
+                rc = AIO_EINVAL;
+    }
+    if (rc == AIO_OK && !(*path = aio__arena_strdup(arena, encoded.data ? encoded.data : "")))
+        rc = AIO_ENOMEM;
+    aio__buf_free(&plain);
+    aio__buf_free(&encoded);
+    return rc;
+}

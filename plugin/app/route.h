@@ -46,6 +46,16 @@ int aio__pattern_match(const struct aio_pattern *pattern, const char *path,
 int aio__pattern_match_regex(const struct aio_pattern *pattern, const char *path,
                             struct aio_arena *arena, struct aio_kvlist *match);
 
+/* The path a client would request to match the pattern with these
+ * placeholder values (`values`: name/value pairs): each value
+ * percent-encoded where a path needs it (a *rest value keeps its '/').
+ * AIO_OK with *path in `arena`; AIO_ENOTFOUND when a placeholder has no
+ * value; AIO_EINVAL for a pair naming no placeholder, or a value the
+ * pattern would not give back (a '/' in a {segment}, a regex it fails);
+ * AIO_ENOMEM. */
+int aio__pattern_expand(const struct aio_pattern *pattern, const struct aio_kvlist *values,
+                        struct aio_arena *arena, const char **path);
+
 /* routeindex.c: the first of `n` patterns (in their order) that matches a
  * path, found without trying every one (see there). The index reads the
  * patterns, which must outlive it. NULL when out of memory. Match: 1 with

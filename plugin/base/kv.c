@@ -2,6 +2,7 @@
 #include "base/kv.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include <uwsgi-aio/aio_common.h>
 
@@ -28,6 +29,14 @@ const char *aio__kvlist_get(const struct aio_kvlist *list, const char *key)
 {
     for (size_t i = 0; i < list->count; i++)
         if (strcmp(list->items[i].key, key) == 0)
+            return list->items[i].value;
+    return NULL;
+}
+
+const char *aio__kvlist_get_case(const struct aio_kvlist *list, const char *key)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (strcasecmp(list->items[i].key, key) == 0)
             return list->items[i].value;
     return NULL;
 }

@@ -23,5 +23,7 @@ int aio__kvlist_add(struct aio_arena *arena, struct aio_kvlist *list,
                    const char *key, const char *value);
 /* First value of `key` (exact, case-sensitive match), or NULL. */
 const char *aio__kvlist_get(const struct aio_kvlist *list, const char *key);
+/* The same, ignoring ASCII case (HTTP header names). */
+const char *aio__kvlist_get_case(const struct aio_kvlist *list, const char *key);
 
 #endif

@@ -78,6 +78,35 @@ int aio__http_valid_header_value(const char *value)
     return 1;
 }
 
+static int is_scheme(const char *s, size_t len)
+{
+    if (len == 0 || !((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z'))
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        char c = (char)(s[i] | 0x20);
+        if (!((c >= 'a' && c <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '+' ||
+              s[i] == '-' || s[i] == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+int aio__http_valid_location(const char *location)
+{
+    if (!location)
+        return 0;
+    size_t len = strlen(location);
+    if (len == 0 || len > 8192)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)location[i] <= 0x20 || (unsigned char)location[i] >= 0x7f)
+            return 0;
+    if (location[0] == '/')
+        return location[1] != '/' && location[1] != '\\';
+    const char *sep = strstr(location, "://");
+    return sep && is_scheme(location, (size_t)(sep - location)) && sep[3] && sep[3] != '/';
+}
+
 static const struct {
     const char *name;
     unsigned bit;

@@ -14,6 +14,11 @@ int aio__http_is_token(const char *s, size_t len);
 /* 1 when a header value has no CR, LF or NUL and no other control byte
  * except horizontal tab. */
 int aio__http_valid_header_value(const char *value);
+/* 1 for a redirect target: an absolute URL (scheme "://" then at least a
+ * host) or an absolute path ("/..." but not "//", which a browser reads
+ * as another host), of visible ASCII only (no spaces, no controls), at
+ * most 8 KiB. */
+int aio__http_valid_location(const char *location);
 
 /* The AIO_GET.. bit of a method, 0 for any other (valid) method. */
 unsigned aio__http_method_bit(const char *method);

@@ -321,15 +321,16 @@ int aio_testing_status(const aio_request *req)
 
 const char *aio_testing_response_header(const aio_request *req, const char *name)
 {
+    return aio_response_header(req, name);
+}
+
+const char *aio_testing_response_header_n(const aio_request *req, const char *name, size_t n)
+{
     if (!req || !name)
         return NULL;
     for (size_t i = 0; i < req->response_headers.count; i++)
-        if (strcasecmp(req->response_headers.items[i].key, name) == 0)
+        if (strcasecmp(req->response_headers.items[i].key, name) == 0 && n-- == 0)
             return req->response_headers.items[i].value;
-    /* what the server adds itself */
-    if (strcasecmp(name, "Content-Type") == 0 && req->response_body.len &&
-        aio__response_has_body(req))
-        return AIO_HTML_TYPE;
     return NULL;
 }
 

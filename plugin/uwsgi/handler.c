@@ -105,7 +105,7 @@ static void send_response(struct aio_request *req, struct aio_core *core,
     int has_body = aio__response_has_body(req);
     size_t len = has_body ? req->response_body.len : 0;
     if (len && !req->has_content_type)
-        head_add(wsgi_req, "Content-Type", 12, AIO_HTML_TYPE, strlen(AIO_HTML_TYPE));
+        head_add(wsgi_req, "Content-Type", 12, AIO_DEFAULT_BODY_TYPE, strlen(AIO_DEFAULT_BODY_TYPE));
     if (has_body)
         add_content_length(wsgi_req, len);
     add_connection_header(core, wsgi_req);
@@ -131,7 +131,7 @@ static int stream_head(struct aio_core *core, struct aio_request *req, struct ws
         return AIO_ERROR;
     int has_body = aio__response_has_body(req) && req->method_bit != AIO_HEAD;
     if (aio__response_has_body(req) && !req->has_content_type)
-        head_add(w, "Content-Type", 12, AIO_HTML_TYPE, strlen(AIO_HTML_TYPE));
+        head_add(w, "Content-Type", 12, AIO_DEFAULT_BODY_TYPE, strlen(AIO_DEFAULT_BODY_TYPE));
     /* Without a length the body is chunked to an HTTP/1.1 client, and
      * otherwise ends with the connection (HTTP/1.0; the uwsgi protocol,
      * whose frontend frames the body for its own client). */
@@ -235,6 +235,9 @@ static const char *build_request(struct aio_request *req, struct wsgi_request *w
         if (is_header_var(k->iov_base, k->iov_len) &&
             aio__request_add_header_var(req, k->iov_base, k->iov_len, v->iov_base, v->iov_len))
             return "out of memory";
+        if (k->iov_len == 5 && memcmp(k->iov_base, "HTTPS", 5) == 0) /* https-socket, nginx */
+            req->https = (v->iov_len == 2 && memcmp(v->iov_base, "on", 2) == 0) ||
+                         (v->iov_len == 1 && *(const char *)v->iov_base == '1');
     }
     return NULL;
 }

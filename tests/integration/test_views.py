@@ -239,6 +239,73 @@ class Ipv6Test(unittest.TestCase):
         self.assertIn('remote=::1\n', r.text)
 
 
+class ResponseHelpersTest(ServerTestCase):
+    """Redirects, cookies and JSON bodies through uWSGI, on the wire."""
+    server_kwargs = {'modules': (PROBE,)}
+
+    def test_redirect(self):
+        r = get(self.port, '/probe/redirect?to=/inbox%3Fpage%3D2')
+        self.assertEqual(r.status, 303, r.raw)
+        self.assertEqual(r.headers['location'], '/inbox?page=2')
+        self.assertEqual(r.headers['content-length'], '0')
+        for bad in ('//evil.example/', 'inbox', '/a%0D%0AX-Injected:%201'):
+            r = get(self.port, '/probe/redirect?to=' + bad)
+            self.assertEqual(r.status, 400, bad)
+            self.assertNotIn('location', r.headers)
+            self.assertNotIn('x-injected', r.headers)
+
+    def test_cookies_each_on_its_own_line(self):
+        r = get(self.port, '/probe/cookies')
+        self.assertEqual(r.status, 200, r.raw)
+        lines = [line.split(':', 1)[1].strip() for line in r.raw.decode().split('\r\n')
+                 if line.lower().startswith('set-cookie:')]
+        self.assertEqual(lines, ['theme=dark; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax',
+                                 'lang=fr; Path=/',
+                                 'old=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'])
+
+    def test_json_bodies(self):
+        def post(body, content_type='application/json'):
+            return request(self.port, 'POST', '/probe/notes', body=body,
+                           headers={'Content-Type': content_type})
+        r = post(b'{"title": "groceries"}')
+        self.assertEqual((r.status, r.text), (200, 'title=groceries\n'))
+        r = post(b'{"title": ', )
+        self.assertEqual(r.status, 400)
+        self.assertIn('The request body is not valid JSON', r.text)
+        r = post(b'title=x', 'application/x-www-form-urlencoded')
+        self.assertEqual(r.status, 415)
+        self.assertNotIn("route 'notes' failed", self.server.read_log())
+
+    def test_untyped_bodies_are_plain_text(self):
+        r = get(self.port, '/probe/request')
+        self.assertEqual(r.headers['content-type'], 'text/plain; charset=utf-8')
+
+
+class ErrorPagesTest(ServerTestCase):
+    """An application's error view makes the error answers: the router's,
+    a failing view's, and those the server makes before the view runs."""
+    server_kwargs = {'modules': (PROBE,),
+                     'extra': [('aio-setting', 'probe.error-pages=json'), ('limit-post', '100')]}
+
+    def test_error_answers_as_json(self):
+        r = get(self.port, '/nowhere')
+        self.assertEqual(r.status, 404)
+        self.assertEqual(r.headers['content-type'], 'application/json')
+        self.assertEqual(r.body, b'{"error":404,"detail":"The resource could not be found."}')
+        r = request(self.port, 'DELETE', '/probe/pid')
+        self.assertEqual(r.status, 405)
+        self.assertEqual(r.headers['allow'], 'GET, HEAD')
+        self.assertEqual(r.body, b'{"error":405,"detail":null}')
+        r = get(self.port, '/probe/fail')
+        self.assertEqual(r.status, 500)
+        self.assertEqual(r.headers['content-type'], 'application/json')
+        r = request(self.port, 'POST', '/probe/body', body=b'x' * 200,
+                    headers={'Content-Type': 'text/plain'})
+        self.assertEqual(r.status, 413)
+        self.assertEqual(r.headers['content-type'], 'application/json')
+        self.assertIn(b'"error":413', r.body)
+
+
 class ResponseHeaderOptionsTest(ServerTestCase):
     """uWSGI's own options that rewrite response headers still apply to ours."""
     server_kwargs = {'modules': (TUTORIAL,),

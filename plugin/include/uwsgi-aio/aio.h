@@ -263,6 +263,17 @@ AIO_API int aio_param_to_long(const aio_request *req, const char *name, long *ou
  * runs (tweens run before: they see no body, nor its form parameters).
  * Never NULL; empty for AIO_STREAM_BODY views. */
 AIO_API const char *aio_body(const aio_request *req, size_t *len);
+/* The body as JSON (jansson; owned by the request: do not decref it). It
+ * must say Content-Type: application/json (or a +json type) and parse as
+ * one JSON value (not for AIO_STREAM_BODY views, whose body it does not
+ * hold). AIO_OK with *value set; or the response is made - 415
+ * for another type, 400 for bad JSON, with where it went wrong - and
+ * AIO_EINVAL returned, which the view returns as it is:
+ *     json_t *note;
+ *     int rc = aio_json_body(req, &note);
+ *     if (rc != AIO_OK)
+ *         return rc;                                                     */
+AIO_API int aio_json_body(aio_request *req, struct json_t **value);
 /* An AIO_STREAM_BODY view's next piece of its body (chunked bodies
  * decoded), from its coroutine, suspending until some arrives: the number
  * of bytes (at most len), 0 at the end of the body, or AIO_ECANCELLED (the
@@ -295,6 +306,40 @@ AIO_API int aio_printf(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
  * the response: a view with a renderer that calls it (an error, say) is
  * answered with it, not with its renderer's output. */
 AIO_API int aio_respond_text(aio_request *req, int status, const char *text);
+/* A redirect, as the whole response: status 301, 302, 303, 307 or 308 and
+ * `Location: location`, which must be an absolute URL ("https://host/x")
+ * or an absolute path ("/x?y=1") without spaces or control characters
+ * (percent-encode them). AIO_OK, or AIO_EINVAL (nothing is changed). */
+AIO_API int aio_redirect(aio_request *req, int status, const char *location);
+
+/* The response as it stands: for tweens after aio_call_next() (the view,
+ * its renderer or the router's error answer are through), and views. The
+ * first value of a response header set so far (case-insensitive name; the
+ * Content-Type the server would add to a body without one included), or
+ * NULL. Content-Length, Date, Server and Connection are the host's. */
+AIO_API int aio_response_status(const aio_request *req);
+AIO_API const char *aio_response_header(const aio_request *req, const char *name);
+
+/* Set-Cookie (RFC 6265). The name must be an HTTP token; the value
+ * cookie-octets (no spaces, quotes, commas, semicolons, backslashes or
+ * control characters: encode what needs it, e.g. base64url). AIO_EINVAL
+ * for those, a bad attribute, or SameSite=None without Secure. */
+struct aio_cookie_options {
+    int64_t max_age_s;     /* Max-Age in seconds; 0: none (a session cookie) */
+    int64_t expires;       /* Expires, seconds since the epoch; 0: none */
+    const char *path;      /* NULL: "/" */
+    const char *domain;    /* NULL: none (this host only) */
+    int secure;            /* the Secure flag */
+    int http_only;         /* the HttpOnly flag */
+    const char *same_site; /* "Lax", "Strict" or "None"; NULL: not sent */
+};
+AIO_API int aio_set_cookie(aio_request *req, const char *name, const char *value,
+                           const struct aio_cookie_options *options); /* NULL: defaults */
+/* Tells the client to drop the cookie (an empty value, Max-Age=0 and an
+ * Expires in the past); its path and domain must be those it was set
+ * with. */
+AIO_API int aio_delete_cookie(aio_request *req, const char *name,
+                              const struct aio_cookie_options *options);
 
 /* ------------------------------------------------------------------ */
 /* Streamed responses and server-sent events                           */
@@ -387,6 +432,37 @@ AIO_API int aio_result_set_int(aio_request *req, const char *key, long long valu
 /* Records why the view failed (logged with the 500) and returns AIO_ERROR:
  *     return aio_fail(req, "database said %s", msg);                       */
 AIO_API int aio_fail(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
+
+/* URL generation (Pyramid's route_path and route_url): the path of the
+ * route named `route` with its placeholders filled from name/value pairs,
+ * NULL-terminated:
+ *     aio_route_path(req, "note", "id", "7", NULL)       -> "/notes/7"
+ *     aio_route_path(req, "files", "rest", "a b/c", NULL) -> "/files/a%20b/c"
+ * Values are percent-encoded where a path needs it (a *rest placeholder
+ * keeps its '/'), and must be what the route would match: NULL for an
+ * unknown route, a missing or unknown placeholder, or a value the route
+ * would not give back ("a/b" for {id}, a value its regex refuses). The
+ * string is the request's memory. aio_route_url() puts the request's own
+ * scheme and Host in front ("http://example.org/notes/7"; NULL without a
+ * Host header). */
+AIO_API const char *aio_route_path(aio_request *req, const char *route, ...);
+AIO_API const char *aio_route_url(aio_request *req, const char *route, ...);
+
+/* Error views (Pyramid's notfound_view_config, forbidden_view_config and
+ * exception views): the error answers the application makes itself - the
+ * router's 404 and 405, 403 from a permission check, 500 for a failing
+ * view or tween, 504 past a deadline, and the 4xx and 5xx of bad requests
+ * (400, 413, 415 ...) - go through the error view added for their status,
+ * or through the one added for status 0 (any other), instead of the
+ * built-in plain-text page. The view finds the status set and the
+ * response empty (headers the status needs, Allow or Retry-After, are
+ * added after it); `detail` is what the built-in page would say, or NULL.
+ * It writes the body and its Content-Type (HTML, JSON ...) without
+ * suspending, and returns AIO_OK; on failure the built-in page is sent.
+ * A view's own answers (aio_respond_text ...) do not go through it. One
+ * per status per application: a second is a configuration error. */
+typedef int (*aio_error_view_fn)(aio_request *req, int status, const char *detail);
+AIO_API int aio_add_error_view(aio_config *cfg, int status, aio_error_view_fn view);
 
 /* One line in the worker's log (uWSGI's logger), naming the request:
  *     aio: GET /items/7 (route 'item'): cache miss

@@ -140,6 +140,10 @@ AIO_API int aio_testing_done(const aio_request *req);
  * NULL) and the body (NUL-terminated; *len may be NULL). */
 AIO_API int aio_testing_status(const aio_request *req);
 AIO_API const char *aio_testing_response_header(const aio_request *req, const char *name);
+/* The n-th (from 0) value of a header the response has several of
+ * (Set-Cookie), or NULL. */
+AIO_API const char *aio_testing_response_header_n(const aio_request *req, const char *name,
+                                                  size_t n);
 AIO_API const char *aio_testing_response_body(const aio_request *req, size_t *len);
 
 /* What the view did, before any renderer: the value given for `name` by

@@ -2,6 +2,8 @@
  * and clear errors for bad patterns. Paths are matched once decoded. */
 #include "unit/testing.h"
 
+#include <stdarg.h>
+
 #include <uwsgi-aio/aio.h>
 #include "base/arena.h"
 #include "proto/http.h"
@@ -202,10 +204,68 @@ static void optional_group_not_taking_part(void **state)
     aio__pattern_free(&p);
 }
 
+/* The path for placeholder values (NULL-terminated pairs), or the error. */
+static const char *expand(struct aio_pattern *p, int *rc, ...)
+{
+    struct aio_kvlist values = {0};
+    va_list ap;
+    va_start(ap, rc);
+    const char *k;
+    while ((k = va_arg(ap, const char *)) != NULL)
+        assert_int_equal(aio__kvlist_add(&arena, &values, k, va_arg(ap, const char *)), 0);
+    va_end(ap);
+    const char *path;
+    *rc = aio__pattern_expand(p, &values, &arena, &path);
+    return path;
+}
+
+static void expanded_paths(void **state)
+{
+    (void)state;
+    int rc;
+    struct aio_pattern p = compile_ok("/users/{id}/posts/{post}");
+    assert_str(expand(&p, &rc, "id", "7", "post", "hello", NULL), "/users/7/posts/hello");
+    assert_str(expand(&p, &rc, "post", "a b?c#d%e", "id", "\xc3\xa9", NULL),
+               "/users/%C3%A9/posts/a%20b%3Fc%23d%25e");
+    assert_str(expand(&p, &rc, "id", "a:b@c!$&'()*+,;=-._~", "post", "x", NULL),
+               "/users/a:b@c!$&'()*+,;=-._~/posts/x"); /* what a segment keeps */
+    assert_null(expand(&p, &rc, "id", "7", NULL));
+    assert_int_equal(rc, AIO_ENOTFOUND);
+    assert_null(expand(&p, &rc, "id", "7", "post", "x", "other", "y", NULL));
+    assert_int_equal(rc, AIO_EINVAL);
+    assert_null(expand(&p, &rc, "id", "a/b", "post", "x", NULL)); /* not one segment */
+    assert_int_equal(rc, AIO_EINVAL);
+    assert_null(expand(&p, &rc, "id", "", "post", "x", NULL));
+    assert_int_equal(rc, AIO_EINVAL);
+    aio__pattern_free(&p);
+
+    p = compile_ok("/files/*rest");
+    assert_str(expand(&p, &rc, "rest", "a b/c.txt", NULL), "/files/a%20b/c.txt");
+    assert_str(expand(&p, &rc, "rest", "", NULL), "/files/");
+    aio__pattern_free(&p);
+
+    p = compile_ok("/n/{id:[0-9]+}/{slug:[a-z]+}");
+    assert_str(expand(&p, &rc, "id", "42", "slug", "abc", NULL), "/n/42/abc");
+    assert_null(expand(&p, &rc, "id", "4x", "slug", "abc", NULL)); /* its regex refuses it */
+    assert_int_equal(rc, AIO_EINVAL);
+    aio__pattern_free(&p);
+
+    p = compile_ok("/a{x}{y}"); /* the value must come back whole, not shared out */
+    assert_str(expand(&p, &rc, "x", "ab", "y", "c", NULL), "/aabc");
+    assert_null(expand(&p, &rc, "x", "a", "y", "bc", NULL)); /* it would read x=ab, y=c */
+    assert_int_equal(rc, AIO_EINVAL);
+    aio__pattern_free(&p);
+
+    p = compile_ok("/hello world");
+    assert_str(expand(&p, &rc, NULL), "/hello%20world");
+    aio__pattern_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(literal, arena_setup, arena_teardown),
+        cmocka_unit_test_setup_teardown(expanded_paths, arena_setup, arena_teardown),
         cmocka_unit_test_setup_teardown(placeholders, arena_setup, arena_teardown),
         cmocka_unit_test_setup_teardown(decoded_values, arena_setup, arena_teardown),
         cmocka_unit_test_setup_teardown(custom_regex, arena_setup, arena_teardown),

@@ -30,6 +30,28 @@ static void header_values(void **state)
     assert_false(aio__http_valid_header_value("a\x7f"));
 }
 
+static void locations(void **state)
+{
+    (void)state;
+    const char *good[] = {"/", "/a?b=1#c", "/%20", "https://example.org", "http://h:80/x",
+                          "web+app://h", "HTTPS://H/"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_true(aio__http_valid_location(good[i]));
+    const char *bad[] = {"", "//evil", "/\\evil", "inbox", "a b", "/a b", "/a\r\nX: 1", "/\t",
+                         "https://", "https:///x", "1http://h", "://h", "/\x7f", "/\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(aio__http_valid_location(bad[i]));
+    assert_false(aio__http_valid_location(NULL));
+    char longest[8194];
+    memset(longest, 'a', sizeof(longest) - 1);
+    longest[0] = '/';
+    longest[8192] = '\0';
+    assert_true(aio__http_valid_location(longest));
+    longest[8192] = 'a';
+    longest[8193] = '\0';
+    assert_false(aio__http_valid_location(longest));
+}
+
 static void methods(void **state)
 {
     (void)state;
@@ -214,6 +236,7 @@ int main(void)
         cmocka_unit_test(head_ends), cmocka_unit_test(head_bytes),
         cmocka_unit_test(header_tokens), cmocka_unit_test(error_bodies),
         cmocka_unit_test(tokens),   cmocka_unit_test(header_values), cmocka_unit_test(methods),
+        cmocka_unit_test(locations),
         cmocka_unit_test(cgi_names),         cmocka_unit_test(cgi_vars),         cmocka_unit_test(request_lines),
         cmocka_unit_test(targets),  cmocka_unit_test(reasons), cmocka_unit_test(decoded_paths),
     };

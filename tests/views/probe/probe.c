@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 /* The loop thread (aio_main runs on it): executor views must not. */
 static pthread_t loop_thread;
 /* Only ever touched on the loop thread (coroutine views and tasks). */
@@ -420,6 +422,51 @@ static int only_post(aio_request *req)
     return aio_respond_text(req, 200, "posted\n");
 }
 
+/* GET /probe/redirect?to=...: a 303 there (400 when aio_redirect refuses) */
+static int redirect_view(aio_request *req)
+{
+    if (aio_redirect(req, 303, aio_param(req, "to")) != AIO_OK)
+        return aio_respond_text(req, 400, "not a redirect target\n");
+    return AIO_OK;
+}
+
+/* GET /probe/cookies: two cookies set, one deleted */
+static int cookies_view(aio_request *req)
+{
+    int rc = aio_set_cookie(req, "theme", "dark",
+                            &(struct aio_cookie_options){.max_age_s = 86400, .http_only = 1,
+                                                         .same_site = "Lax"});
+    if (rc == AIO_OK)
+        rc = aio_set_cookie(req, "lang", "fr", NULL);
+    if (rc == AIO_OK)
+        rc = aio_delete_cookie(req, "old", NULL);
+    return rc == AIO_OK ? aio_respond_text(req, 200, "cookies\n") : rc;
+}
+
+/* POST /probe/notes: echoes the JSON body's "title" */
+static int notes_view(aio_request *req)
+{
+    json_t *note;
+    int rc = aio_json_body(req, &note);
+    if (rc != AIO_OK)
+        return rc;
+    const char *title = json_string_value(json_object_get(note, "title"));
+    return aio_printf(req, "title=%s\n", title ? title : "-");
+}
+
+/* With probe.error-pages = json: the application's error pages, as JSON. */
+static int json_error_page(aio_request *req, int status, const char *detail)
+{
+    json_t *page = json_pack("{s:i, s:s?}", "error", status, "detail", detail);
+    char *text = page ? json_dumps(page, JSON_COMPACT) : NULL;
+    json_decref(page);
+    int rc = text ? aio_add_header(req, "Content-Type", "application/json") : AIO_ENOMEM;
+    if (rc == AIO_OK)
+        rc = aio_printf(req, "%s", text);
+    free(text);
+    return rc;
+}
+
 /* GET /probe/pid: which process answered, the process aio_main() ran in, and
  * the beats of the task aio_main() spawned. */
 static int pid_view(aio_request *req)
@@ -475,6 +522,15 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "ws_flood", "/probe/ws/flood");
     aio_add_route(cfg, "ws_callbacks", "/probe/ws/callbacks");
     aio_add_route(cfg, "pid", "/probe/pid");
+    aio_add_route(cfg, "redirect", "/probe/redirect");
+    aio_add_route(cfg, "cookies", "/probe/cookies");
+    aio_add_route(cfg, "notes", "/probe/notes");
+    aio_add_view(cfg, "redirect", redirect_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "cookies", cookies_view, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "notes", notes_view, AIO_COROUTINE | AIO_POST);
+    const char *pages = aio_config_setting(cfg, "probe.error-pages");
+    if (pages && strcmp(pages, "json") == 0)
+        aio_add_error_view(cfg, 0, json_error_page);
 
     aio_add_view(cfg, "request", request_view, AIO_COROUTINE);
     aio_add_view(cfg, "match", match_view, AIO_COROUTINE | AIO_GET);
