@@ -146,6 +146,12 @@ $(BUILD)/fuzz/fuzz_route $(BUILD)/fuzz/fuzz_routeindex: $(BUILD)/fuzz/fuzz_%: te
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_ROUTE_SRC)
 
+# templates are in the app layer too, and render JSON contexts (jansson)
+FUZZ_TEMPLATE_SRC := plugin/app/template.c $(SRC_base)
+$(BUILD)/fuzz/fuzz_template: tests/fuzz/fuzz_template.c $(FUZZ_TEMPLATE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_TEMPLATE_SRC) -ljansson
+
 # A bounded run of every target from its seed corpus (tests/fuzz/corpus-<name>),
 # two at a time (the two cores CI has); new inputs it finds stay in build/.
 # Each target's output goes to build/fuzz/fuzz_<name>.log, shown whole if it

@@ -171,15 +171,38 @@ static int load_templates_below(struct aio_registry *reg, struct aio_module *mod
     return rc;
 }
 
-int aio__module_load_templates(struct aio_registry *reg, struct aio_module *module)
-{
-    return load_templates_below(reg, module, "templates");
-}
-
 const struct aio_template *aio__module_template(const struct aio_module *module, const char *name)
 {
     for (size_t i = 0; module && i < module->ntemplates; i++)
         if (strcmp(module->templates[i].name, name) == 0)
             return &module->templates[i].tpl;
     return NULL;
+}
+
+/* Every {{> name}} names a template of the module: a broken reference
+ * stops start-up, as a template that does not compile does. */
+static int check_partials(struct aio_registry *reg, const struct aio_module *module)
+{
+    for (size_t i = 0; i < module->ntemplates; i++) {
+        const struct aio_template *tpl = &module->templates[i].tpl;
+        for (size_t k = 0; k < tpl->nnodes; k++) {
+            const struct aio_template_node *node = &tpl->nodes[k];
+            if (node->kind != AIO_TPL_PARTIAL)
+                continue;
+            char name[512];
+            snprintf(name, sizeof(name), "%.*s", (int)node->len, node->text);
+            if (!aio__module_template(module, name))
+                return aio__registry_error(reg, "view module '%s': template %s: line %d: the "
+                                           "partial '%s' is not a template of the module",
+                                           module->path, module->templates[i].name, node->line,
+                                           name);
+        }
+    }
+    return AIO_OK;
+}
+
+int aio__module_load_templates(struct aio_registry *reg, struct aio_module *module)
+{
+    int rc = load_templates_below(reg, module, "templates");
+    return rc == AIO_OK ? check_partials(reg, module) : rc;
 }

@@ -46,30 +46,43 @@ int aio_result_set_int(aio_request *req, const char *key, long long value)
     return set_member(req, key, json_integer(value));
 }
 
-/* A JSON value as template text: strings as they are, null as nothing,
- * numbers and booleans as JSON writes them, containers as compact JSON. */
+/* A JSON value as template text (template.h), in request memory. */
 static const char *as_text(struct aio_request *req, const json_t *value)
 {
     if (json_is_string(value))
         return json_string_value(value);
-    if (json_is_null(value))
-        return "";
-    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = aio__template_text(value);
     const char *copy = text ? aio__arena_strdup(&req->arena, text) : NULL;
     free(text);
     return copy;
 }
 
+/* {{> name}}: the module's template of that name. */
+static const struct aio_template *module_partial(void *ctx, const char *name, size_t len)
+{
+    char path[512];
+    if (len >= sizeof(path))
+        return NULL;
+    memcpy(path, name, len);
+    path[len] = '\0';
+    return aio__module_template(ctx, path);
+}
+
+static int render_template(struct aio_request *req, const struct aio_template *tpl,
+                           const json_t *context)
+{
+    aio__buf_reset(&req->response_body);
+    int rc = aio__template_render(tpl, context, module_partial, (void *)aio__view_module(req->view),
+                                  &req->response_body);
+    if (rc == AIO_EINVAL)
+        aio_fail(req, "a template's partial is missing, or its sections and partials nest "
+                      "deeper than %d", AIO_TEMPLATE_MAX_DEPTH);
+    return rc == AIO_OK ? aio__response_default_type(req, AIO_HTML_TYPE) : rc;
+}
+
 const char *aio_result_get(aio_request *req, const char *key)
 {
     json_t *value = req->result && key ? json_object_get(req->result, key) : NULL;
-    return value ? as_text(req, value) : NULL;
-}
-
-static const char *result_lookup(void *ctx, const char *name, size_t len)
-{
-    struct aio_request *req = ctx;
-    json_t *value = req->result ? json_object_getn(req->result, name, len) : NULL;
     return value ? as_text(req, value) : NULL;
 }
 
@@ -92,9 +105,7 @@ int aio__apply_renderer(struct aio_request *req, const struct aio_view *view)
         return rc == AIO_OK ? aio__response_default_type(req, "application/json") : rc;
     }
     case AIO_RENDER_TEMPLATE:
-        aio__buf_reset(&req->response_body);
-        int rc = aio__template_render(view->template, result_lookup, req, &req->response_body);
-        return rc == AIO_OK ? aio__response_default_type(req, AIO_HTML_TYPE) : rc;
+        return render_template(req, view->template, aio_result(req));
     }
     return AIO_EINVAL;
 }
@@ -110,17 +121,49 @@ static const char *rendered_lookup(void *ctx, const char *name, size_t len)
     return NULL;
 }
 
+/* The view's module's template, or NULL (and the failure recorded). */
+static const struct aio_template *find_template(aio_request *req, const char *template_path)
+{
+    const struct aio_template *tpl =
+        req->view ? aio__module_template(aio__view_module(req->view), template_path) : NULL;
+    if (!tpl)
+        aio_fail(req, "template '%s' not found", template_path);
+    return tpl;
+}
+
+int aio_render_json(aio_request *req, const char *template_path, const json_t *context)
+{
+    if (!req || !template_path)
+        return AIO_EINVAL;
+    const struct aio_template *tpl = find_template(req, template_path);
+    if (!tpl)
+        return AIO_ENOTFOUND;
+    req->rendered.count = 0;
+    return render_template(req, tpl, context);
+}
+
+const char *aio_html_escape(aio_request *req, const char *text)
+{
+    if (!req || !text)
+        return NULL;
+    struct aio_buf out = AIO_BUF_INIT;
+    const char *copy = NULL;
+    if (aio__html_escape(&out, text) == AIO_OK)
+        copy = aio__arena_strdup(&req->arena, out.data ? out.data : "");
+    aio__buf_free(&out);
+    return copy;
+}
+
 int aio_vrender(aio_request *req, const char *template_path, va_list ap)
 {
     if (!template_path)
         return AIO_EINVAL;
-    const struct aio_template *tpl =
-        req->view ? aio__module_template(aio__view_module(req->view), template_path) : NULL;
-    if (!tpl) {
-        aio_fail(req, "template '%s' not found", template_path);
+    const struct aio_template *tpl = find_template(req, template_path);
+    if (!tpl)
         return AIO_ENOTFOUND;
-    }
     req->rendered.count = 0;
+    json_t *context = json_object();
+    int rc = context ? AIO_OK : AIO_ENOMEM;
     for (;;) {
         const char *name = va_arg(ap, const char *);
         if (!name)
@@ -128,13 +171,16 @@ int aio_vrender(aio_request *req, const char *template_path, va_list ap)
         const char *value = va_arg(ap, const char *);
         const char *k = aio__arena_strdup(&req->arena, name);
         const char *v = aio__arena_strdup(&req->arena, value ? value : "");
-        if (!k || !v || aio__kvlist_add(&req->arena, &req->rendered, k, v))
-            return AIO_ENOMEM;
+        if (rc == AIO_OK && (!k || !v || aio__kvlist_add(&req->arena, &req->rendered, k, v)))
+            rc = AIO_ENOMEM;
+        /* not UTF-8: the value is not rendered (as an unknown name) */
+        json_t *text = rc == AIO_OK ? json_string(v) : NULL;
+        if (text && json_object_set_new(context, k, text))
+            rc = AIO_ENOMEM;
     }
-    aio__buf_reset(&req->response_body);
-    int rc = aio__template_render(tpl, rendered_lookup, &req->rendered, &req->response_body);
     if (rc == AIO_OK)
-        rc = aio__response_default_type(req, AIO_HTML_TYPE);
+        rc = render_template(req, tpl, context);
+    json_decref(context);
     return rc;
 }
 

@@ -11,6 +11,14 @@ from tests.integration.harness import (PLUGIN, PROBE, TUTORIAL, SLOWDOWN, Server
 class TutorialTest(ServerTestCase):
     server_kwargs = {'modules': (TUTORIAL,)}
 
+    def test_list_page_loops_in_its_template(self):
+        r = get(self.port, '/list?n=2')
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers['content-type'], 'text/html; charset=utf-8')
+        self.assertIn('<tr><td>1</td><td>1</td><td>odd &lt;&amp; escaped&gt;</td></tr>\n'
+                      '<tr><td>2</td><td>4</td><td>even</td></tr>', r.text)
+        self.assertIn('<p>No rows.</p>', get(self.port, '/list?n=0').text)
+
     def test_home_page(self):
         r = get(self.port, '/')
         self.assertEqual(r.status, 200)

@@ -7,7 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -403,6 +406,88 @@ static void a_failing_error_view_falls_back_to_the_builtin_page(void **state)
     aio_testing_request_free(req);
 }
 
+/* ---- templates with sections and partials, from files -------------------------- */
+
+static char asset_dir[64];
+
+static void write_file(const char *rel, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", asset_dir, rel);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A fresh asset directory with templates/ holding these name, text pairs. */
+static void make_templates(const char *name, ...)
+{
+    snprintf(asset_dir, sizeof(asset_dir), "/tmp/aio-tpl-XXXXXX");
+    assert_non_null(mkdtemp(asset_dir));
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/templates", asset_dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    va_list ap;
+    va_start(ap, name);
+    for (; name; name = va_arg(ap, const char *))
+        write_file(name, va_arg(ap, const char *));
+    va_end(ap);
+}
+
+static void remove_templates(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", asset_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int list_page(aio_request *req)
+{
+    json_t *context = json_pack("{s:[{s:s,s:i},{s:s,s:i}], s:[]}", "notes", "title", "<milk>",
+                                "id", 1, "title", "eggs", "id", 2, "done");
+    int rc = aio_render_json(req, "templates/list.html", context);
+    json_decref(context);
+    return rc;
+}
+
+static int list_app(aio_config *cfg)
+{
+    aio_add_route(cfg, "list", "/list");
+    return aio_add_view(cfg, "list", list_page, AIO_COROUTINE | AIO_GET);
+}
+
+static void template_sections_and_partials(void **state)
+{
+    make_templates("templates/list.html",
+                   "<ul>{{#notes}}{{> templates/row.html}}{{/notes}}</ul>"
+                   "{{^done}}<p>nothing done</p>{{/done}}",
+                   "templates/row.html", "<li id=\"n{{id}}\">{{title}}</li>", NULL);
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "list", list_app, asset_dir), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_OK);
+    aio_request *req;
+    assert_int_equal(serve(t, "GET", "/list", &req), 200);
+    assert_string_equal(body(req), "<ul><li id=\"n1\">&lt;milk&gt;</li><li id=\"n2\">eggs</li>"
+                                   "</ul><p>nothing done</p>");
+    assert_string_equal(header(req, "Content-Type"), "text/html; charset=utf-8");
+    aio_testing_request_free(req);
+    remove_templates();
+}
+
+static void a_missing_partial_stops_start_up(void **state)
+{
+    make_templates("templates/list.html", "<ul>\n{{#notes}}\n{{> templates/nope.html}}{{/notes}}",
+                   NULL);
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "list", list_app, asset_dir), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "template templates/list.html: line 3: the "
+                                                 "partial 'templates/nope.html' is not a "
+                                                 "template of the module"));
+    remove_templates();
+}
+
 static int twice(aio_config *cfg)
 {
     aio_add_error_view(cfg, 404, not_found_json);
@@ -439,6 +524,8 @@ int main(void)
         cmocka_unit_test_teardown(error_views_make_the_error_pages, tear_down),
         cmocka_unit_test_teardown(a_failing_error_view_falls_back_to_the_builtin_page, tear_down),
         cmocka_unit_test_teardown(error_view_mistakes_are_configuration_errors, tear_down),
+        cmocka_unit_test_teardown(template_sections_and_partials, tear_down),
+        cmocka_unit_test_teardown(a_missing_partial_stops_start_up, tear_down),
     };
     return cmocka_run_group_tests_name("responses", tests, NULL, NULL);
 }

@@ -4,9 +4,10 @@
  * hello world for benchmarks, a coroutine view that blocks the loop on
  * purpose (/stall), to show what the stall report says, a streamed body
  * (/stream), server-sent events (/events) and an upload read as it
- * arrives (/upload). */
+ * arrives (/upload), and a list page whose template loops (/list). */
 #define _DEFAULT_SOURCE /* usleep() */
 #include <uwsgi-aio/aio.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,27 @@ static int home(aio_request *req)
     snprintf(wait_text, sizeof(wait_text), "%g", wait);
     return aio_render(req, "templates/home.html", "title", "aiotutorial websocket test",
                       "wait_time", wait_text, NULL);
+}
+
+/* GET /list?n=N (0 to 100, default 5): the view only makes the data - a
+ * list of N rows - and its template renderer makes the page: a table only
+ * if there are rows ({{#any}}), a loop over them ({{#rows}}...{{/rows}}),
+ * and a line for an empty list ({{^any}}). */
+static int list(aio_request *req)
+{
+    long n = 5;
+    if (aio_param_to_long(req, "n", &n) == AIO_EINVAL || n < 0 || n > 100)
+        return aio_respond_text(req, 400, "n must be from 0 to 100\n");
+    json_t *rows = json_array();
+    for (long i = 1; rows && i <= n; i++)
+        json_array_append_new(rows, json_pack("{s:I, s:I, s:s}", "n", (json_int_t)i, "square",
+                                              (json_int_t)(i * i), "note",
+                                              i % 2 ? "odd <& escaped>" : "even"));
+    json_t *result = aio_result(req);
+    if (!rows || !result || json_object_set_new(result, "rows", rows) ||
+        json_object_set_new(result, "any", json_boolean(n > 0)))
+        return AIO_ENOMEM;
+    return aio_result_set_int(req, "count", n);
 }
 
 /* GET /blocking?ms=N: legacy blocking code. Not declared a coroutine, so the
@@ -160,6 +182,10 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "stream", "/stream");
     aio_add_route(cfg, "events", "/events");
     aio_add_route(cfg, "upload", "/upload");
+    aio_add_route(cfg, "list", "/list");
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "list", .view = list,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .renderer = "templates/list.html"});
     aio_add_view(cfg, "home", home, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "hello", hello, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "blocking", blocking, AIO_GET);

@@ -409,12 +409,28 @@ AIO_API int aio_sse_sleep_ms(aio_request *req, int64_t ms);
 /*
  * Renders a template of the view's module (a path below its asset dir, e.g.
  * "templates/home.html") with name/value pairs ending in NULL, as text/html.
- * In templates, {{name}} is replaced by the HTML-escaped value and
- * {{{name}}} by the raw value; an unknown name renders as nothing.
+ * Templates are a subset of mustache: {{name}} is replaced by the
+ * HTML-escaped value and {{{name}}} by the raw value (an unknown name
+ * renders as nothing), {{! ...}} is a comment, {{#name}}...{{/name}}
+ * renders for each element of an array (or once for an object or any
+ * other true value; never for false, null, "", [] or nothing),
+ * {{^name}}...{{/name}} only when that would not, {{.}} is the element in
+ * front, a.b is member b of a, and {{> templates/row.html}} includes
+ * another template of the module. Sections and partials nest at most 32
+ * deep; a template that does not compile, or names a partial that does
+ * not exist, stops start-up with its file and line.
  */
 AIO_API int aio_render(aio_request *req, const char *template_path, ...)
     AIO_SENTINEL;
 AIO_API int aio_vrender(aio_request *req, const char *template_path, va_list ap);
+/* The same with a JSON value as the context, so that sections loop over
+ * its arrays ({{#notes}}<li>{{title}}</li>{{/notes}}); the value stays
+ * the caller's. */
+AIO_API int aio_render_json(aio_request *req, const char *template_path,
+                            const struct json_t *context);
+/* `text` with & < > " ' written as HTML entities, in request memory (NULL
+ * when out of memory). */
+AIO_API const char *aio_html_escape(aio_request *req, const char *text);
 
 /* The view's result for its renderer: a JSON object (jansson's), created
  * empty on first use and owned by the request. For the "json" renderer it

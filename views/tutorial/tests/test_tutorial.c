@@ -86,6 +86,30 @@ static void test_home_view_sleep_param(void **state)
 }
 
 /* The whole page, served as the server would: routing, template, headers. */
+/* The list page: the view's rows, looped over by its template, escaped. */
+static void test_list_page(void **state)
+{
+    aio_testing *t = *state;
+    aio_request *request = aio_testing_request(t, "GET", "/list?n=3");
+    assert_int_equal(aio_testing_serve(t, request), 200);
+    const char *body = aio_testing_response_body(request, NULL);
+    assert_non_null(strstr(body, "<title>3 rows</title>"));
+    assert_non_null(strstr(body, "<tr><td>1</td><td>1</td><td>odd &lt;&amp; escaped&gt;</td></tr>\n"
+                                 "<tr><td>2</td><td>4</td><td>even</td></tr>\n"
+                                 "<tr><td>3</td><td>9</td><td>odd &lt;&amp; escaped&gt;</td></tr>"));
+    assert_null(strstr(body, "No rows."));
+    aio_testing_request_free(request);
+    request = aio_testing_request(t, "GET", "/list?n=0");
+    assert_int_equal(aio_testing_serve(t, request), 200);
+    body = aio_testing_response_body(request, NULL);
+    assert_non_null(strstr(body, "<p>No rows.</p>"));
+    assert_null(strstr(body, "<table>"));
+    aio_testing_request_free(request);
+    request = aio_testing_request(t, "GET", "/list?n=101");
+    assert_int_equal(aio_testing_serve(t, request), 400);
+    aio_testing_request_free(request);
+}
+
 static void test_home_page(void **state)
 {
     aio_testing *t = *state;
@@ -217,6 +241,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_home_view, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_home_view_sleep_param, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_home_page, set_up, tear_down),
+        cmocka_unit_test_setup_teardown(test_list_page, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_homes_sleep_concurrently, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_hello, set_up, tear_down),
         cmocka_unit_test_setup_teardown(test_upload_digest, set_up, tear_down),
