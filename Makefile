@@ -8,6 +8,9 @@
 #   make integration  start real uwsgi processes and talk HTTP to them
 #   make sanitize     unit + inproc + integration tests under ASan/UBSan/LSan
 #   make check        all of the above (what CI runs)
+#   make install      PREFIX=/usr/local (and DESTDIR): the plugin, the headers,
+#                     libaio_testing and pkg-config files (uwsgi-aio,
+#                     uwsgi-aio-testing)
 #   make bench        benchmarks (not part of CI)
 
 CC ?= gcc
@@ -31,7 +34,7 @@ UNIT_SRC := $(foreach l,$(LAYERS),$(wildcard tests/unit/$(l)/test_*.c))
 UNIT := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%) $(BUILD)/unit/engine/test_coro_ucontext
 UNIT_ASAN := $(UNIT:$(BUILD)/%=$(BUILD)/asan/%)
 
-.PHONY: all build build-asan binaries unit inproc inproc-asan integration sanitize unit-asan \
+.PHONY: install all build build-asan binaries unit inproc inproc-asan integration sanitize unit-asan \
 	integration-asan check test bench clean fuzz layers
 
 all: build
@@ -181,3 +184,24 @@ build-asan:
 
 binaries: build build-asan $(UNIT) $(UNIT_ASAN) $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) \
 	$(BUILD)/ws/wstest
+
+# ---- installing -------------------------------------------------------------------
+
+# The plugin goes where `plugin = aio` finds it: uWSGI's plugin directory
+# under PREFIX (Debian's uwsgi looks in /usr/lib/uwsgi/plugins; for another
+# prefix, `plugin-dir = $$(pkg-config --variable=plugindir uwsgi-aio)`).
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell sed -n 's/^\#define AIO_API_VERSION \([0-9]*\).*/\1/p' plugin/include/uwsgi-aio/aio.h).0
+INSTALL_ROOT := $(DESTDIR)$(PREFIX)
+
+install: build
+	install -d $(INSTALL_ROOT)/lib/uwsgi/plugins $(INSTALL_ROOT)/include/uwsgi-aio \
+	    $(INSTALL_ROOT)/lib/pkgconfig
+	install -m 0755 $(BUILD)/aio_plugin.so $(INSTALL_ROOT)/lib/uwsgi/plugins/aio_plugin.so
+	install -m 0755 $(BUILD)/testing/libaio_testing.so $(INSTALL_ROOT)/lib/libaio_testing.so
+	install -m 0644 plugin/include/uwsgi-aio/*.h $(INSTALL_ROOT)/include/uwsgi-aio/
+	for pc in uwsgi-aio uwsgi-aio-testing; do \
+	    sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' tools/pkgconfig/$$pc.pc.in \
+	        > $(INSTALL_ROOT)/lib/pkgconfig/$$pc.pc; done
+	@echo "installed under $(INSTALL_ROOT): PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig finds uwsgi-aio"

@@ -8,6 +8,9 @@
     python3 uwsgiconfig.py test DIR...     build module DIR and its tests (DIR/tests/*.c,
                                            linked with libaio_testing and cmocka), run them
     python3 uwsgiconfig.py bench           the benchmarks (listed in bench/run.py)
+    python3 uwsgiconfig.py create --scaffold aio_starter|aio_websocket DIR
+                                           a new project in DIR, standalone: it builds
+                                           against an installed uwsgi-aio (make install)
 
 The plugin is built by uWSGI's own plugin builder (`uwsgi --build-plugin`),
 so it is compiled against the installed uWSGI's uwsgi.h (`uwsgi --dot-h`)
@@ -149,12 +152,17 @@ def build_testing_lib(out_dir, sanitize):
 
 def build_module_tests(src_dir, out_so, sanitize):
     """Builds src_dir/tests/*.c against libaio_testing and cmocka, next to
-    the module (<out_so without .so>/tests/), and returns their paths. Each
+    the module (<out_so without .so>/tests/; DIR/build/tests/ when that is the
+    source directory itself), and returns their paths. Each
     test finds the module it tests in the macro AIO_TEST_MODULE."""
     tests = sorted(glob.glob(os.path.join(src_dir, 'tests', '*.c')))
     lib = build_testing_lib(out_dir_of(sanitize), sanitize)
     lib_dir = os.path.dirname(lib)
-    test_dir = os.path.join(asset_dir_of(out_so), 'tests')
+    asset_dir = asset_dir_of(out_so)
+    if os.path.abspath(asset_dir) == os.path.abspath(src_dir):  # DIR.so beside DIR
+        test_dir = os.path.join(src_dir, 'build', 'tests')        # a build directory, not tests/
+    else:
+        test_dir = os.path.join(asset_dir, 'tests')
     os.makedirs(test_dir, exist_ok=True)
     binaries = []
     for source in tests:
@@ -244,6 +252,38 @@ def test_modules(src_dirs, output, sanitize):
     return 1 if failed else 0
 
 
+SCAFFOLDS = os.path.join(ROOT, 'scaffolds')
+
+
+def scaffold_names():
+    return sorted(name for name in os.listdir(SCAFFOLDS)
+                  if name != 'common' and os.path.isdir(os.path.join(SCAFFOLDS, name)))
+
+
+def create_project(scaffold, target):
+    """Writes scaffolds/common and scaffolds/<scaffold> into `target` (new,
+    or empty), with @@project@@ (in names and contents) the project's name:
+    the directory's, which must be a C identifier (it names the module)."""
+    project = os.path.basename(os.path.normpath(target))
+    if not project.isidentifier() or not project.isascii():
+        sys.exit('uwsgiconfig: %r cannot name a project: the directory name must be a C '
+                 'identifier (letters, digits, _; not a digit first)' % project)
+    if os.path.exists(target) and (not os.path.isdir(target) or os.listdir(target)):
+        sys.exit('uwsgiconfig: %s exists and is not an empty directory' % target)
+    for source in (os.path.join(SCAFFOLDS, 'common'), os.path.join(SCAFFOLDS, scaffold)):
+        for dirpath, _, files in os.walk(source):
+            rel = os.path.relpath(dirpath, source)
+            for name in files:
+                with open(os.path.join(dirpath, name)) as f:
+                    text = f.read().replace('@@project@@', project)
+                out = os.path.join(target, rel, name.replace('@@project@@', project))
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                with open(out, 'w') as f:
+                    f.write(text)
+    log('created %s (%s): cd %s && make && make test && uwsgi --ini development.ini'
+        % (target, scaffold, target))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -258,6 +298,9 @@ def main():
     test.add_argument('-o', '--output', help='output .so (one DIR only; default: DIR.so)')
     bench = sub.add_parser('bench', help='run the benchmark')
     bench.add_argument('args', nargs=argparse.REMAINDER)
+    create = sub.add_parser('create', help='a new project from a scaffold')
+    create.add_argument('--scaffold', required=True, choices=scaffold_names())
+    create.add_argument('dir', help='the new project\'s directory (its name names the module)')
     args = parser.parse_args()
 
     if args.command == 'module':
@@ -266,6 +309,8 @@ def main():
         log('built %s' % out)
     elif args.command == 'test':
         sys.exit(test_modules(args.src_dirs, args.output, args.sanitize))
+    elif args.command == 'create':
+        create_project(args.scaffold, args.dir)
     elif args.command == 'bench':
         build_all(False)
         os.execv(sys.executable, [sys.executable, os.path.join(ROOT, 'bench', 'run.py')] +

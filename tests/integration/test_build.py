@@ -103,6 +103,9 @@ class OwnModuleTest(unittest.TestCase):
                                     text=True)
             self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
             self.assertIn('[  PASSED  ] 1 test(s).', result.stdout + result.stderr)
+            # the test binary is built in a build directory, not among the sources
+            self.assertEqual(os.listdir(os.path.join(src, 'tests')), ['test_greeter.c'])
+            self.assertTrue(os.path.exists(os.path.join(src, 'build', 'tests', 'test_greeter')))
             with open(os.path.join(src, 'tests', 'test_greeter.c'), 'w') as f:
                 f.write('#define FAIL\n' + MODULE_TEST)
             result = subprocess.run(cmd + ['test', src], cwd=work, capture_output=True,
