@@ -200,7 +200,12 @@ static int add_ws_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
     int failed = 0;
     view->permission = copy_or_null(spec->permission, &failed);
     view->context = copy_or_null(spec->context, &failed);
-    return failed ? AIO_ENOMEM : AIO_OK;
+    const char *why = NULL;
+    int rc = aio__predicates_copy(&view->preds, spec, &why);
+    if (rc == AIO_EINVAL)
+        return aio__registry_error(cfg->registry, "view module '%s': route '%s': %s",
+                                   cfg->module->path, route ? route : "", why);
+    return failed || rc != AIO_OK ? AIO_ENOMEM : AIO_OK;
 }
 
 int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
@@ -245,7 +250,12 @@ int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
     view->timeout_ms = spec->timeout_ms;
     view->permission = copy_or_null(spec->permission, &failed);
     view->context = copy_or_null(spec->context, &failed);
-    return failed ? AIO_ENOMEM : AIO_OK;
+    const char *why = NULL;
+    int rc = aio__predicates_copy(&view->preds, spec, &why);
+    if (rc == AIO_EINVAL)
+        return aio__registry_error(cfg->registry, "view module '%s': route '%s': %s",
+                                   cfg->module->path, route ? route : "", why);
+    return failed || rc != AIO_OK ? AIO_ENOMEM : AIO_OK;
 }
 
 int aio_add_view(aio_config *cfg, const char *route, aio_view_fn fn, unsigned flags)

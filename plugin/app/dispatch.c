@@ -19,6 +19,8 @@ static void respond_dispatch(struct aio_request *req, enum aio_dispatch how, uns
 {
     if (how == AIO_DISPATCH_NOT_FOUND) {
         aio__respond_error(req, 404, "The resource could not be found.");
+    } else if (how == AIO_DISPATCH_NOT_ACCEPTABLE) {
+        aio__respond_error(req, 406, "None of the media types this resource has is acceptable.");
     } else if (how == AIO_DISPATCH_METHOD_NOT_ALLOWED && strcmp(req->method, "OPTIONS") == 0) {
         /* no view answers OPTIONS itself: the route's methods are the answer */
         char methods[112];
@@ -111,7 +113,7 @@ static int main_handler(struct aio_request *req)
         }
     }
     how = aio__route_pick_view(route, req->method_bit, aio_context_type(req), req->view_name,
-                              &view, &allowed);
+                              req, &view, &allowed);
     if (how != AIO_DISPATCH_FOUND) {
         respond_dispatch(req, how, allowed);
         return AIO_OK;

@@ -38,6 +38,7 @@ void aio__registry_free(struct aio_registry *reg)
         free(reg->views[i]->permission);
         free(reg->views[i]->context);
         free(reg->views[i]->name);
+        aio__predicates_free(&reg->views[i]->preds);
         free(reg->views[i]);
     }
     for (size_t i = 0; i < reg->nroutes; i++) {
@@ -85,7 +86,8 @@ static int same_selection(const struct aio_view *a, const struct aio_view *b)
 {
     int same_context = (!a->context && !b->context) ||
                        (a->context && b->context && strcmp(a->context, b->context) == 0);
-    return same_context && strcmp(a->name, b->name) == 0;
+    return same_context && strcmp(a->name, b->name) == 0 &&
+           aio__predicates_equal(&a->preds, &b->preds); /* else predicates tell them apart */
 }
 
 static int attach_view(struct aio_registry *reg, struct aio_view *view)
@@ -195,10 +197,12 @@ static int selects(const struct aio_view *view, const char *context, const char 
 
 enum aio_dispatch aio__route_pick_view(const struct aio_route *route, unsigned method_bit,
                                       const char *context, const char *name,
+                                      const struct aio_request *req,
                                       const struct aio_view **view, unsigned *allowed)
 {
     const struct aio_view *get_view = NULL;
     unsigned methods_here = 0;
+    int refused = 0, acceptable_elsewise = 0;
     *view = NULL;
     for (size_t i = 0; i < route->nviews; i++) {
         const struct aio_view *v = route->views[i];
@@ -206,18 +210,34 @@ enum aio_dispatch aio__route_pick_view(const struct aio_route *route, unsigned m
             continue;
         unsigned methods = v->flags & AIO_METHOD_BITS;
         methods_here |= methods ? methods : AIO_METHOD_BITS;
-        if (!methods || (methods & method_bit)) {
-            /* a view for this very context type beats one for any */
-            if (!*view || (v->context && !(*view)->context))
-                *view = v;
-        } else if ((methods & AIO_GET) && !get_view) {
-            get_view = v;
+        int for_method = !methods || (methods & method_bit);
+        int for_head = !for_method && method_bit == AIO_HEAD && (methods & AIO_GET);
+        if (!for_method && !for_head)
+            continue;
+        enum aio_predicate_result judged =
+            req ? aio__predicates_judge(&v->preds, req) : AIO_PREDICATES_HOLD;
+        if (judged != AIO_PREDICATES_HOLD) {
+            refused = 1; /* a view that only wants another media type: 406 */
+            acceptable_elsewise |= judged == AIO_PREDICATES_ACCEPT_FAILS;
+            continue;
         }
+        if (for_head) {
+            if (!get_view)
+                get_view = v;
+            continue;
+        }
+        /* more predicates first; then a view for this very context type
+         * beats one for any */
+        if (!*view || v->preds.count > (*view)->preds.count ||
+            (v->preds.count == (*view)->preds.count && v->context && !(*view)->context))
+            *view = v;
     }
     if (!*view && method_bit == AIO_HEAD)
         *view = get_view;
     if (*view)
         return AIO_DISPATCH_FOUND;
+    if (refused)
+        return acceptable_elsewise ? AIO_DISPATCH_NOT_ACCEPTABLE : AIO_DISPATCH_NOT_FOUND;
     if (!methods_here)
         return AIO_DISPATCH_NOT_FOUND;
     *allowed = methods_here | ((methods_here & AIO_GET) ? AIO_HEAD : 0);
@@ -259,5 +279,5 @@ enum aio_dispatch aio__registry_dispatch(const struct aio_registry *reg, unsigne
     enum aio_dispatch found = aio__registry_match(reg, path, arena, match, &route);
     if (found != AIO_DISPATCH_FOUND)
         return found;
-    return aio__route_pick_view(route, method_bit, NULL, "", view, allowed);
+    return aio__route_pick_view(route, method_bit, NULL, "", NULL, view, allowed);
 }

@@ -37,6 +37,16 @@ enum aio_renderer {
     AIO_RENDER_TEMPLATE, /* a template with aio_result()'s members */
 };
 
+/* A view's predicates (struct aio_view_spec's), copied; NULL: none. */
+struct aio_view_predicates {
+    char *accept;
+    char *header_name, *header_value;   /* value NULL: present is enough */
+    char *param_name, *param_value;
+    char *content_type;
+    int xhr;
+    int count;                          /* how many are given */
+};
+
 struct aio_view {
     aio_view_fn fn;
     aio_ws_view_fn ws_fn;                /* websocket function view */
@@ -50,6 +60,7 @@ struct aio_view {
     long timeout_ms;                     /* 0: aio-request-timeout, < 0: none */
     char *context;                       /* traversal: context type, NULL: any */
     char *name;                          /* traversal: view name, "" for the default */
+    struct aio_view_predicates preds;    /* predicates.c */
     struct aio_route *route; /* resolved when the registry is committed */
     struct aio_module *module;
 };
@@ -155,6 +166,7 @@ enum aio_dispatch {
     AIO_DISPATCH_FOUND,
     AIO_DISPATCH_NOT_FOUND,          /* 404 */
     AIO_DISPATCH_METHOD_NOT_ALLOWED, /* 405, *allowed holds the methods */
+    AIO_DISPATCH_NOT_ACCEPTABLE,     /* 406: a view failed on its accept predicate alone */
     AIO_DISPATCH_ERROR,              /* out of memory */
 };
 
@@ -167,10 +179,27 @@ enum aio_dispatch aio__registry_match(const struct aio_registry *reg, const char
                                      const struct aio_route **route);
 
 /* The route's view for the method, the context type (NULL: none, as
- * without traversal) and the view name ("" for the default view). */
+ * without traversal) and the view name ("" for the default view), whose
+ * predicates `req` satisfies (NULL: predicates are not looked at). */
 enum aio_dispatch aio__route_pick_view(const struct aio_route *route, unsigned method_bit,
                                       const char *context, const char *name,
+                                      const struct aio_request *req,
                                       const struct aio_view **view, unsigned *allowed);
+
+/* predicates.c: what a view's spec says (AIO_OK, AIO_EINVAL with the
+ * reason in *why, AIO_ENOMEM), freeing, and judging a request. */
+int aio__predicates_copy(struct aio_view_predicates *p, const struct aio_view_spec *spec,
+                         const char **why);
+void aio__predicates_free(struct aio_view_predicates *p);
+/* 1 when both say the same (no request could tell their views apart). */
+int aio__predicates_equal(const struct aio_view_predicates *a, const struct aio_view_predicates *b);
+enum aio_predicate_result {
+    AIO_PREDICATES_HOLD,
+    AIO_PREDICATES_ACCEPT_FAILS, /* only `accept` fails */
+    AIO_PREDICATES_FAIL,
+};
+enum aio_predicate_result aio__predicates_judge(const struct aio_view_predicates *p,
+                                                const struct aio_request *req);
 
 /* Both, for routes without traversal. */
 enum aio_dispatch aio__registry_dispatch(const struct aio_registry *reg, unsigned method_bit,

@@ -107,6 +107,100 @@ int aio__http_valid_location(const char *location)
     return sep && is_scheme(location, (size_t)(sep - location)) && sep[3] && sep[3] != '/';
 }
 
+int aio__http_media_type_valid(const char *s, size_t len)
+{
+    const char *slash = memchr(s, '/', len);
+    return slash && slash > s && slash < s + len - 1 &&
+           aio__http_is_token(s, (size_t)(slash - s)) &&
+           aio__http_is_token(slash + 1, (size_t)(s + len - slash - 1));
+}
+
+static const char *skip_blanks(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* The q of a range's parameters [p, end): 0 to 1000 (thousandths), 1000
+ * without one, -1 when malformed. */
+static int quality(const char *p, const char *end)
+{
+    int q = 1000;
+    while (p < end) {
+        p = skip_blanks(p);
+        if (p >= end)
+            break;
+        if (*p != ';')
+            return -1;
+        p = skip_blanks(p + 1);
+        const char *param_end = p;
+        while (param_end < end && *param_end != ';')
+            param_end++;
+        if (param_end - p >= 2 && (p[0] | 0x20) == 'q' && p[1] == '=') {
+            const char *v = p + 2;
+            if (*v != '0' && *v != '1')
+                return -1;
+            q = (*v - '0') * 1000;
+            v++;
+            if (v < param_end && *v == '.') {
+                v++;
+                for (int scale = 100; v < param_end && *v >= '0' && *v <= '9' && scale; scale /= 10)
+                    q += (*v++ - '0') * scale;
+            }
+            v = skip_blanks(v);
+            if (v != param_end || q > 1000)
+                return -1;
+        }
+        p = param_end;
+    }
+    return q;
+}
+
+/* How specifically the range [p, n) matches `type`: 3 exactly, 2 type/ *,
+ * 1 * / *, 0 not at all, -1 malformed. */
+static int range_match(const char *p, size_t n, const char *type)
+{
+    if (!aio__http_media_type_valid(p, n) && !(n == 3 && memcmp(p, "*/*", 3) == 0))
+        return -1;
+    if (n == 3 && memcmp(p, "*/*", 3) == 0)
+        return 1;
+    const char *slash = memchr(p, '/', n);
+    size_t major = (size_t)(slash - p);
+    const char *type_slash = strchr(type, '/');
+    if (!type_slash || (size_t)(type_slash - type) != major || strncasecmp(p, type, major) != 0)
+        return 0;
+    if (n - major - 1 == 1 && slash[1] == '*')
+        return 2;
+    return strlen(type) == n && strncasecmp(p, type, n) == 0 ? 3 : 0;
+}
+
+int aio__http_accepts(const char *accept, const char *type)
+{
+    if (!accept || !*skip_blanks(accept))
+        return 1;
+    int best = 0, best_q = 0;
+    for (const char *p = accept; *p;) {
+        p = skip_blanks(p);
+        const char *end = p + strcspn(p, ",");
+        const char *range_end = p;
+        while (range_end < end && *range_end != ';' && *range_end != ' ' && *range_end != '\t')
+            range_end++;
+        if (range_end > p) {
+            int how = range_match(p, (size_t)(range_end - p), type);
+            int q = quality(range_end, end);
+            if (how < 0 || q < 0)
+                return 1; /* does not parse: as if absent */
+            if (how > best) {
+                best = how;
+                best_q = q;
+            }
+        }
+        p = *end ? end + 1 : end;
+    }
+    return best > 0 && best_q > 0;
+}
+
 static const struct {
     const char *name;
     unsigned bit;

@@ -19,6 +19,14 @@ int aio__http_valid_header_value(const char *value);
  * as another host), of visible ASCII only (no spaces, no controls), at
  * most 8 KiB. */
 int aio__http_valid_location(const char *location);
+/* 1 for "type/subtype" (two tokens), nothing else. */
+int aio__http_media_type_valid(const char *s, size_t len);
+/* 1 when an Accept header (RFC 9110 section 12.5.1; NULL: absent, which
+ * takes anything) takes the media type `type` ("text/html"): a range that
+ * matches it - the type itself, "text/ *" or "* / *" - with q above 0, the
+ * most specific range deciding. A header that does not parse takes
+ * anything (as if absent). */
+int aio__http_accepts(const char *accept, const char *type);
 
 /* The AIO_GET.. bit of a method, 0 for any other (valid) method. */
 unsigned aio__http_method_bit(const char *method);

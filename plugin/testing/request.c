@@ -254,7 +254,7 @@ int aio_testing_run_view(aio_testing *t, aio_request *req, const char *route_nam
         return aio__testing_fail(t, AIO_ENOTFOUND, "no route named '%s'", route_name ? route_name : "(null)");
     const struct aio_view *view = NULL;
     unsigned allowed = 0;
-    if (aio__route_pick_view(route, req->method_bit, NULL, "", &view, &allowed) !=
+    if (aio__route_pick_view(route, req->method_bit, NULL, "", NULL, &view, &allowed) !=
         AIO_DISPATCH_FOUND)
         return aio__testing_fail(t, AIO_ENOTFOUND, "route '%s' has no view for %s", route->name,
                     req->method);

@@ -284,6 +284,16 @@ class ResponseHelpersTest(ServerTestCase):
         self.assertEqual(r.status, 415)
         self.assertNotIn("route 'notes' failed", self.server.read_log())
 
+    def test_views_chosen_by_accept(self):
+        def fetch(accept):
+            return request(self.port, 'GET', '/probe/negotiate', headers={'Accept': accept})
+        self.assertEqual(fetch('application/json').body, b'{"as":"json"}')
+        self.assertEqual(fetch('text/html,application/xhtml+xml;q=0.9').body, b'<p>as html</p>')
+        self.assertEqual(fetch('application/json;q=0, text/*').body, b'<p>as html</p>')
+        r = fetch('image/png')
+        self.assertEqual(r.status, 406)
+        self.assertIn('None of the media types', r.text)
+
     def test_untyped_bodies_are_plain_text(self):
         r = get(self.port, '/probe/request')
         self.assertEqual(r.headers['content-type'], 'text/plain; charset=utf-8')

@@ -103,6 +103,27 @@ static int links_view(aio_request *req)
     return AIO_OK;
 }
 
+/* /thing: three views told apart by their predicates */
+static int thing_json(aio_request *req)
+{
+    return aio_respond_text(req, 200, "json\n");
+}
+
+static int thing_ajax(aio_request *req)
+{
+    return aio_respond_text(req, 200, "ajax\n");
+}
+
+static int thing_beta(aio_request *req)
+{
+    return aio_respond_text(req, 200, "beta\n");
+}
+
+static int thing_upload(aio_request *req)
+{
+    return aio_respond_text(req, 200, "csv upload\n");
+}
+
 static int failing_view(aio_request *req)
 {
     return aio_fail(req, "deliberately");
@@ -152,6 +173,20 @@ static int app(aio_config *cfg)
     aio_add_route(cfg, "fail", "/fail");
     aio_add_route(cfg, "secret", "/secret");
     aio_add_route(cfg, "links", "/links");
+    aio_add_route(cfg, "thing", "/thing");
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "thing", .view = thing_json,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .accept = "application/json"});
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "thing", .view = thing_ajax,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .accept = "application/json", .xhr = 1});
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "thing", .view = thing_beta,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .header = "X-Beta:yes",
+                                                   .request_param = "v=2"});
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "thing", .view = thing_upload,
+                                                   .flags = AIO_COROUTINE | AIO_POST,
+                                                   .content_type = "text/csv"});
     aio_add_route(cfg, "note", "/notes/{id}");
     aio_add_route(cfg, "files", "/files/*rest");
     aio_add_view(cfg, "links", links_view, AIO_COROUTINE | AIO_GET);
@@ -324,6 +359,68 @@ static void tweens_read_the_response_and_bodies_default_to_plain_text(void **sta
     assert_int_equal(serve(t, "GET", "/nowhere", &req), 404); /* the router's, too */
     assert_string_equal(header(req, "X-Seen"), "404 text/plain; charset=utf-8");
     aio_testing_request_free(req);
+}
+
+/* Serves GET /thing with these headers (name, value pairs); the status,
+ * and the body in *out. */
+static int thing(aio_testing *t, const char *method, const char *target, const char **out, ...)
+{
+    aio_request *req = aio_testing_request(t, method, target);
+    va_list ap;
+    va_start(ap, out);
+    const char *name;
+    while ((name = va_arg(ap, const char *)) != NULL)
+        aio_testing_set_header(req, name, va_arg(ap, const char *));
+    va_end(ap);
+    int status = aio_testing_serve(t, req);
+    static char body_copy[128];
+    snprintf(body_copy, sizeof(body_copy), "%s", body(req));
+    *out = body_copy;
+    aio_testing_request_free(req);
+    return status;
+}
+
+static void views_chosen_by_predicates(void **state)
+{
+    aio_testing *t = *state = start(app);
+    const char *out;
+    assert_int_equal(thing(t, "GET", "/thing", &out, "Accept", "application/json", NULL), 200);
+    assert_string_equal(out, "json\n");
+    assert_int_equal(thing(t, "GET", "/thing", &out, NULL), 200); /* no Accept: takes any */
+    assert_string_equal(out, "json\n");
+    /* the view with more predicates wins when both hold */
+    assert_int_equal(thing(t, "GET", "/thing", &out, "Accept", "*/*", "X-Requested-With",
+                           "XMLHttpRequest", NULL), 200);
+    assert_string_equal(out, "ajax\n");
+    assert_int_equal(thing(t, "GET", "/thing?v=2", &out, "Accept", "text/html", "X-Beta", "yes",
+                           NULL), 200);
+    assert_string_equal(out, "beta\n");
+    /* only accept fails: 406; anything else failing too: 404 */
+    assert_int_equal(thing(t, "GET", "/thing", &out, "Accept", "text/html", NULL), 406);
+    assert_int_equal(thing(t, "GET", "/thing?v=1", &out, "Accept", "text/html", "X-Beta", "yes",
+                           NULL), 406);
+    assert_int_equal(thing(t, "POST", "/thing", &out, "Content-Type", "text/csv; charset=utf-8",
+                           NULL), 200);
+    assert_string_equal(out, "csv upload\n");
+    assert_int_equal(thing(t, "POST", "/thing", &out, "Content-Type", "application/json", NULL),
+                     404);
+    assert_int_equal(thing(t, "DELETE", "/thing", &out, NULL), 405); /* methods come first */
+}
+
+static int bad_predicate(aio_config *cfg)
+{
+    aio_add_route(cfg, "x", "/x");
+    return aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "x", .view = thing_json,
+                                                          .accept = "json"});
+}
+
+static void bad_predicates_are_configuration_errors(void **state)
+{
+    aio_testing *t = *state = aio_testing_new();
+    aio_testing_add_module(t, "bad", bad_predicate, ".");
+    assert_int_equal(aio_testing_start(t), AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "route 'x': the accept predicate must be a "
+                                                 "media type"));
 }
 
 static void paths_and_urls_of_routes(void **state)
@@ -521,6 +618,8 @@ int main(void)
         cmocka_unit_test_teardown(tweens_read_the_response_and_bodies_default_to_plain_text,
                                   tear_down),
         cmocka_unit_test_teardown(paths_and_urls_of_routes, tear_down),
+        cmocka_unit_test_teardown(views_chosen_by_predicates, tear_down),
+        cmocka_unit_test_teardown(bad_predicates_are_configuration_errors, tear_down),
         cmocka_unit_test_teardown(error_views_make_the_error_pages, tear_down),
         cmocka_unit_test_teardown(a_failing_error_view_falls_back_to_the_builtin_page, tear_down),
         cmocka_unit_test_teardown(error_view_mistakes_are_configuration_errors, tear_down),

@@ -207,6 +207,18 @@ struct aio_view_spec {
      * be stopped: its request answers 504 when it returns. Not for
      * websocket views, whose sessions last as long as they like. */
     long timeout_ms;
+    /* Predicates (Pyramid's view predicates): the view is chosen only for
+     * requests that satisfy every one given, so several views of a route
+     * can split its requests between them; the one with the most
+     * predicates is tried first. When views of the method exist but none
+     * is satisfied: 406 if one of them failed on `accept` alone (the
+     * resource is there in another media type), else 404. */
+    const char *accept;        /* a media type the request's Accept takes
+                                  ("application/json"; no Accept: any) */
+    const char *header;        /* "Name": the header is there; "Name:value": equal */
+    const char *request_param; /* "name": in the query string; "name=value": equal */
+    const char *content_type;  /* the request's Content-Type, parameters aside */
+    int xhr;                   /* 1: X-Requested-With: XMLHttpRequest only */
 };
 #define AIO_NO_TIMEOUT (-1L)
 AIO_API int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec);

@@ -204,7 +204,7 @@ static struct aio_request *walk(const char *method, const char *path, int *found
     const struct aio_view *view;
     unsigned allowed;
     *found = aio__route_pick_view(route, req->method_bit, aio_context_type(req), req->view_name,
-                                 &view, &allowed);
+                                 req, &view, &allowed);
     req->view = *found == AIO_DISPATCH_FOUND ? view : NULL;
     return req;
 }

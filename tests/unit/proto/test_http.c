@@ -52,6 +52,36 @@ static void locations(void **state)
     assert_false(aio__http_valid_location(longest));
 }
 
+static void accepts(void **state)
+{
+    (void)state;
+    assert_true(aio__http_accepts(NULL, "application/json")); /* no Accept: anything */
+    assert_true(aio__http_accepts("", "text/html"));
+    assert_true(aio__http_accepts("application/json", "application/json"));
+    assert_true(aio__http_accepts("Application/JSON", "application/json"));
+    assert_false(aio__http_accepts("text/html", "application/json"));
+    assert_true(aio__http_accepts("text/html, application/json;q=0.5", "application/json"));
+    assert_true(aio__http_accepts("*/*", "application/json"));
+    assert_true(aio__http_accepts("application/*", "application/json"));
+    assert_false(aio__http_accepts("text/*", "application/json"));
+    assert_false(aio__http_accepts("application/json;q=0", "application/json"));
+    assert_false(aio__http_accepts("application/json; q=0.000", "application/json"));
+    /* the most specific range decides */
+    assert_false(aio__http_accepts("*/*, application/json;q=0", "application/json"));
+    assert_true(aio__http_accepts("*/*;q=0, application/json", "application/json"));
+    assert_true(aio__http_accepts("text/html;level=1;q=0.9, */*;q=0.1", "image/png"));
+    assert_true(aio__http_accepts("text/html ; q=1.0", "text/html"));
+    /* what does not parse is as if absent */
+    assert_true(aio__http_accepts("nonsense", "application/json"));
+    assert_true(aio__http_accepts("text/html;q=2", "application/json"));
+    assert_true(aio__http_accepts("text/html;q=x", "application/json"));
+    assert_true(aio__http_media_type_valid("text/html", 9));
+    assert_false(aio__http_media_type_valid("text/", 5));
+    assert_false(aio__http_media_type_valid("/html", 5));
+    assert_false(aio__http_media_type_valid("text", 4));
+    assert_false(aio__http_media_type_valid("te xt/html", 10));
+}
+
 static void methods(void **state)
 {
     (void)state;
@@ -236,7 +266,7 @@ int main(void)
         cmocka_unit_test(head_ends), cmocka_unit_test(head_bytes),
         cmocka_unit_test(header_tokens), cmocka_unit_test(error_bodies),
         cmocka_unit_test(tokens),   cmocka_unit_test(header_values), cmocka_unit_test(methods),
-        cmocka_unit_test(locations),
+        cmocka_unit_test(locations),  cmocka_unit_test(accepts),
         cmocka_unit_test(cgi_names),         cmocka_unit_test(cgi_vars),         cmocka_unit_test(request_lines),
         cmocka_unit_test(targets),  cmocka_unit_test(reasons), cmocka_unit_test(decoded_paths),
     };

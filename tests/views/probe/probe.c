@@ -454,6 +454,20 @@ static int notes_view(aio_request *req)
     return aio_printf(req, "title=%s\n", title ? title : "-");
 }
 
+/* GET /probe/negotiate: JSON or HTML, as the client's Accept prefers
+ * (two views, told apart by their accept predicates) */
+static int negotiate_json(aio_request *req)
+{
+    aio_add_header(req, "Content-Type", "application/json");
+    return aio_printf(req, "{\"as\":\"json\"}");
+}
+
+static int negotiate_html(aio_request *req)
+{
+    aio_add_header(req, "Content-Type", "text/html; charset=utf-8");
+    return aio_printf(req, "<p>as html</p>");
+}
+
 /* With probe.error-pages = json: the application's error pages, as JSON. */
 static int json_error_page(aio_request *req, int status, const char *detail)
 {
@@ -525,6 +539,13 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "redirect", "/probe/redirect");
     aio_add_route(cfg, "cookies", "/probe/cookies");
     aio_add_route(cfg, "notes", "/probe/notes");
+    aio_add_route(cfg, "negotiate", "/probe/negotiate");
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "negotiate", .view = negotiate_json,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .accept = "application/json"});
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "negotiate", .view = negotiate_html,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .accept = "text/html"});
     aio_add_view(cfg, "redirect", redirect_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "cookies", cookies_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "notes", notes_view, AIO_COROUTINE | AIO_POST);
