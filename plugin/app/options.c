@@ -245,6 +245,7 @@ int aio__options_set(struct aio_options *o, struct aio_registry *reg, const char
         {"aio-redis-pool", 1, 64, offsetof(struct aio_options, redis_pool)},
         {"aio-redis-timeout", 10, 600000, offsetof(struct aio_options, redis_timeout_ms)},
         {"aio-stall-ms", 0, 600000, offsetof(struct aio_options, engine.stall_ms)},
+        {"aio-slow-request-ms", 0, 86400000, offsetof(struct aio_options, slow_request_ms)},
         {"aio-request-timeout", 0, 86400000, offsetof(struct aio_options, request_timeout_ms)},
         {"aio-websocket-cores", 1, 100000, offsetof(struct aio_options, websocket_cores)},
         {"aio-websocket-callbacks", 1, 100000, offsetof(struct aio_options, websocket_callbacks)},

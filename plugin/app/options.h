@@ -32,6 +32,7 @@ struct aio_options {
     long redis_pool;         /* `aio-redis-pool`: connections per worker */
     long redis_timeout_ms;   /* `aio-redis-timeout`: connect and reply deadline */
     long request_timeout_ms; /* `aio-request-timeout`: a request's deadline (0: none) */
+    long slow_request_ms;    /* `aio-slow-request-ms`: the timing tween logs slower ones */
     long websocket_cores;    /* `aio-websocket-cores`: sessions holding a core (0: no bound) */
     long websocket_callbacks; /* `aio-websocket-callbacks`: detached sessions' turns at once */
     long keepalive_timeout_s; /* `aio-keepalive-timeout`: idle seconds (0: no keep-alive) */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "app/registry.h"
 #include "app/request.h"
 #include "base/array.h"
@@ -39,14 +40,20 @@ static double now_ms(void)
 }
 
 /* The built-in "timing" tween: how long the rest of the chain took, in an
- * X-Response-Time header (suspensions included). */
+ * X-Response-Time header (suspensions included), and a log line for a
+ * request slower than aio-slow-request-ms. */
 static int timing_tween(aio_request *req, aio_next *next)
 {
     double start = now_ms();
     int rc = aio_call_next(req, next);
+    double took = now_ms() - start;
     char value[32];
-    snprintf(value, sizeof(value), "%.3f ms", now_ms() - start);
+    snprintf(value, sizeof(value), "%.3f ms", took);
     aio_add_header(req, "X-Response-Time", value);
+    long slow = aio__app.opts.slow_request_ms;
+    if (slow > 0 && took > (double)slow)
+        aio_log(req, "slow request: %.1f ms (aio-slow-request-ms = %ld), answered %d", took, slow,
+                aio_response_status(req));
     return rc;
 }
 

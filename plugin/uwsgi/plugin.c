@@ -134,6 +134,10 @@ static struct uwsgi_option aio_options[] = {
      "milliseconds a coroutine may run without suspending before the worker logs which "
      "request or task held the loop, at most once a second (0-600000, 0: never; default 100)",
      opt_engine, NULL, 0},
+    {"aio-slow-request-ms", required_argument, 0,
+     "with the timing tween (aio-tweens = timing): log each request that took longer than "
+     "this many milliseconds, with its route and status (0-86400000; default 0: none)",
+     opt_engine, NULL, 0},
     {0, 0, 0, 0, 0, 0, 0},
 };
 

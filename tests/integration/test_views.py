@@ -1,5 +1,9 @@
 """The tutorial and the request/response API, over HTTP on a real uwsgi."""
+import os
 import re
+import shutil
+import signal
+import tempfile
 import socket
 import time
 import unittest
@@ -322,6 +326,39 @@ class ErrorPagesTest(ServerTestCase):
         self.assertEqual(r.status, 413)
         self.assertEqual(r.headers['content-type'], 'application/json')
         self.assertIn(b'"error":413', r.body)
+
+
+class UwsgiOptionsTest(unittest.TestCase):
+    """The uWSGI options the README recommends do what it says with this
+    engine: static-map serves files before the views, die-on-term stops on
+    SIGTERM, strict refuses a misspelt option."""
+
+    def test_static_map_serves_files(self):
+        static = tempfile.mkdtemp(prefix='aio-static-')
+        self.addCleanup(shutil.rmtree, static, ignore_errors=True)
+        with open(os.path.join(static, 'app.css'), 'w') as f:
+            f.write('body { color: teal }\n')
+        with Uwsgi(modules=(TUTORIAL,), extra=[('static-map', '/static=' + static)]) as server:
+            r = get(server.port, '/static/app.css')
+            self.assertEqual(r.status, 200, r.raw)
+            self.assertEqual(r.body, b'body { color: teal }\n')
+            self.assertEqual(r.headers['content-length'], '21')
+            self.assertIn('last-modified', r.headers)
+            self.assertEqual(get(server.port, '/hello').text, 'Hello World\n')  # views still
+
+    def test_die_on_term_stops_on_sigterm(self):
+        server = Uwsgi(modules=(TUTORIAL,), extra=[('master', 'true'), ('die-on-term', 'true')])
+        with server:
+            self.assertEqual(get(server.port, '/hello').status, 200)
+            server.proc.send_signal(signal.SIGTERM)
+            self.assertIsNotNone(server.wait_exit(15 * SLOWDOWN))
+
+    def test_strict_refuses_a_misspelt_option(self):
+        server = Uwsgi(modules=(TUTORIAL,), extra=[('strict', 'true'), ('aio-tween', 'timing')])
+        server.start(wait=False)
+        self.assertIsNotNone(server.wait_exit(15 * SLOWDOWN))
+        self.assertIn('aio-tween', server.read_log())
+        server.log.close()
 
 
 class ResponseHeaderOptionsTest(ServerTestCase):

@@ -440,6 +440,38 @@ static void paths_and_urls_of_routes(void **state)
     aio_testing_request_free(req);
 }
 
+static int sleepy_view(aio_request *req)
+{
+    long ms = 0;
+    aio_param_to_long(req, "ms", &ms);
+    int rc = aio_sleep_ms(req, ms);
+    return rc == AIO_OK ? aio_respond_text(req, 201, "slept\n") : rc;
+}
+
+static int sleepy_app(aio_config *cfg)
+{
+    aio_add_route(cfg, "sleepy", "/sleepy");
+    return aio_add_view(cfg, "sleepy", sleepy_view, AIO_COROUTINE | AIO_GET);
+}
+
+static void the_timing_tween_logs_slow_requests(void **state)
+{
+    aio_testing *t = *state = aio_testing_new();
+    assert_int_equal(aio_testing_add_module(t, "sleepy", sleepy_app, "."), AIO_OK);
+    assert_int_equal(aio_testing_option(t, "aio-tweens", "timing"), AIO_OK);
+    assert_int_equal(aio_testing_option(t, "aio-slow-request-ms", "50"), AIO_OK);
+    assert_int_equal(aio_testing_start(t), AIO_OK);
+    aio_request *req;
+    assert_int_equal(serve(t, "GET", "/sleepy?ms=0", &req), 201);
+    assert_non_null(aio_testing_response_header(req, "X-Response-Time"));
+    aio_testing_request_free(req);
+    assert_null(strstr(aio_testing_log(t), "slow request"));
+    assert_int_equal(serve(t, "GET", "/sleepy?ms=80", &req), 201);
+    aio_testing_request_free(req);
+    assert_non_null(strstr(aio_testing_log(t), "GET /sleepy (route 'sleepy'): slow request: "));
+    assert_non_null(strstr(aio_testing_log(t), " ms (aio-slow-request-ms = 50), answered 201"));
+}
+
 static void error_views_make_the_error_pages(void **state)
 {
     aio_testing *t = *state = start(app_with_error_views);
@@ -619,6 +651,7 @@ int main(void)
                                   tear_down),
         cmocka_unit_test_teardown(paths_and_urls_of_routes, tear_down),
         cmocka_unit_test_teardown(views_chosen_by_predicates, tear_down),
+        cmocka_unit_test_teardown(the_timing_tween_logs_slow_requests, tear_down),
         cmocka_unit_test_teardown(bad_predicates_are_configuration_errors, tear_down),
         cmocka_unit_test_teardown(error_views_make_the_error_pages, tear_down),
         cmocka_unit_test_teardown(a_failing_error_view_falls_back_to_the_builtin_page, tear_down),
