@@ -255,6 +255,12 @@ int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
     if (rc == AIO_EINVAL)
         return aio__registry_error(cfg->registry, "view module '%s': route '%s': %s",
                                    cfg->module->path, route ? route : "", why);
+    char rule_why[256] = "";
+    if (rc == AIO_OK)
+        rc = aio__param_rules_copy(view, spec->params, rule_why, sizeof(rule_why));
+    if (rc == AIO_EINVAL)
+        return aio__registry_error(cfg->registry, "view module '%s': route '%s': %s",
+                                   cfg->module->path, route ? route : "", rule_why);
     return failed || rc != AIO_OK ? AIO_ENOMEM : AIO_OK;
 }
 

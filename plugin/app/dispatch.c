@@ -148,6 +148,11 @@ static int main_handler(struct aio_request *req)
             return AIO_OK;
         }
     }
+    const char *invalid = NULL;
+    if (aio__params_check(req, view, &invalid)) { /* declared parameters */
+        aio__respond_error(req, 400, invalid);
+        return AIO_OK;
+    }
     run_view(req, view);
     return AIO_OK;
 }

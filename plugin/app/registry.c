@@ -39,6 +39,7 @@ void aio__registry_free(struct aio_registry *reg)
         free(reg->views[i]->context);
         free(reg->views[i]->name);
         aio__predicates_free(&reg->views[i]->preds);
+        aio__param_rules_free(reg->views[i]);
         free(reg->views[i]);
     }
     for (size_t i = 0; i < reg->nroutes; i++) {

@@ -61,6 +61,8 @@ struct aio_view {
     char *context;                       /* traversal: context type, NULL: any */
     char *name;                          /* traversal: view name, "" for the default */
     struct aio_view_predicates preds;    /* predicates.c */
+    struct aio_param_check *params;      /* validate.c: declared parameters */
+    size_t nparams;
     struct aio_route *route; /* resolved when the registry is committed */
     struct aio_module *module;
 };
@@ -185,6 +187,15 @@ enum aio_dispatch aio__route_pick_view(const struct aio_route *route, unsigned m
                                       const char *context, const char *name,
                                       const struct aio_request *req,
                                       const struct aio_view **view, unsigned *allowed);
+
+/* validate.c: a view's declared parameters (struct aio_param_rule),
+ * compiled; freed; checked against a request: 0, or 400 with *why (in
+ * request memory) saying which parameter broke which rule. */
+struct aio_param_check;
+int aio__param_rules_copy(struct aio_view *view, const struct aio_param_rule *rules,
+                          char *why, size_t why_size);
+void aio__param_rules_free(struct aio_view *view);
+int aio__params_check(struct aio_request *req, const struct aio_view *view, const char **why);
 
 /* predicates.c: what a view's spec says (AIO_OK, AIO_EINVAL with the
  * reason in *why, AIO_ENOMEM), freeing, and judging a request. */

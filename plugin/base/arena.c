@@ -2,6 +2,8 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #define ARENA_ALIGN 16u
@@ -89,4 +91,21 @@ void aio__arena_release(struct aio_arena *arena)
         chunk = next;
     }
     arena->head = NULL;
+}
+
+char *aio__arena_printf(struct aio_arena *arena, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *out = aio__arena_alloc(arena, (size_t)n + 1);
+    if (!out)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(out, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return out;
 }

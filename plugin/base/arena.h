@@ -16,6 +16,9 @@ void aio__arena_init(struct aio_arena *arena);
 void *aio__arena_alloc(struct aio_arena *arena, size_t size);
 char *aio__arena_strndup(struct aio_arena *arena, const char *s, size_t len);
 char *aio__arena_strdup(struct aio_arena *arena, const char *s);
+/* printf into the arena; NULL when out of memory (or a bad format). */
+char *aio__arena_printf(struct aio_arena *arena, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void aio__arena_release(struct aio_arena *arena);
 
 #endif

@@ -298,6 +298,17 @@ class ResponseHelpersTest(ServerTestCase):
         self.assertEqual(r.status, 406)
         self.assertIn('None of the media types', r.text)
 
+    def test_declared_parameters(self):
+        self.assertEqual(get(self.port, '/probe/queries?queries=20').text, 'queries=20\n')
+        for target, says in (('/probe/queries', "Parameter 'queries' is required."),
+                             ('/probe/queries?queries=0',
+                              "Parameter 'queries' must be an integer from 1 to 500."),
+                             ('/probe/queries?queries=2&name=x1',
+                              "Parameter 'name' must match [A-Za-z]+.")):
+            r = get(self.port, target)
+            self.assertEqual(r.status, 400, target)
+            self.assertIn(says, r.text)
+
     def test_untyped_bodies_are_plain_text(self):
         r = get(self.port, '/probe/request')
         self.assertEqual(r.headers['content-type'], 'text/plain; charset=utf-8')

@@ -472,6 +472,101 @@ static void the_timing_tween_logs_slow_requests(void **state)
     assert_non_null(strstr(aio_testing_log(t), " ms (aio-slow-request-ms = 50), answered 201"));
 }
 
+/* ---- declared parameters ------------------------------------------------------- */
+
+static int validated_view(aio_request *req)
+{
+    long n = 0;
+    aio_param_to_long(req, "n", &n);
+    return aio_printf(req, "n=%ld slug=%s", n, aio_param(req, "slug") ? aio_param(req, "slug") : "-");
+}
+
+static const struct aio_param_rule item_rules[] = {
+    {.name = "n", .flags = AIO_PARAM_REQUIRED | AIO_PARAM_INTEGER | AIO_PARAM_RANGE, .min = 1,
+     .max = 500},
+    {.name = "slug", .regex = "[a-z0-9-]+", .max_len = 20},
+    {.name = "price", .flags = AIO_PARAM_NUMBER},
+    {0},
+};
+
+static int validated_app(aio_config *cfg)
+{
+    aio_add_route(cfg, "items", "/items");
+    return aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "items", .view = validated_view,
+                                                          .flags = AIO_COROUTINE,
+                                                          .params = item_rules});
+}
+
+static void declared_parameters_are_checked_before_the_view(void **state)
+{
+    aio_testing *t = *state = start(validated_app);
+    static const struct {
+        const char *target;
+        int status;
+        const char *says;
+    } cases[] = {
+        {"/items?n=7&slug=my-item&price=9.5", 200, "n=7 slug=my-item"},
+        {"/items?n=500", 200, "n=500 slug=-"},
+        {"/items", 400, "Parameter 'n' is required."},
+        {"/items?n=", 400, "Parameter 'n' is required."},
+        {"/items?n=abc", 400, "Parameter 'n' must be an integer from 1 to 500."},
+        {"/items?n=7.5", 400, "Parameter 'n' must be an integer from 1 to 500."},
+        {"/items?n=501", 400, "Parameter 'n' must be an integer from 1 to 500."},
+        {"/items?n=0", 400, "Parameter 'n' must be an integer from 1 to 500."},
+        {"/items?n=1&slug=Not_OK", 400, "Parameter 'slug' must match [a-z0-9-]+."},
+        {"/items?n=1&slug=a-very-long-slug-indeed", 400,
+         "Parameter 'slug' is longer than 20 bytes."},
+        {"/items?n=1&price=1e999", 400, "Parameter 'price' must be a number."},
+        {"/items?n=1&price=nan", 400, "Parameter 'price' must be a number."},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        aio_request *req;
+        int status = serve(t, "GET", cases[i].target, &req);
+        if (status != cases[i].status || !strstr(body(req), cases[i].says))
+            fail_msg("%s: %d %s", cases[i].target, status, body(req));
+        aio_testing_request_free(req);
+    }
+    /* an urlencoded body's parameters count too */
+    aio_request *req = aio_testing_request(t, "POST", "/items");
+    aio_testing_set_body(req, "application/x-www-form-urlencoded", "n=42", 4);
+    assert_int_equal(aio_testing_serve(t, req), 200);
+    assert_string_equal(body(req), "n=42 slug=-");
+    aio_testing_request_free(req);
+}
+
+static const struct aio_param_rule bad_regex[] = {{.name = "x", .regex = "(unclosed"}, {0}};
+static const struct aio_param_rule bad_range[] = {{.name = "x", .flags = AIO_PARAM_RANGE}, {0}};
+
+static int app_with_rules(aio_config *cfg, const struct aio_param_rule *rules)
+{
+    aio_add_route(cfg, "x", "/x");
+    return aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "x", .view = validated_view,
+                                                          .params = rules});
+}
+
+static int bad_regex_app(aio_config *cfg)
+{
+    return app_with_rules(cfg, bad_regex);
+}
+
+static int bad_range_app(aio_config *cfg)
+{
+    return app_with_rules(cfg, bad_range);
+}
+
+static void bad_parameter_rules_stop_start_up(void **state)
+{
+    aio_testing *t = *state = aio_testing_new();
+    aio_testing_add_module(t, "bad", bad_regex_app, ".");
+    assert_int_equal(aio_testing_start(t), AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "route 'x': parameter rule 'x': invalid regex"));
+    aio_testing_free(t);
+    t = *state = aio_testing_new();
+    aio_testing_add_module(t, "bad", bad_range_app, ".");
+    assert_int_equal(aio_testing_start(t), AIO_EINVAL);
+    assert_non_null(strstr(aio_testing_error(t), "has AIO_PARAM_RANGE without AIO_PARAM_INTEGER"));
+}
+
 static void error_views_make_the_error_pages(void **state)
 {
     aio_testing *t = *state = start(app_with_error_views);
@@ -652,6 +747,8 @@ int main(void)
         cmocka_unit_test_teardown(paths_and_urls_of_routes, tear_down),
         cmocka_unit_test_teardown(views_chosen_by_predicates, tear_down),
         cmocka_unit_test_teardown(the_timing_tween_logs_slow_requests, tear_down),
+        cmocka_unit_test_teardown(declared_parameters_are_checked_before_the_view, tear_down),
+        cmocka_unit_test_teardown(bad_parameter_rules_stop_start_up, tear_down),
         cmocka_unit_test_teardown(bad_predicates_are_configuration_errors, tear_down),
         cmocka_unit_test_teardown(error_views_make_the_error_pages, tear_down),
         cmocka_unit_test_teardown(a_failing_error_view_falls_back_to_the_builtin_page, tear_down),

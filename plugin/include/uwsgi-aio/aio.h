@@ -219,8 +219,27 @@ struct aio_view_spec {
     const char *request_param; /* "name": in the query string; "name=value": equal */
     const char *content_type;  /* the request's Content-Type, parameters aside */
     int xhr;                   /* 1: X-Requested-With: XMLHttpRequest only */
+    /* Declared parameters (Kore's validators), checked once the body is
+     * read and before the view runs: a request that breaks one is answered
+     * 400 naming the parameter and the rule. An array ended by a rule
+     * whose name is NULL. */
+    const struct aio_param_rule *params;
 };
 #define AIO_NO_TIMEOUT (-1L)
+
+/* A rule for one parameter (the query string's, then an urlencoded
+ * body's; its first value). */
+struct aio_param_rule {
+    const char *name;
+    unsigned flags;     /* AIO_PARAM_* below */
+    const char *regex;  /* POSIX extended, the whole value must match; NULL: any */
+    double min, max;    /* with AIO_PARAM_RANGE: the number's bounds, inclusive */
+    size_t max_len;     /* the longest value in bytes; 0: no bound */
+};
+#define AIO_PARAM_REQUIRED 0x1u /* absent or empty: 400 */
+#define AIO_PARAM_INTEGER 0x2u  /* a decimal integer (a long) */
+#define AIO_PARAM_NUMBER 0x4u   /* a finite number (a double) */
+#define AIO_PARAM_RANGE 0x8u    /* within [min, max] (with INTEGER or NUMBER) */
 AIO_API int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec);
 
 /* The value of `aio-setting = key=value`, or NULL. */

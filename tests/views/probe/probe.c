@@ -468,6 +468,22 @@ static int negotiate_html(aio_request *req)
     return aio_printf(req, "<p>as html</p>");
 }
 
+/* GET /probe/queries?queries=N&name=W: declared parameters, checked
+ * before the view runs (1 <= N <= 500; W letters only) */
+static int queries_view(aio_request *req)
+{
+    long n = 0;
+    aio_param_to_long(req, "queries", &n);
+    return aio_printf(req, "queries=%ld\n", n);
+}
+
+static const struct aio_param_rule queries_rules[] = {
+    {.name = "queries", .flags = AIO_PARAM_REQUIRED | AIO_PARAM_INTEGER | AIO_PARAM_RANGE,
+     .min = 1, .max = 500},
+    {.name = "name", .regex = "[A-Za-z]+"},
+    {0},
+};
+
 /* With probe.error-pages = json: the application's error pages, as JSON. */
 static int json_error_page(aio_request *req, int status, const char *detail)
 {
@@ -540,6 +556,10 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "cookies", "/probe/cookies");
     aio_add_route(cfg, "notes", "/probe/notes");
     aio_add_route(cfg, "negotiate", "/probe/negotiate");
+    aio_add_route(cfg, "queries", "/probe/queries");
+    aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "queries", .view = queries_view,
+                                                   .flags = AIO_COROUTINE | AIO_GET,
+                                                   .params = queries_rules});
     aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "negotiate", .view = negotiate_json,
                                                    .flags = AIO_COROUTINE | AIO_GET,
                                                    .accept = "application/json"});
