@@ -65,6 +65,7 @@ struct aio_request *aio__request_for_task(struct aio_task *task, uint64_t starte
     if (!req)
         return NULL;
     req->task = task;
+    req->id = ++aio__app.request_ids;
     req->registry = &aio__app.registry;
     req->started_us = started_us;
     task->req = req;

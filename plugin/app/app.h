@@ -59,6 +59,7 @@ struct aio__app {
     } stall;
     /* counters for the host's summary */
     uint64_t spawned;            /* tasks started */
+    uint64_t request_ids;        /* the last aio_request_id() given */
     uint64_t cancelled;          /* requests whose client went away */
 };
 

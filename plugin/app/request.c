@@ -316,9 +316,15 @@ void aio_log(const aio_request *req, const char *fmt, ...)
         if (*c == '\r' || *c == '\n')
             *c = ' ';
     if (req && req->method)
-        aio__log("%s %s (route '%s'): %s", req->method, req->path, aio__route_label(req), msg);
+        aio__log("%s %s (route '%s', request %llu): %s", req->method, req->path,
+                 aio__route_label(req), (unsigned long long)req->id, msg);
     else
         aio__log("%s", msg);
+}
+
+uint64_t aio_request_id(const aio_request *req)
+{
+    return req ? req->id : 0;
 }
 
 int aio_fail(aio_request *req, const char *fmt, ...)

@@ -71,6 +71,7 @@ struct aio_request {
     const char *subpath;
     /* execution: the task running this request, NULL for dummies */
     struct aio_task *task;
+    uint64_t id;     /* this worker's count of requests and task contexts, from 1 */
     int unavailable; /* the executor was full: answer 503 */
     int upgraded;    /* a websocket took over the connection: answer nothing */
     int detached;    /* ... and outlives the request's task: the session frees it */

@@ -642,8 +642,12 @@ static void renderers_and_router_answers(void **state)
 
     req = aio_testing_request(t, "GET", "/items"); /* aio_log: one line, naming the request */
     assert_int_equal(aio_testing_serve(t, req), 200);
-    assert_non_null(strstr(aio_testing_log(t),
-                           "GET /items (route 'items'): listing 3 item(s)  forged: line\n"));
+    char line[128];
+    snprintf(line, sizeof(line), "GET /items (route 'items', request %llu): listing 3 item(s)  "
+             "forged: line\n", (unsigned long long)aio_request_id(req));
+    assert_non_null(strstr(aio_testing_log(t), line));
+    assert_true(aio_request_id(req) > 0);
+    assert_int_equal(aio_request_id(NULL), 0);
     aio_testing_request_free(req);
 
     req = aio_testing_request(t, "DELETE", "/items"); /* still 405 for the others */

@@ -512,11 +512,14 @@ typedef int (*aio_error_view_fn)(aio_request *req, int status, const char *detai
 AIO_API int aio_add_error_view(aio_config *cfg, int status, aio_error_view_fn view);
 
 /* One line in the worker's log (uWSGI's logger), naming the request:
- *     aio: GET /items/7 (route 'item'): cache miss
+ *     aio: GET /items/7 (route 'item', request 1742): cache miss
  * CR and LF in the message are written as spaces, so that a value from
  * the client cannot forge log lines. From coroutine and executor views
  * alike; `req` may be NULL. */
 AIO_API void aio_log(const aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
+/* The number aio_log() names the request by: unique in its worker (a
+ * count from 1, task contexts included); 0 for NULL. */
+AIO_API uint64_t aio_request_id(const aio_request *req);
 
 /* ------------------------------------------------------------------ */
 /* Suspension (coroutines only)                                        */
