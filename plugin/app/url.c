@@ -28,25 +28,9 @@ static const char *vroute_path(aio_request *req, const char *name, va_list ap)
     return path;
 }
 
-const char *aio_route_path(aio_request *req, const char *route, ...)
+/* The URL of `path`: the request's scheme and Host in front, or NULL. */
+static const char *url_of(aio_request *req, const char *path)
 {
-    if (!req)
-        return NULL;
-    va_list ap;
-    va_start(ap, route);
-    const char *path = vroute_path(req, route, ap);
-    va_end(ap);
-    return path;
-}
-
-const char *aio_route_url(aio_request *req, const char *route, ...)
-{
-    if (!req)
-        return NULL;
-    va_list ap;
-    va_start(ap, route);
-    const char *path = vroute_path(req, route, ap);
-    va_end(ap);
     const char *host = aio_header(req, "Host");
     if (!path || !host || !*host || !aio__http_valid_header_value(host) || strpbrk(host, "/ "))
         return NULL;
@@ -56,4 +40,31 @@ const char *aio_route_url(aio_request *req, const char *route, ...)
         copy = aio__arena_strdup(&req->arena, url.data);
     aio__buf_free(&url);
     return copy;
+}
+
+/* aio_route_path (absolute = 0) and aio_route_url (1). */
+static const char *route_location(aio_request *req, int absolute, const char *route, va_list ap)
+{
+    if (!req)
+        return NULL;
+    const char *path = vroute_path(req, route, ap);
+    return absolute ? url_of(req, path) : path;
+}
+
+const char *aio_route_path(aio_request *req, const char *route, ...)
+{
+    va_list ap;
+    va_start(ap, route);
+    const char *path = route_location(req, 0, route, ap);
+    va_end(ap);
+    return path;
+}
+
+const char *aio_route_url(aio_request *req, const char *route, ...)
+{
+    va_list ap;
+    va_start(ap, route);
+    const char *url = route_location(req, 1, route, ap);
+    va_end(ap);
+    return url;
 }

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -208,6 +209,20 @@ def recv_all(sock):
         if not chunk:
             return b''.join(chunks)
         chunks.append(chunk)
+
+
+def raise_fd_limit(test, need):
+    """Lets this process (and the servers it starts, which inherit the
+    limit) hold `need` fds, for the rest of `test`; skips it when the hard
+    limit is lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (max(soft, need), hard if hard == resource.RLIM_INFINITY
+                            else max(hard, need)))
+    except (ValueError, OSError) as e:
+        test.skipTest('cannot raise RLIMIT_NOFILE to %d: %s' % (need, e))
+    test.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def worker_rss_kib(pid):

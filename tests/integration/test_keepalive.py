@@ -2,13 +2,12 @@
 request head parsed strictly (versions, framing, smuggling probes), and
 idle kept-alive connections holding no async core."""
 import re
-import resource
 import socket
 import time
 import unittest
 
 from tests.integration.harness import (PLUGIN, PROBE, SLOWDOWN, TUTORIAL, ServerTestCase, Uwsgi,
-                                       Response, recv_all, worker_rss_kib)
+                                       Response, raise_fd_limit, recv_all, worker_rss_kib)
 
 DATE = re.compile(r'^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|'
                   r'Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$')
@@ -299,17 +298,8 @@ class IdleConnectionsTest(unittest.TestCase):
     CONNECTIONS = 10000
 
     def setUp(self):
-        # this process and the server (which inherits the limit) each hold
-        # one end of every connection
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        need = self.CONNECTIONS + 1000
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE,
-                               (max(soft, need), hard if hard == resource.RLIM_INFINITY
-                                else max(hard, need)))
-        except (ValueError, OSError) as e:
-            self.skipTest('cannot raise RLIMIT_NOFILE to %d: %s' % (need, e))
-        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        # this process and the server each hold one end of every connection
+        raise_fd_limit(self, self.CONNECTIONS + 1000)
 
     def open_idle(self, port, n):
         conns = []

@@ -5,14 +5,13 @@ R-U-D-Y; a reader that does not read) is freed for it, as slow heads are
 (test_concurrency)."""
 import asyncio
 import os
-import resource
 import socket
 import struct
 import time
 import unittest
 
-from tests.integration.harness import (PROBE, SLOWDOWN, TUTORIAL, Uwsgi, raw_request,
-                                       trickling_clients, worker_rss_kib)
+from tests.integration.harness import (PROBE, SLOWDOWN, TUTORIAL, Uwsgi, raise_fd_limit,
+                                       raw_request, trickling_clients, worker_rss_kib)
 from tests.integration.wsclient import TEXT, WsClient
 
 
@@ -144,17 +143,8 @@ class IdleCallbackSessionsTest(unittest.TestCase):
     SESSIONS = 5000
 
     def setUp(self):
-        # this process and the server (which inherits the limit) each hold
-        # one end of every connection
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        need = self.SESSIONS + 1000
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE,
-                               (max(soft, need), hard if hard == resource.RLIM_INFINITY
-                                else max(hard, need)))
-        except (ValueError, OSError) as e:
-            self.skipTest('cannot raise RLIMIT_NOFILE to %d: %s' % (need, e))
-        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        # this process and the server each hold one end of every connection
+        raise_fd_limit(self, self.SESSIONS + 1000)
 
     def open_sessions(self, port, n, batch=250):
         sessions = []

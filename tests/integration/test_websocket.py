@@ -161,17 +161,21 @@ class EchoTest(ServerTestCase):
         self.assert_closed_with(c, 1000)
         self.wait_for_log('probe: callback view closed with 1000')
 
-    def test_callbacks_in_later_turns_see_their_request(self):
-        c = self.ws('/probe/ws/callbacks?tag=t1')
+    def callbacks_session(self, query=''):
+        """A session of the callbacks view, past its on_open's welcome."""
+        c = self.ws('/probe/ws/callbacks' + query)
         self.assertEqual(c.recv(), (TEXT, b'welcome'))
+        return c
+
+    def test_callbacks_in_later_turns_see_their_request(self):
+        c = self.callbacks_session('?tag=t1')
         c.send_text('request')
         self.assertEqual(c.recv(), (TEXT, b'path=/probe/ws/callbacks tag=t1 remote=127.0.0.1'))
         c.close(1000)
         self.assert_closed_with(c, 1000)
 
     def test_a_callback_suspends_and_later_messages_wait_their_turn(self):
-        c = self.ws('/probe/ws/callbacks')
-        self.assertEqual(c.recv(), (TEXT, b'welcome'))
+        c = self.callbacks_session()
         c.send_text('sleep')
         c.send_text('after')
         self.assertEqual(c.recv(), (TEXT, b'slept'))
@@ -180,8 +184,7 @@ class EchoTest(ServerTestCase):
         self.assert_closed_with(c, 1000)
 
     def test_a_failing_callback_closes_with_1011(self):
-        c = self.ws('/probe/ws/callbacks')
-        self.assertEqual(c.recv(), (TEXT, b'welcome'))
+        c = self.callbacks_session()
         c.send_text('fail')
         self.assert_closed_with(c, 1011)
         self.wait_for_log("websocket view of route 'ws_callbacks' failed on /probe/ws/callbacks: "
@@ -189,14 +192,12 @@ class EchoTest(ServerTestCase):
         self.wait_for_log('probe: callback view closed with 1011')
 
     def test_a_callback_closes_with_its_code(self):
-        c = self.ws('/probe/ws/callbacks')
-        self.assertEqual(c.recv(), (TEXT, b'welcome'))
+        c = self.callbacks_session()
         c.send_text('close')
         self.assert_closed_with(c, 4000)
 
     def test_peer_leaving_during_a_callback_ends_the_session_quietly(self):
-        c = self.ws('/probe/ws/callbacks')
-        self.assertEqual(c.recv(), (TEXT, b'welcome'))
+        c = self.callbacks_session()
         seen = len(self.server.read_log())  # the server is shared with other tests
         c.send_text('sleep')
         time.sleep(0.1)
