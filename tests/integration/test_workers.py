@@ -335,7 +335,13 @@ class LazyModulesTest(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def install(self, source):
-        """As a deployment does: a new file renamed over the old one."""
+        """As a deployment does: its templates (the asset directory: the .so
+        path without .so) put in place, then a new file renamed over the old
+        one."""
+        assets, here = source[:-3], self.module[:-3]
+        shutil.rmtree(here, ignore_errors=True)
+        if os.path.isdir(assets):
+            shutil.copytree(assets, here)
         shutil.copy(source, self.module + '.new')
         os.rename(self.module + '.new', self.module)
 
