@@ -44,8 +44,7 @@ struct aio__app {
     /* websocket sessions (websocket.c) */
     struct aio_list websockets;  /* open ones */
     long nwebsockets;
-    long ws_holding;             /* those holding their request's core */
-    long ws_detached;            /* those without one (callbacks views) */
+    long ws_detached;            /* those of them holding no core (callbacks views) */
     long ws_turns;               /* detached sessions running callbacks now */
     struct aio_list ws_turn_queue; /* detached sessions waiting for a turn */
     uint64_t next_ws_id;

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "app/app.h"
+#include "proto/http.h"
 
 #define READ_PIECE (64u * 1024u)
 
@@ -102,13 +103,9 @@ ssize_t aio_body_read(aio_request *req, void *buf, size_t len)
  * with any parameters. */
 static int is_json_type(const char *type)
 {
-    if (!type)
-        return 0;
-    size_t len = strcspn(type, ";");
-    while (len && (type[len - 1] == ' ' || type[len - 1] == '\t'))
-        len--;
-    if (len == 16 && strncasecmp(type, "application/json", 16) == 0)
+    if (aio__http_media_type_is(type, "application/json"))
         return 1;
+    size_t len = type ? aio__http_media_type_len(type) : 0;
     return len > 17 && strncasecmp(type, "application/", 12) == 0 &&
            strncasecmp(type + len - 5, "+json", 5) == 0;
 }

@@ -172,6 +172,25 @@ static struct aio_view *add_ws_view(aio_config *cfg, const char *route, int has_
                     AIO_GET | AIO_COROUTINE | AIO_WS_BYTES | AIO_VIEW_WEBSOCKET, name);
 }
 
+/* What a request must satisfy to reach the view: its predicates and
+ * declared parameters. AIO_OK, AIO_ENOMEM, or AIO_EINVAL (recorded as the
+ * configuration error). */
+static int copy_conditions(aio_config *cfg, struct aio_view *view,
+                           const struct aio_view_spec *spec, const char *route)
+{
+    const char *predicate_why = NULL;
+    char why[256] = "";
+    int rc = aio__predicates_copy(&view->preds, spec, &predicate_why);
+    if (rc == AIO_EINVAL)
+        snprintf(why, sizeof(why), "%s", predicate_why);
+    else if (rc == AIO_OK)
+        rc = aio__param_rules_copy(view, spec->params, why, sizeof(why));
+    if (rc == AIO_EINVAL)
+        return aio__registry_error(cfg->registry, "view module '%s': route '%s': %s",
+                                   cfg->module->path, route ? route : "", why);
+    return rc;
+}
+
 /* The websocket half of aio_add_view_spec(). */
 static int add_ws_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
 {
@@ -200,12 +219,8 @@ static int add_ws_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
     int failed = 0;
     view->permission = copy_or_null(spec->permission, &failed);
     view->context = copy_or_null(spec->context, &failed);
-    const char *why = NULL;
-    int rc = aio__predicates_copy(&view->preds, spec, &why);
-    if (rc == AIO_EINVAL)
-        return aio__registry_error(cfg->registry, "view module '%s': route '%s': %s",
-                                   cfg->module->path, route ? route : "", why);
-    return failed || rc != AIO_OK ? AIO_ENOMEM : AIO_OK;
+    int rc = copy_conditions(cfg, view, spec, route);
+    return failed && rc == AIO_OK ? AIO_ENOMEM : rc;
 }
 
 int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
@@ -250,18 +265,8 @@ int aio_add_view_spec(aio_config *cfg, const struct aio_view_spec *spec)
     view->timeout_ms = spec->timeout_ms;
     view->permission = copy_or_null(spec->permission, &failed);
     view->context = copy_or_null(spec->context, &failed);
-    const char *why = NULL;
-    int rc = aio__predicates_copy(&view->preds, spec, &why);
-    if (rc == AIO_EINVAL)
-        return aio__registry_error(cfg->registry, "view module '%s': route '%s': %s",
-                                   cfg->module->path, route ? route : "", why);
-    char rule_why[256] = "";
-    if (rc == AIO_OK)
-        rc = aio__param_rules_copy(view, spec->params, rule_why, sizeof(rule_why));
-    if (rc == AIO_EINVAL)
-        return aio__registry_error(cfg->registry, "view module '%s': route '%s': %s",
-                                   cfg->module->path, route ? route : "", rule_why);
-    return failed || rc != AIO_OK ? AIO_ENOMEM : AIO_OK;
+    int rc = copy_conditions(cfg, view, spec, route);
+    return failed && rc == AIO_OK ? AIO_ENOMEM : rc;
 }
 
 int aio_add_view(aio_config *cfg, const char *route, aio_view_fn fn, unsigned flags)

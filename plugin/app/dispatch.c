@@ -53,6 +53,16 @@ static void serve_websocket(struct aio_request *req, const struct aio_view *view
     }
 }
 
+/* 1 when a declared parameter of the view is not valid: answered 400. */
+static int params_refused(struct aio_request *req, const struct aio_view *view)
+{
+    const char *invalid = NULL;
+    if (!aio__params_check(req, view, &invalid))
+        return 0;
+    aio__respond_error(req, 400, invalid);
+    return 1;
+}
+
 /* Runs the view and its renderer; the response is on req. */
 static void run_view(struct aio_request *req, const struct aio_view *view)
 {
@@ -134,8 +144,9 @@ static int main_handler(struct aio_request *req)
             return AIO_OK;
         }
     }
-    if (view->flags & AIO_VIEW_WEBSOCKET) {
-        serve_websocket(req, view);
+    if (view->flags & AIO_VIEW_WEBSOCKET) { /* a handshake has no body: its query only */
+        if (!params_refused(req, view))
+            serve_websocket(req, view);
         return AIO_OK;
     }
     if (!(view->flags & AIO_STREAM_BODY)) {
@@ -148,12 +159,8 @@ static int main_handler(struct aio_request *req)
             return AIO_OK;
         }
     }
-    const char *invalid = NULL;
-    if (aio__params_check(req, view, &invalid)) { /* declared parameters */
-        aio__respond_error(req, 400, invalid);
-        return AIO_OK;
-    }
-    run_view(req, view);
+    if (!params_refused(req, view))
+        run_view(req, view);
     return AIO_OK;
 }
 

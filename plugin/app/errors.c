@@ -38,10 +38,17 @@ static aio_error_view_fn error_view_for(int status)
     return any;
 }
 
-static void builtin_page(struct aio_request *req, int status, const char *detail)
+/* Forgets what the response held (an error view's half-written page
+ * too): `status` and nothing else. */
+static void fresh_response(struct aio_request *req, int status)
 {
     aio__response_reset(req);
     aio_set_status(req, status);
+}
+
+static void builtin_page(struct aio_request *req, int status, const char *detail)
+{
+    fresh_response(req, status);
     aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");
     aio__http_error_body(&req->response_body, status, detail);
 }
@@ -53,8 +60,7 @@ static int run_error_view(struct aio_request *req, int status, const char *detai
     aio_error_view_fn view = req->in_error_view ? NULL : error_view_for(status);
     if (!view)
         return 0;
-    aio__response_reset(req);
-    aio_set_status(req, status);
+    fresh_response(req, status);
     req->in_error_view = 1;
     int rc = view(req, status, detail);
     req->in_error_view = 0;

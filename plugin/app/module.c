@@ -171,12 +171,19 @@ static int load_templates_below(struct aio_registry *reg, struct aio_module *mod
     return rc;
 }
 
-const struct aio_template *aio__module_template(const struct aio_module *module, const char *name)
+const struct aio_template *aio__module_template_n(const struct aio_module *module,
+                                                 const char *name, size_t len)
 {
     for (size_t i = 0; module && i < module->ntemplates; i++)
-        if (strcmp(module->templates[i].name, name) == 0)
+        if (strlen(module->templates[i].name) == len &&
+            memcmp(module->templates[i].name, name, len) == 0)
             return &module->templates[i].tpl;
     return NULL;
+}
+
+const struct aio_template *aio__module_template(const struct aio_module *module, const char *name)
+{
+    return aio__module_template_n(module, name, strlen(name));
 }
 
 /* Every {{> name}} names a template of the module: a broken reference
@@ -189,13 +196,11 @@ static int check_partials(struct aio_registry *reg, const struct aio_module *mod
             const struct aio_template_node *node = &tpl->nodes[k];
             if (node->kind != AIO_TPL_PARTIAL)
                 continue;
-            char name[512];
-            snprintf(name, sizeof(name), "%.*s", (int)node->len, node->text);
-            if (!aio__module_template(module, name))
+            if (!aio__module_template_n(module, node->text, node->len))
                 return aio__registry_error(reg, "view module '%s': template %s: line %d: the "
-                                           "partial '%s' is not a template of the module",
+                                           "partial '%.*s' is not a template of the module",
                                            module->path, module->templates[i].name, node->line,
-                                           name);
+                                           (int)node->len, node->text);
         }
     }
     return AIO_OK;

@@ -3,7 +3,6 @@
  * request satisfies it. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "app/app.h"
 #include "proto/http.h"
@@ -85,18 +84,6 @@ static int has(const char *actual, const char *wanted)
     return actual && (!wanted || strcmp(actual, wanted) == 0);
 }
 
-/* The request's Content-Type is `type`, whatever its parameters. */
-static int content_type_is(const struct aio_request *req, const char *type)
-{
-    const char *actual = aio_header(req, "Content-Type");
-    if (!actual)
-        return 0;
-    size_t len = strcspn(actual, ";");
-    while (len && (actual[len - 1] == ' ' || actual[len - 1] == '\t'))
-        len--;
-    return len == strlen(type) && strncasecmp(actual, type, len) == 0;
-}
-
 enum aio_predicate_result aio__predicates_judge(const struct aio_view_predicates *p,
                                                 const struct aio_request *req)
 {
@@ -104,7 +91,8 @@ enum aio_predicate_result aio__predicates_judge(const struct aio_view_predicates
         return AIO_PREDICATES_HOLD;
     int others = (!p->header_name || has(aio_header(req, p->header_name), p->header_value)) &&
                  (!p->param_name || has(aio_param(req, p->param_name), p->param_value)) &&
-                 (!p->content_type || content_type_is(req, p->content_type)) &&
+                 (!p->content_type ||
+                  aio__http_media_type_is(aio_header(req, "Content-Type"), p->content_type)) &&
                  (!p->xhr || has(aio_header(req, "X-Requested-With"), "XMLHttpRequest"));
     if (!others)
         return AIO_PREDICATES_FAIL;

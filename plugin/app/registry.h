@@ -220,6 +220,9 @@ enum aio_dispatch aio__registry_dispatch(const struct aio_registry *reg, unsigne
 
 const struct aio_template *aio__module_template(const struct aio_module *module,
                                                const char *name);
+/* The same for name[0..len) (a partial's name inside a template). */
+const struct aio_template *aio__module_template_n(const struct aio_module *module,
+                                                 const char *name, size_t len);
 
 /* The request's route name for a log line: "-" before (or without) one. */
 const char *aio__route_label(const struct aio_request *req);

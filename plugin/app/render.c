@@ -60,12 +60,7 @@ static const char *as_text(struct aio_request *req, const json_t *value)
 /* {{> name}}: the module's template of that name. */
 static const struct aio_template *module_partial(void *ctx, const char *name, size_t len)
 {
-    char path[512];
-    if (len >= sizeof(path))
-        return NULL;
-    memcpy(path, name, len);
-    path[len] = '\0';
-    return aio__module_template(ctx, path);
+    return aio__module_template_n(ctx, name, len);
 }
 
 static int render_template(struct aio_request *req, const struct aio_template *tpl,
@@ -112,13 +107,12 @@ int aio__apply_renderer(struct aio_request *req, const struct aio_view *view)
 
 /* ---- aio_render(): a template with variables given in the call ---------- */
 
-static const char *rendered_lookup(void *ctx, const char *name, size_t len)
+/* What the last aio_render() was given, for aio_rendered_value() (NULL:
+ * nothing). */
+static void keep_rendered(aio_request *req, json_t *context)
 {
-    const struct aio_kvlist *vars = ctx;
-    for (size_t i = vars->count; i-- > 0;)
-        if (strlen(vars->items[i].key) == len && memcmp(vars->items[i].key, name, len) == 0)
-            return vars->items[i].value;
-    return NULL;
+    json_decref(req->rendered);
+    req->rendered = context;
 }
 
 /* The view's module's template, or NULL (and the failure recorded). */
@@ -138,7 +132,7 @@ int aio_render_json(aio_request *req, const char *template_path, const json_t *c
     const struct aio_template *tpl = find_template(req, template_path);
     if (!tpl)
         return AIO_ENOTFOUND;
-    req->rendered.count = 0;
+    keep_rendered(req, NULL);
     return render_template(req, tpl, context);
 }
 
@@ -161,7 +155,6 @@ int aio_vrender(aio_request *req, const char *template_path, va_list ap)
     const struct aio_template *tpl = find_template(req, template_path);
     if (!tpl)
         return AIO_ENOTFOUND;
-    req->rendered.count = 0;
     json_t *context = json_object();
     int rc = context ? AIO_OK : AIO_ENOMEM;
     for (;;) {
@@ -169,19 +162,13 @@ int aio_vrender(aio_request *req, const char *template_path, va_list ap)
         if (!name)
             break;
         const char *value = va_arg(ap, const char *);
-        const char *k = aio__arena_strdup(&req->arena, name);
-        const char *v = aio__arena_strdup(&req->arena, value ? value : "");
-        if (rc == AIO_OK && (!k || !v || aio__kvlist_add(&req->arena, &req->rendered, k, v)))
-            rc = AIO_ENOMEM;
-        /* not UTF-8: the value is not rendered (as an unknown name) */
-        json_t *text = rc == AIO_OK ? json_string(v) : NULL;
-        if (text && json_object_set_new(context, k, text))
+        /* the bytes as given, UTF-8 or not (a later name wins) */
+        json_t *text = rc == AIO_OK ? json_string_nocheck(value ? value : "") : NULL;
+        if (rc == AIO_OK && (!text || json_object_set_new_nocheck(context, name, text)))
             rc = AIO_ENOMEM;
     }
-    if (rc == AIO_OK)
-        rc = render_template(req, tpl, context);
-    json_decref(context);
-    return rc;
+    keep_rendered(req, context);
+    return rc == AIO_OK ? render_template(req, tpl, context) : rc;
 }
 
 int aio_render(aio_request *req, const char *template_path, ...)
@@ -195,5 +182,5 @@ int aio_render(aio_request *req, const char *template_path, ...)
 
 const char *aio_rendered_value(const aio_request *req, const char *name)
 {
-    return name ? rendered_lookup((void *)&req->rendered, name, strlen(name)) : NULL;
+    return name && req->rendered ? json_string_value(json_object_get(req->rendered, name)) : NULL;
 }

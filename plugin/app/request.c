@@ -45,6 +45,7 @@ void aio__request_free(struct aio_request *req)
     aio__buf_free(&req->body_buf);
     json_decref(req->result);
     json_decref(req->json_body);
+    json_decref(req->rendered);
     struct aio_arena arena = req->arena; /* req itself lives in the arena */
     aio__arena_release(&arena);
 }
@@ -280,10 +281,9 @@ int aio_redirect(aio_request *req, int status, const char *location)
     if (!req || !redirect || !aio__http_valid_location(location))
         return AIO_EINVAL;
     aio__response_reset(req);
-    aio_set_status(req, status);
     int rc = aio_add_header(req, "Location", location);
     if (rc == AIO_OK)
-        rc = aio_respond_text(req, status, NULL);
+        rc = aio_respond_text(req, status, NULL); /* the status, an empty body */
     return rc;
 }
 

@@ -51,7 +51,7 @@ struct aio_request {
     int in_error_view;         /* an error view runs (errors.c): no nesting */
     int refused;               /* ... and a framework helper refused the request
                                   (aio_json_body): the view's error stands for it */
-    struct aio_kvlist rendered;
+    struct json_t *rendered; /* the last aio_render()'s variables (aio_rendered_value) */
     struct json_t *result; /* for the view's renderer, created on demand */
     struct json_t *json_body; /* aio_json_body()'s, parsed once */
     const char *failure;

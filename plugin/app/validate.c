@@ -1,7 +1,6 @@
 /* validate.c - declared parameters (struct aio_param_rule, Kore's
  * validators): compiled with the view, checked after the body is read and
  * before the view runs, so that a view sees only values it declared good. */
-#include <errno.h>
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -109,13 +108,16 @@ int aio__param_rules_copy(struct aio_view *view, const struct aio_param_rule *ru
     return AIO_OK;
 }
 
-/* The value's number, or NAN when it is not one of the kind. */
-static double number_of(const char *value, unsigned flags)
+/* The parameter's number, read as the view will read it (aio_param_to_long
+ * or aio_param_to_double), or NAN when it is not one of the kind. */
+static double number_of(const struct aio_request *req, const struct aio_param_rule *r)
 {
-    char *end;
-    errno = 0;
-    double v = (flags & AIO_PARAM_INTEGER) ? (double)strtol(value, &end, 10) : strtod(value, &end);
-    return *end || errno || end == value || !isfinite(v) ? NAN : v;
+    if (r->flags & AIO_PARAM_INTEGER) {
+        long v;
+        return aio_param_to_long(req, r->name, &v) == AIO_OK ? (double)v : NAN;
+    }
+    double v;
+    return aio_param_to_double(req, r->name, &v) == AIO_OK ? v : NAN;
 }
 
 /* What is wrong with `value` under the rule (NULL: nothing). */
@@ -129,7 +131,7 @@ static const char *judge(struct aio_request *req, const struct aio_param_check *
         return aio__arena_printf(&req->arena, "is longer than %zu bytes", r->max_len);
     if (r->flags & (AIO_PARAM_INTEGER | AIO_PARAM_NUMBER)) {
         const char *kind = r->flags & AIO_PARAM_INTEGER ? "an integer" : "a number";
-        double v = number_of(value, r->flags);
+        double v = number_of(req, r);
         int out = isnan(v) || ((r->flags & AIO_PARAM_RANGE) && (v < r->min || v > r->max));
         if (out && (r->flags & AIO_PARAM_RANGE))
             return aio__arena_printf(&req->arena, "must be %s from %g to %g", kind, r->min,

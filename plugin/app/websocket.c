@@ -38,8 +38,7 @@ struct aio_ws {
     struct aio_task *owner;
     const struct aio_view *view;
     int detached;         /* the connection left the request's core */
-    int turn_queued;      /* in aio__app.ws_turn_queue */
-    struct aio_list turn_node;
+    struct aio_list turn_node; /* in aio__app.ws_turn_queue while it waits for a turn */
     int bytes;            /* deliver everything as AIO_MSG_BINARY */
     int owner_waits;
     struct aio_list inbox;
@@ -151,7 +150,6 @@ static void on_released(struct aio_wsconn *c)
     forget_topics(ws);
     if (ws->detached) { /* the session had taken the request and its socket */
         aio__request_free(ws->req);
-        aio__app.ws_detached--;
         aio__engine_live(-1);
     }
     free(ws);
@@ -519,10 +517,10 @@ static void session_end(struct aio_ws *ws, int status)
     }
     struct aio_conn *conn = ws->c.conn;
     if (ws->detached) {
+        aio__app.ws_detached--;
         aio__wsconn_release(&ws->c); /* frees ws (and the request) once its timers closed */
         aio__fdconn_close(conn);
     } else {
-        aio__app.ws_holding--;
         ws->owner->conn = conn;      /* the task has its connection back */
         aio__wsconn_release(&ws->c); /* frees ws once its timer has closed */
     }
@@ -566,16 +564,14 @@ static void start_turn(struct aio_ws *ws)
     }
     /* out of memory: the next turn that ends tries again */
     log_failure(ws, AIO_WS_INTERNAL_ERROR, "no coroutine for its callbacks (out of memory)");
-    ws->turn_queued = 1;
     aio__list_append(&aio__app.ws_turn_queue, &ws->turn_node);
 }
 
 static void schedule_turn(struct aio_ws *ws)
 {
-    if (ws->owner || ws->turn_queued)
+    if (ws->owner || !aio__list_empty(&ws->turn_node)) /* a lone node is empty: not queued */
         return;
     if (turns_limit() > 0 && aio__app.ws_turns >= turns_limit()) {
-        ws->turn_queued = 1;
         aio__list_append(&aio__app.ws_turn_queue, &ws->turn_node);
         return;
     }
@@ -590,9 +586,7 @@ static void turn_over(void)
     if (!node)
         return;
     aio__list_remove(node);
-    struct aio_ws *next = aio__list_entry(node, struct aio_ws, turn_node);
-    next->turn_queued = 0;
-    start_turn(next);
+    start_turn(aio__list_entry(node, struct aio_ws, turn_node));
 }
 
 /* A detached session's turn, in a pooled coroutine: every message queued,
@@ -629,7 +623,6 @@ static int detach(struct aio_ws *ws)
     task->req = NULL;
     ws->owner = NULL;
     ws->detached = 1;
-    aio__app.ws_holding--;
     aio__app.ws_detached++;
     aio__engine_live(+1); /* until the session is released */
     if (!aio__list_empty(&ws->inbox) || !is_open(ws))
@@ -655,7 +648,8 @@ static int websocket_cores_full(const struct aio_view *view, const struct aio_co
 {
     long limit = aio__app.opts.websocket_cores;
     int holds_core = view->ws_fn || !conn->ops->detach;
-    return holds_core && limit > 0 && aio__app.ws_holding >= limit;
+    long holding = aio__app.nwebsockets - aio__app.ws_detached;
+    return holds_core && limit > 0 && holding >= limit;
 }
 
 int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
@@ -689,7 +683,6 @@ int aio__websocket_session(struct aio_request *req, const struct aio_view *view)
     aio__list_init(&ws->turn_node);
     aio__list_append(&aio__app.websockets, &ws->node);
     aio__app.nwebsockets++;
-    aio__app.ws_holding++;
     /* The endpoint takes the connection from the task: its events are the
      * endpoint's now, and the task's waits no longer watch it. */
     struct aio_conn *conn = task->conn;

@@ -115,6 +115,20 @@ int aio__http_media_type_valid(const char *s, size_t len)
            aio__http_is_token(slash + 1, (size_t)(s + len - slash - 1));
 }
 
+size_t aio__http_media_type_len(const char *value)
+{
+    size_t len = strcspn(value, ";");
+    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    return len;
+}
+
+int aio__http_media_type_is(const char *value, const char *type)
+{
+    return value && aio__http_media_type_len(value) == strlen(type) &&
+           strncasecmp(value, type, strlen(type)) == 0;
+}
+
 static const char *skip_blanks(const char *p)
 {
     while (*p == ' ' || *p == '\t')

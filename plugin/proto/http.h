@@ -21,6 +21,12 @@ int aio__http_valid_header_value(const char *value);
 int aio__http_valid_location(const char *location);
 /* 1 for "type/subtype" (two tokens), nothing else. */
 int aio__http_media_type_valid(const char *s, size_t len);
+/* How much of a Content-Type value is the media type: up to its
+ * parameters (';'), blanks before them left out. */
+size_t aio__http_media_type_len(const char *value);
+/* 1 when a Content-Type value (NULL: none) is the media type `type`,
+ * whatever its parameters (case-insensitive). */
+int aio__http_media_type_is(const char *value, const char *type);
 /* 1 when an Accept header (RFC 9110 section 12.5.1; NULL: absent, which
  * takes anything) takes the media type `type` ("text/html"): a range that
  * matches it - the type itself, "text/ *" or "* / *" - with q above 0, the

@@ -101,7 +101,6 @@ static struct aio_conn *conn_detach(struct aio_conn *conn)
         return NULL;
     aio__conn_move_watch(conn, own);
     w->fd_closed = 1; /* uWSGI's close of the request leaves the fd alone */
-    core->upgraded = 1;
     return own;
 }
 

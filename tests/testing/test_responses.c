@@ -555,6 +555,39 @@ static int bad_range_app(aio_config *cfg)
     return app_with_rules(cfg, bad_range);
 }
 
+/* A websocket view's declared parameters: the handshake's query. */
+static int live_echo(aio_ws *ws)
+{
+    return aio_ws_ignore_closed(aio_ws_send_text(ws, "live"));
+}
+
+static const struct aio_param_rule room_rules[] = {
+    {.name = "room", .flags = AIO_PARAM_REQUIRED, .regex = "[a-z]+"},
+    {0},
+};
+
+static int live_app(aio_config *cfg)
+{
+    aio_add_route(cfg, "live", "/live");
+    return aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "live", .websocket = live_echo,
+                                                          .params = room_rules});
+}
+
+static void a_websocket_handshake_is_checked_against_declared_parameters(void **state)
+{
+    aio_testing *t = *state = start(live_app);
+    aio_testing_set_timeout(t, 5000);
+    int status = 0;
+    aio_testing_ws *ws = aio_testing_ws_connect(t, "/live?room=lobby", &status, NULL);
+    assert_non_null(ws);
+    assert_int_equal(status, 101);
+    aio_testing_ws_free(ws);
+    assert_null(aio_testing_ws_connect(t, "/live", &status, NULL));
+    assert_int_equal(status, 400);
+    assert_null(aio_testing_ws_connect(t, "/live?room=Lobby1", &status, NULL));
+    assert_int_equal(status, 400);
+}
+
 static void bad_parameter_rules_stop_start_up(void **state)
 {
     aio_testing *t = *state = aio_testing_new();
@@ -750,6 +783,8 @@ int main(void)
         cmocka_unit_test_teardown(the_timing_tween_logs_slow_requests, tear_down),
         cmocka_unit_test_teardown(declared_parameters_are_checked_before_the_view, tear_down),
         cmocka_unit_test_teardown(bad_parameter_rules_stop_start_up, tear_down),
+        cmocka_unit_test_teardown(a_websocket_handshake_is_checked_against_declared_parameters,
+                                  tear_down),
         cmocka_unit_test_teardown(bad_predicates_are_configuration_errors, tear_down),
         cmocka_unit_test_teardown(error_views_make_the_error_pages, tear_down),
         cmocka_unit_test_teardown(a_failing_error_view_falls_back_to_the_builtin_page, tear_down),
