@@ -220,7 +220,8 @@ struct aio_view_spec {
     const char *content_type;  /* the request's Content-Type, parameters aside */
     int xhr;                   /* 1: X-Requested-With: XMLHttpRequest only */
     /* Declared parameters (Kore's validators), checked once the body is
-     * read and before the view runs: a request that breaks one is answered
+     * read and before the view runs (a websocket view's: the handshake's
+     * query, before the upgrade): a request that breaks one is answered
      * 400 naming the parameter and the rule. An array ended by a rule
      * whose name is NULL. */
     const struct aio_param_rule *params;
