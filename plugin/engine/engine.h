@@ -126,6 +126,10 @@ struct aio_wait {
     struct aio_job *job;     /* an executor job: only its end wakes the task */
     struct aio_task *joined; /* a spawned task to join */
     int executor_room;       /* room in the executor's queue */
+    /* Only aio__task_wake() resumes it (or the timeout, as AIO_ETIMEDOUT,
+     * the deadline, a cancellation): a task parked while something the
+     * loop drives on its behalf (a database connection, transfers) works. */
+    int until_woken;
 };
 
 /* A coroutine of the loop: an async core's, serving a request, or one
@@ -188,6 +192,11 @@ int aio__task_wait(struct aio_task *task, const struct aio_wait *wait);
  * for `events` (AIO_READ/AIO_WRITE), timeout_ms < 0: no timeout. Returns as
  * aio__task_wait(). */
 int aio__task_wait_fd(struct aio_task *task, int fd, int events, int timeout_ms);
+/* Parks the task until aio__task_wake() resumes it (its result is
+ * returned), or AIO_ETIMEDOUT after timeout_ms (< 0: none) or past its
+ * deadline, or AIO_ECANCELLED. Whoever is to wake it must hold the task
+ * (and forget it once this returns, whatever ended the wait). */
+int aio__task_park(struct aio_task *task, int timeout_ms);
 /* Resumes a WAITING task with `result`. */
 void aio__task_wake(struct aio_task *task, int result);
 /* Resumes a WAITING task with `result` once the current callback is over:
@@ -279,6 +288,7 @@ struct aio__engine {
     struct aio_task *current;  /* task whose coroutine runs, or NULL */
     struct aio_list wake_soon; /* tasks to resume from the loop's top level */
     uv_check_t wake_check;
+    uv_idle_t wake_idle;       /* while tasks wait to wake: the loop must not block */
     struct aio_executor executor;
     uint64_t jobs;             /* executor jobs run */
     uint64_t stalls;           /* task runs longer than config.stall_ms */

@@ -100,6 +100,12 @@ static void on_wake_check(uv_check_t *check)
         aio__task_wake(task, task->soon_result);
     }
     uv_check_stop(check);
+    uv_idle_stop(&aio__engine.wake_idle);
+}
+
+static void on_wake_idle(uv_idle_t *idle)
+{
+    (void)idle; /* only there to keep the loop from blocking before its check */
 }
 
 void aio__task_wake_soon(struct aio_task *task, int result)
@@ -114,6 +120,10 @@ void aio__task_wake_soon(struct aio_task *task, int result)
     task->soon_result = result;
     aio__list_append(&aio__engine.wake_soon, &task->queue_node);
     uv_check_start(&aio__engine.wake_check, on_wake_check);
+    /* Checks run after the loop polls, and from a timer's callback (or a
+     * thread pool's) the poll would block until the next event: an active
+     * idle handle makes it return at once. */
+    uv_idle_start(&aio__engine.wake_idle, on_wake_idle);
 }
 
 void aio__task_conn_event(struct aio_task *task, int status, int events)
@@ -171,7 +181,7 @@ static void on_wait_timeout(uv_timer_t *timer)
         aio__task_wake(task, AIO_ETIMEDOUT);
         return;
     }
-    int is_sleep = task->wait.fd < 0 && !task->wait.client_events;
+    int is_sleep = task->wait.fd < 0 && !task->wait.client_events && !task->wait.until_woken;
     aio__task_wake(task, is_sleep ? AIO_OK : AIO_ETIMEDOUT);
 }
 
@@ -268,15 +278,24 @@ int aio__task_wait_fd(struct aio_task *task, int fd, int events, int timeout_ms)
     return aio__task_wait(task, &wait);
 }
 
+int aio__task_park(struct aio_task *task, int timeout_ms)
+{
+    struct aio_wait wait = {.fd = -1, .timeout_ms = timeout_ms < 0 ? -1 : timeout_ms,
+                            .until_woken = 1};
+    return aio__task_wait(task, &wait);
+}
+
 /* ---- the wake-soon queue ------------------------------------------------------ */
 
 void aio__task_queues_init(void)
 {
     aio__list_init(&aio__engine.wake_soon);
     uv_check_init(&aio__engine.loop, &aio__engine.wake_check);
+    uv_idle_init(&aio__engine.loop, &aio__engine.wake_idle);
 }
 
 void aio__task_queues_close(void)
 {
     uv_close((uv_handle_t *)&aio__engine.wake_check, NULL);
+    uv_close((uv_handle_t *)&aio__engine.wake_idle, NULL);
 }
