@@ -63,6 +63,22 @@ static int params_refused(struct aio_request *req, const struct aio_view *view)
     return 1;
 }
 
+/* A view that failed: a service it needs not there now (a database down,
+ * its pool exhausted) is 503, one that did not answer in time 504, the
+ * rest 500. */
+static void respond_view_failed(struct aio_request *req, int status)
+{
+    if (status == AIO_EUNAVAILABLE || status == AIO_EFULL) {
+        aio__respond_error(req, 503, "A service this page needs is not available; try again "
+                                     "later.");
+        aio_add_header(req, "Retry-After", "1");
+    } else if (status == AIO_ETIMEDOUT) {
+        aio__respond_error(req, 504, "A service this page needs did not answer in time.");
+    } else {
+        aio__respond_error(req, 500, NULL);
+    }
+}
+
 /* Runs the view and its renderer; the response is on req. */
 static void run_view(struct aio_request *req, const struct aio_view *view)
 {
@@ -83,7 +99,7 @@ static void run_view(struct aio_request *req, const struct aio_view *view)
         return; /* aio_json_body() answered 400 or 415, and the view passed it on */
     if (status != AIO_OK) {
         log_failure(req, "view", status);
-        aio__respond_error(req, 500, NULL);
+        respond_view_failed(req, status);
     }
 }
 

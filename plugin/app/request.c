@@ -41,6 +41,8 @@ void aio__request_free(struct aio_request *req)
         return;
     if (req->task)
         aio__task_check_stall(req->task); /* a stall names the request: now or never */
+    for (struct aio_request_cleanup *c = req->cleanups; c; c = c->next)
+        c->fn(c->arg);
     aio__buf_free(&req->response_body);
     aio__buf_free(&req->body_buf);
     json_decref(req->result);
@@ -48,6 +50,16 @@ void aio__request_free(struct aio_request *req)
     json_decref(req->rendered);
     struct aio_arena arena = req->arena; /* req itself lives in the arena */
     aio__arena_release(&arena);
+}
+
+int aio__request_on_free(struct aio_request *req, void (*fn)(void *arg), void *arg)
+{
+    struct aio_request_cleanup *c = aio__arena_alloc(&req->arena, sizeof(*c));
+    if (!c)
+        return AIO_ENOMEM;
+    *c = (struct aio_request_cleanup){.fn = fn, .arg = arg, .next = req->cleanups};
+    req->cleanups = c;
+    return AIO_OK;
 }
 
 int aio__request_set_line(struct aio_request *req, const char *method, const char *path,
@@ -325,6 +337,11 @@ void aio_log(const aio_request *req, const char *fmt, ...)
 uint64_t aio_request_id(const aio_request *req)
 {
     return req ? req->id : 0;
+}
+
+const char *aio_failure(const aio_request *req)
+{
+    return req ? req->failure : NULL;
 }
 
 int aio_fail(aio_request *req, const char *fmt, ...)

@@ -18,8 +18,16 @@ struct json_t;
 struct aio_view;
 struct aio_registry;
 
+/* Something to undo when the request is freed (aio__request_on_free). */
+struct aio_request_cleanup {
+    void (*fn)(void *arg);
+    void *arg;
+    struct aio_request_cleanup *next;
+};
+
 struct aio_request {
     struct aio_arena arena;
+    struct aio_request_cleanup *cleanups; /* run last first, before the arena goes */
     /* input */
     const char *method;
     unsigned method_bit;       /* AIO_GET..., 0 for other methods */
@@ -90,6 +98,9 @@ struct aio_request {
 /* A new, empty request (method GET, path "/"), or NULL. */
 struct aio_request *aio__request_new(void);
 void aio__request_free(struct aio_request *req);
+/* fn(arg) when the request is freed (cleanups run last registered first).
+ * AIO_OK or AIO_ENOMEM (then it will not run: undo it now). */
+int aio__request_on_free(struct aio_request *req, void (*fn)(void *arg), void *arg);
 
 /* Setters used when building a request (copies into the arena). */
 int aio__request_set_line(struct aio_request *req, const char *method, const char *path,

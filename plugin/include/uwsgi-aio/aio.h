@@ -480,6 +480,10 @@ AIO_API int aio_result_set_int(aio_request *req, const char *key, long long valu
 /* Records why the view failed (logged with the 500) and returns AIO_ERROR:
  *     return aio_fail(req, "database said %s", msg);                       */
 AIO_API int aio_fail(aio_request *req, const char *fmt, ...) AIO_PRINTF(2, 3);
+/* The last failure recorded on the request (aio_fail, or a client call
+ * that failed: aio_pg_*, aio_http_* ...), or NULL: for a view that answers
+ * a failure itself and wants it in the log. */
+AIO_API const char *aio_failure(const aio_request *req);
 
 /* URL generation (Pyramid's route_path and route_url): the path of the
  * route named `route` with its placeholders filled from name/value pairs,
