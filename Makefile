@@ -22,8 +22,8 @@ BUILD := build
 LAYERS := $(shell cd plugin && $(PYTHON) -c 'exec(open("uwsgiplugin.py").read()); print(*LAYERS)')
 $(if $(LAYERS),,$(error cannot read LAYERS from plugin/uwsgiplugin.py))
 HEADERS := $(wildcard plugin/*/*.h plugin/include/uwsgi-aio/*.h)
-CFLAGS_UNIT := -std=gnu11 -g -O1 -fstack-clash-protection -Wall -Wextra -Werror -Iplugin -Iplugin/include -Itests
-LIBS_UNIT := -lcmocka -luv -lhiredis -ljansson -lcrypto -ldl -lm -lpthread
+CFLAGS_UNIT := -std=gnu11 -g -O1 -fstack-clash-protection -Wall -Wextra -Werror -Iplugin -Iplugin/include -Itests $(shell pkg-config --cflags libpq)
+LIBS_UNIT := -lcmocka -luv -lhiredis -ljansson -lpq -lcurl -lcrypto -ldl -lm -lpthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # SRC_<layer>: the sources of that layer and of every layer below it

@@ -7,6 +7,7 @@
 # LAYERS from here, so this is the one place that says what is built of what.
 import glob
 import os
+import subprocess
 
 NAME = 'aio'
 
@@ -25,6 +26,18 @@ def sources(layer):
     return sorted(os.path.relpath(path, _here)[:-2] for path in found)
 
 
+
+def _pkg_cflags(package):
+    """A library's include flags (libpq's headers are not in the default
+    path on Debian)."""
+    try:
+        out = subprocess.run(['pkg-config', '--cflags', package], check=True,
+                             capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return out.split()
+
+
 CFLAGS = [
     '-std=gnu11',
     # uwsgi.h is not ours: treat it as a system header so that -Werror
@@ -39,11 +52,11 @@ CFLAGS = [
     '-fstack-clash-protection',
     '-Wall', '-Wextra', '-Werror', '-Wunused-parameter', '-Wshadow',
     '-Wno-missing-field-initializers',
-]
+] + _pkg_cflags('libpq')
 # Calls between our own exported functions must never be interposed by
 # another library's symbol of the same name.
 LDFLAGS = ['-Wl,-Bsymbolic-functions']
-LIBS = ['-luv', '-lhiredis', '-ljansson', '-lcrypto', '-ldl', '-lm', '-lpthread']
+LIBS = ['-luv', '-lhiredis', '-ljansson', '-lpq', '-lcurl', '-lcrypto', '-ldl', '-lm', '-lpthread']
 # The plugin: every layer and the uWSGI host (libaio_testing is the same
 # layers with the test host instead).
 GCC_LIST = [name for layer in LAYERS + ['uwsgi'] for name in sources(layer)]

@@ -23,11 +23,12 @@ rank() { # the rank of a folder: its index among the layers, hosts above all
 }
 
 # The rank a public header belongs to: aio_common.h is everyone's, aio.h
-# is the framework's promise, aio_testing.h the test host's.
+# and its clients (aio_pg.h, aio_http.h) are the framework's promise,
+# aio_testing.h the test host's.
 public_rank() {
     case "$1" in
     aio_common.h) echo 0 ;;
-    aio.h) rank app ;;
+    aio.h | aio_pg.h | aio_http.h) rank app ;;
     aio_testing.h) rank testing ;;
     *) echo 99 ;;
     esac

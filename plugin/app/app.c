@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "engine/curl.h"
 
 struct aio__app aio__app;
 
@@ -17,6 +18,7 @@ void aio__app_init(void)
     aio__list_init(&aio__app.spare_tasks);
     aio__list_init(&aio__app.websockets);
     aio__list_init(&aio__app.ws_turn_queue);
+    aio__list_init(&aio__app.pg_pools);
 }
 
 void aio__app_open(void)
@@ -39,12 +41,15 @@ void aio__app_close(void)
 {
     aio__broadcast_close();
     aio__redis_pool_close();
+    aio__pg_pools_close();
+    aio__curl_close();
     aio__spawn_close();
 }
 
 void aio__app_free(void)
 {
     aio__redis_pool_free();
+    aio__pg_pools_free();
     aio__registry_free(&aio__app.registry);
     for (size_t i = 0; i < aio__app.opts.nviews; i++)
         free(aio__app.opts.views[i]);

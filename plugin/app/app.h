@@ -51,6 +51,8 @@ struct aio__app {
     /* Redis: websocket messages across workers, and aio_redis() */
     struct aio__broadcast broadcast;
     struct aio__redis_pool redis;
+    /* PostgreSQL pools the modules made (pg.c) */
+    struct aio_list pg_pools;
     /* stall.c: the last stall logged, and those since left unlogged */
     struct {
         uint64_t reported_ns;
@@ -179,5 +181,14 @@ int aio__redis_pool_open(void);
 void aio__redis_pool_close(void);
 /* After the loop ran the close callbacks. */
 void aio__redis_pool_free(void);
+
+/* ---- pg.c: the PostgreSQL pools of the modules (aio_pg.h) ------------------ */
+
+/* Closes their connections (at the worker's end). */
+void aio__pg_pools_close(void);
+/* After the loop ran the close callbacks: forgets them. */
+void aio__pg_pools_free(void);
+/* Connections open (or opening) in all the pools, and tasks waiting for one. */
+void aio__pg_pools_counts(int64_t *open, int64_t *waiting);
 
 #endif

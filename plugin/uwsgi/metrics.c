@@ -13,6 +13,7 @@
 
 #include "app/app.h"
 #include "engine/engine.h"
+#include "engine/curl.h"
 #include "uwsgi/host.h"
 
 extern struct uwsgi_server uwsgi;
@@ -32,6 +33,9 @@ enum metric {
     M_EXECUTOR_QUEUED,
     M_TASKS,
     M_STALLS,
+    M_PG_CONNECTIONS,
+    M_PG_WAITING,
+    M_HTTP_TRANSFERS,
     M_COUNT
 };
 
@@ -53,6 +57,9 @@ static const struct {
     [M_EXECUTOR_QUEUED] = {"executor_queued", 0},
     [M_TASKS] = {"tasks", 0},
     [M_STALLS] = {"stalls", 1},
+    [M_PG_CONNECTIONS] = {"pg_connections", 0},
+    [M_PG_WAITING] = {"pg_waiting", 0},
+    [M_HTTP_TRANSFERS] = {"http_transfers", 0},
 };
 
 /* [worker - 1][metric], in memory shared with the master; NULL without
@@ -110,4 +117,9 @@ void aio__metrics_publish(void)
     set(&slot[M_EXECUTOR_QUEUED], queued);
     set(&slot[M_TASKS], aio__app.ntasks);
     set(&slot[M_STALLS], (int64_t)aio__engine.stalls);
+    int64_t pg_open, pg_waiting;
+    aio__pg_pools_counts(&pg_open, &pg_waiting);
+    set(&slot[M_PG_CONNECTIONS], pg_open);
+    set(&slot[M_PG_WAITING], pg_waiting);
+    set(&slot[M_HTTP_TRANSFERS], aio__curl_running());
 }

@@ -15,7 +15,8 @@ from tests.integration.wsclient import TEXT, WsClient
 NAMES = ['requests_1xx', 'requests_2xx', 'requests_3xx', 'requests_4xx', 'requests_5xx',
          'cores_busy', 'connections_parked', 'websockets', 'websockets_detached',
          'websocket_bytes_queued',
-         'executor_busy', 'executor_queued', 'tasks', 'stalls']
+         'executor_busy', 'executor_queued', 'tasks', 'stalls',
+         'pg_connections', 'pg_waiting', 'http_transfers']
 
 
 def stats(port):
