@@ -152,6 +152,8 @@ static int setup(CURL *easy, const struct aio_http_options *o, struct answer *a,
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
         SET(CURLOPT_POSTFIELDS, o->body);
     }
+    if (o->ca_file)
+        SET(CURLOPT_CAINFO, o->ca_file);
     if (o->method)
         SET(CURLOPT_CUSTOMREQUEST, o->method);
     if (o->method && strcmp(o->method, "HEAD") == 0)

@@ -47,6 +47,8 @@ struct aio_http_options {
     size_t body_len;
     int timeout_ms;              /* the whole transfer: 0: 30000 */
     size_t max_response;         /* body bytes kept at most: 0: 16 MiB */
+    const char *ca_file;         /* PEM certificates to trust for https (NULL:
+                                    the system's) */
 };
 
 typedef struct aio_http_header {
