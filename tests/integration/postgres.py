@@ -40,16 +40,32 @@ class Postgres:
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         self._run(os.path.join(self.bin, 'initdb'), '-D', self.data, '-A', 'trust',
                   '-U', 'postgres', '-E', 'UTF8', '--no-sync')
+        self.start_server()
+        return self
+
+    def _pg_ctl(self, *args):
+        return self._run(os.path.join(self.bin, 'pg_ctl'), '-D', self.data, *args)
+
+    def stop_server(self):
+        """Stops the server, keeping its data (start_server() starts it again
+        on the same port)."""
+        self._pg_ctl('-m', 'fast', '-w', 'stop')
+
+    def start_server(self):
         options = ('-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off '
                    '-c max_connections=200' % (self.port, self.dir))
-        self._run(os.path.join(self.bin, 'pg_ctl'), '-D', self.data, '-l',
-                  os.path.join(self.dir, 'postgres.log'), '-o', options, '-w', 'start')
-        return self
+        self._pg_ctl('-l', os.path.join(self.dir, 'postgres.log'), '-o', options, '-w', 'start')
 
     def sql(self, statement):
         return self._run(os.path.join(self.bin, 'psql'), '-h', '127.0.0.1', '-p',
                          str(self.port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAt',
                          '-c', statement).stdout
+
+    def sql_file(self, path):
+        """Runs the statements of a file (psql -f), stopping at the first error."""
+        return self._run(os.path.join(self.bin, 'psql'), '-h', '127.0.0.1', '-p',
+                         str(self.port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAt',
+                         '-f', path).stdout
 
     def stop(self):
         try:

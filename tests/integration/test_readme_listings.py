@@ -207,6 +207,12 @@ class ReadmeListingsTest(unittest.TestCase):
                 self.assertIn('"%s"' % option, read('plugin/uwsgi/plugin.c'))
         self.assertIn('aio-broadcast', read('tests/integration/test_scaleout.py'))
 
+    def check_database_excerpt(self, block):
+        self.excerpt_statements(block, 'views/database/database.c')
+
+    def check_relay_excerpt(self, block):
+        self.excerpt_statements(block, 'views/tutorial/tutorial.c')
+
     def check_crash_lines(self, block):
         tests = read('tests/integration/test_crash.py')
         self.assertIn('got SIGSEGV at 0x10 while', tests)
@@ -233,6 +239,8 @@ class ReadmeListingsTest(unittest.TestCase):
         'int rows;': check_executor_statements,
         'redis-server --port 6379': check_two_instances,
         'aio: worker 1 (pid 4711) got SIGSEGV': check_crash_lines,
+        'PGresult *res;\nint rc = aio_pg_query': check_database_excerpt,
+        'aio_http_response *res;': check_relay_excerpt,
     }
 
     def test_every_listing(self):

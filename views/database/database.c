@@ -7,15 +7,19 @@
  *       thread keeps its own connection: a PGconn is never shared between
  *       threads.
  *   GET /db/items/async?limit=N&delay=S
- *       A coroutine view on the loop: libpq's asynchronous API, each wait
- *       awaited with aio_wait_fd(), so the worker serves other requests
- *       while PostgreSQL works. Connections are pooled on the loop thread.
+ *       A coroutine view on the loop, through the framework's pool
+ *       (aio_pg.h): the worker serves other requests while PostgreSQL
+ *       works, and the pool keeps its connections.
+ *   GET /db/items/sequential?limit=N and /db/items/pipelined?limit=N
+ *       The same rows fetched one by one with a prepared statement, one
+ *       round trip each or all in one pipeline.
  *
  * Both answer the rows of `SELECT id, name FROM items WHERE id <= limit`
  * (after pg_sleep(delay) on the server), one "id name" line each.
  * Setting: database.conninfo, a libpq connection string.
  */
 #include <uwsgi-aio/aio.h>
+#include <uwsgi-aio/aio_pg.h>
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -23,8 +27,6 @@
 #include <stdlib.h>
 
 #define QUERY "SELECT id, name FROM items, pg_sleep($2::float8) WHERE id <= $1::int ORDER BY id"
-#define POOL_MAX 32
-#define WAIT_MS 30000
 
 static const char *conninfo;
 
@@ -86,112 +88,64 @@ static int items_blocking(aio_request *req)
     return rc;
 }
 
-/* ---- asynchronous, on the loop ------------------------------------------- */
+/* ---- asynchronous, on the loop: the framework's pool ------------------------ */
 
-/* Idle connections; only the loop thread touches them (coroutine views). */
-static PGconn *pool[POOL_MAX];
-static int pooled;
-
-/* Waits for libpq's socket. AIO_OK, or why not (cancelled, timed out). */
-static int wait_socket(aio_request *req, PGconn *conn, int events)
-{
-    int rc = aio_wait_fd(req, PQsocket(conn), events, WAIT_MS);
-    return rc > 0 ? AIO_OK : rc;
-}
-
-static PGconn *connect_async(aio_request *req, int *rc)
-{
-    PGconn *conn = PQconnectStart(conninfo);
-    PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
-    *rc = conn && PQstatus(conn) != CONNECTION_BAD ? AIO_OK : AIO_ERROR;
-    while (*rc == AIO_OK && poll != PGRES_POLLING_OK) {
-        if (poll == PGRES_POLLING_FAILED) {
-            *rc = AIO_ERROR;
-            break;
-        }
-        *rc = wait_socket(req, conn, poll == PGRES_POLLING_READING ? AIO_READ : AIO_WRITE);
-        if (*rc == AIO_OK)
-            poll = PQconnectPoll(conn);
-    }
-    if (*rc == AIO_OK && PQsetnonblocking(conn, 1) != 0)
-        *rc = AIO_ERROR;
-    if (*rc != AIO_OK) {
-        if (*rc == AIO_ERROR)
-            aio_fail(req, "cannot connect: %s", conn ? PQerrorMessage(conn) : "out of memory");
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
-}
-
-static PGconn *pool_take(aio_request *req, int *rc)
-{
-    while (pooled > 0) {
-        PGconn *conn = pool[--pooled];
-        if (PQstatus(conn) == CONNECTION_OK) {
-            *rc = AIO_OK;
-            return conn;
-        }
-        PQfinish(conn);
-    }
-    return connect_async(req, rc);
-}
-
-static void pool_give_back(PGconn *conn)
-{
-    if (pooled < POOL_MAX)
-        pool[pooled++] = conn;
-    else
-        PQfinish(conn);
-}
-
-/* Sends the query and collects its single result without blocking. */
-static int query_async(aio_request *req, PGconn *conn, PGresult **result)
-{
-    char limit[24], delay[24];
-    query_params(req, limit, delay);
-    const char *params[2] = {limit, delay};
-    if (!PQsendQueryParams(conn, QUERY, 2, NULL, params, NULL, NULL, 0))
-        return aio_fail(req, "cannot send the query: %s", PQerrorMessage(conn));
-    int flushed, rc;
-    while ((flushed = PQflush(conn)) == 1)
-        if ((rc = wait_socket(req, conn, AIO_WRITE)) != AIO_OK)
-            return rc;
-    if (flushed < 0)
-        return aio_fail(req, "cannot send the query: %s", PQerrorMessage(conn));
-    for (;;) {
-        while (PQisBusy(conn)) {
-            if ((rc = wait_socket(req, conn, AIO_READ)) != AIO_OK)
-                return rc;
-            if (!PQconsumeInput(conn))
-                return aio_fail(req, "connection lost: %s", PQerrorMessage(conn));
-        }
-        PGresult *res = PQgetResult(conn);
-        if (!res)
-            return AIO_OK; /* every result collected */
-        if (*result)
-            PQclear(res); /* only one statement: nothing more is expected */
-        else
-            *result = res;
-    }
-}
+/* The worker's connections, opened as needed (aio_pg.h). */
+static aio_pg_pool *pool;
 
 static int items_async(aio_request *req)
 {
-    int rc;
-    PGconn *conn = pool_take(req, &rc);
-    if (!conn)
+    char limit[24], delay[24];
+    query_params(req, limit, delay);
+    PGresult *res;
+    int rc = aio_pg_query(req, pool, &res, QUERY, 2, limit, delay);
+    return rc == AIO_OK ? render_rows(req, res) : rc; /* res is the request's */
+}
+
+/* The same rows by id, one statement each: sent one after the other
+ * (a round trip each), or all at once in one pipeline (one round trip). */
+static int items_by_id(aio_request *req, int pipelined)
+{
+    long limit = aio_param_long(req, "limit", 10);
+    if (limit < 1 || limit > 100)
+        return aio_respond_text(req, 400, "limit must be 1..100\n");
+    aio_pg_stmt *stmts = aio_alloc(req, (size_t)limit * sizeof(*stmts));
+    PGresult **results = aio_alloc(req, (size_t)limit * sizeof(*results));
+    if (!stmts || !results)
+        return AIO_ENOMEM;
+    for (long i = 0; i < limit; i++) {
+        char id[24];
+        snprintf(id, sizeof(id), "%ld", i + 1);
+        const char **param = aio_alloc(req, sizeof(*param));
+        if (!param || !(*param = aio_strdup(req, id)))
+            return AIO_ENOMEM;
+        stmts[i] = (aio_pg_stmt){.prepared = "item", .nparams = 1, .params = param};
+    }
+    aio_pg_conn *conn;
+    int rc = aio_pg_acquire(req, pool, &conn);
+    if (pipelined && rc == AIO_OK)
+        rc = aio_pg_pipeline(req, conn, stmts, (int)limit, results);
+    for (long i = 0; !pipelined && rc == AIO_OK && i < limit; i++)
+        rc = aio_pg_exec(req, conn, &stmts[i], &results[i]);
+    aio_pg_release(req, conn);
+    if (rc != AIO_OK)
         return rc;
-    PGresult *res = NULL;
-    rc = query_async(req, conn, &res);
-    if (rc == AIO_OK)
-        pool_give_back(conn);
-    else /* a query may still be in flight: this connection is done */
-        PQfinish(conn);
-    if (rc == AIO_OK)
-        rc = render_rows(req, res);
-    PQclear(res);
-    return rc;
+    aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+    for (long i = 0; i < limit; i++)
+        for (int row = 0; row < PQntuples(results[i]); row++)
+            aio_printf(req, "%s %s\n", PQgetvalue(results[i], row, 0),
+                       PQgetvalue(results[i], row, 1));
+    return AIO_OK;
+}
+
+static int items_sequential(aio_request *req)
+{
+    return items_by_id(req, 0);
+}
+
+static int items_pipelined(aio_request *req)
+{
+    return items_by_id(req, 1);
 }
 
 int aio_main(aio_config *cfg)
@@ -202,9 +156,19 @@ int aio_main(aio_config *cfg)
                                     "string) is missing");
     if (pthread_key_create(&thread_conn_key, close_thread_conn) != 0)
         return aio_config_fail(cfg, "pthread_key_create failed");
+    /* 64 connections at most per worker: as many queries at once */
+    pool = aio_pg_pool_new(cfg, "database",
+                           &(struct aio_pg_options){.conninfo = conninfo, .size = 64});
+    if (!pool || aio_pg_prepare(cfg, pool, "item", "SELECT id, name FROM items WHERE id = $1") !=
+                     AIO_OK)
+        return AIO_EINVAL;
     aio_add_route(cfg, "items_blocking", "/db/items/blocking");
     aio_add_route(cfg, "items_async", "/db/items/async");
+    aio_add_route(cfg, "items_sequential", "/db/items/sequential");
+    aio_add_route(cfg, "items_pipelined", "/db/items/pipelined");
     aio_add_view(cfg, "items_blocking", items_blocking, AIO_GET);
     aio_add_view(cfg, "items_async", items_async, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "items_sequential", items_sequential, AIO_COROUTINE | AIO_GET);
+    aio_add_view(cfg, "items_pipelined", items_pipelined, AIO_COROUTINE | AIO_GET);
     return 0;
 }

@@ -4,12 +4,17 @@
  * hello world for benchmarks, a coroutine view that blocks the loop on
  * purpose (/stall), to show what the stall report says, a streamed body
  * (/stream), server-sent events (/events) and an upload read as it
- * arrives (/upload), and a list page whose template loops (/list). */
+ * arrives (/upload), a list page whose template loops (/list), and a
+ * relay (/relay) that asks another server (the setting tutorial.upstream,
+ * such as another instance of this tutorial) for its home page through the
+ * outbound HTTP client, and says what came back. */
 #define _DEFAULT_SOURCE /* usleep() */
 #include <uwsgi-aio/aio.h>
+#include <uwsgi-aio/aio_http.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,6 +33,42 @@ static int home(aio_request *req)
     snprintf(wait_text, sizeof(wait_text), "%g", wait);
     return aio_render(req, "templates/home.html", "title", "aiotutorial websocket test",
                       "wait_time", wait_text, NULL);
+}
+
+/* The relay's upstream (tutorial.upstream, e.g. http://127.0.0.1:6543) and
+ * how long it may take (tutorial.relay_timeout_ms, 10 s by default). */
+static const char *upstream;
+static const char *upstream_ca_file; /* tutorial.upstream_ca_file: an https upstream's CA */
+static int relay_timeout_ms = 10000;
+
+/* GET /relay?sleep=S: fetches <upstream>/?sleep=S and answers the
+ * upstream's status and body length, "200 1234\n"; 502 when the upstream
+ * cannot be reached or answers nonsense, 504 when it takes too long. */
+static int relay(aio_request *req)
+{
+    double wait = 0.1;
+    if (aio_param_to_double(req, "sleep", &wait) == AIO_EINVAL)
+        return aio_respond_text(req, 400, "sleep must be a number of seconds from 0\n");
+    if (!upstream)
+        return aio_respond_text(req, 503, "this server has no tutorial.upstream setting\n");
+    char url[1024];
+    if (snprintf(url, sizeof(url), "%s/?sleep=%g", upstream, wait) >= (int)sizeof(url))
+        return aio_respond_text(req, 500, "tutorial.upstream is too long\n");
+    aio_http_response *res;
+    int rc = aio_http_request(req, &(struct aio_http_options){.url = url,
+                                                              .timeout_ms = relay_timeout_ms,
+                                                              .ca_file = upstream_ca_file},
+                              &res);
+    if (rc == AIO_ECANCELLED)
+        return rc; /* the client left, and the transfer with it */
+    if (rc != AIO_OK)
+        aio_log(req, "relay: %s", aio_failure(req) ? aio_failure(req) : aio_strerror(rc));
+    if (rc == AIO_ETIMEDOUT)
+        return aio_respond_text(req, 504, "the upstream did not answer in time\n");
+    if (rc != AIO_OK)
+        return aio_respond_text(req, 502, "the upstream failed\n");
+    aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+    return aio_printf(req, "%d %zu\n", res->status, res->body_len);
 }
 
 /* GET /list?n=N (0 to 100, default 5): the view only makes the data - a
@@ -183,6 +224,19 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "events", "/events");
     aio_add_route(cfg, "upload", "/upload");
     aio_add_route(cfg, "list", "/list");
+    aio_add_route(cfg, "relay", "/relay");
+    upstream = aio_config_setting(cfg, "tutorial.upstream");
+    upstream_ca_file = aio_config_setting(cfg, "tutorial.upstream_ca_file");
+    const char *timeout = aio_config_setting(cfg, "tutorial.relay_timeout_ms");
+    if (timeout) {
+        char *end;
+        long ms = strtol(timeout, &end, 10);
+        if (*end || end == timeout || ms < 1 || ms > 3600000)
+            return aio_config_fail(cfg, "tutorial.relay_timeout_ms must be 1..3600000 ms, not "
+                                        "'%s'", timeout);
+        relay_timeout_ms = (int)ms;
+    }
+    aio_add_view(cfg, "relay", relay, AIO_COROUTINE | AIO_GET);
     aio_add_view_spec(cfg, &(struct aio_view_spec){.route = "list", .view = list,
                                                    .flags = AIO_COROUTINE | AIO_GET,
                                                    .renderer = "templates/list.html"});
