@@ -35,6 +35,23 @@ bounded in requests and time.
            log) and vs the bare C plugin behind uWSGI's own HTTP router with
            --http-keepalive; then pipelined 16 deep (bench/pipeline.lua)
            vs nginx.                            target: >= 0.8x nginx
+  techempower
+           TechEmpower's tests on views/bench (one worker, aio = 1000,
+           http11-socket) with a PostgreSQL of its own loaded from
+           views/bench/schema.sql: /db and /queries?queries=20 (--queries)
+           from wrk vs bench/pgclient.c, the same queries at the same
+           concurrency straight to the same database (one thread on libpq's
+           async API, one request in flight per connection, pipelined for
+           /queries): the database's limit.       target: >= 0.8x each
+           Then /json and /plaintext vs nginx returning the same bodies,
+           the servers on CPU 0 and wrk on CPU 1 (no fixed target). The
+           load, the server and PostgreSQL share this machine's cores, so
+           the ratios are this machine's.
+  outbound /relay?sleep=0 through a tutorial instance whose outbound HTTP
+           client fetches /?sleep=0 from a second one (tutorial.upstream),
+           vs wrk on that upstream's /?sleep=0 directly, same connections,
+           both on http11-socket. No fixed target: a relayed request is two
+           requests, on the same cores as the load.
   soak     1,000,000 mixed requests on one worker, in ten rounds of 90,000
            HTTP requests (/, /hello, /whoami in turn, from wrk) and 10,000
            websocket sessions (connect, echo, close: bench/wschurn.c). The
@@ -43,6 +60,8 @@ bounded in requests and time.
 """
 import argparse
 import glob
+import http.client
+import json
 import os
 import shutil
 import signal
@@ -84,18 +103,22 @@ def build_baseline_plugin(name):
     return target
 
 
-def build_tool(name, extra_sources=()):
-    """A load generator of bench/ (C, with the plugin's codec if needed)."""
+def build_tool(name, extra_sources=(), packages=()):
+    """A load generator of bench/ (C, with the plugin's codec if needed, and
+    the pkg-config `packages` it links with)."""
     target = os.path.join(BENCH_BUILD, name)
     sources = [os.path.join(ROOT, 'bench', name + '.c')] + [os.path.join(ROOT, s)
                                                             for s in extra_sources]
     inputs = sources + glob.glob(os.path.join(ROOT, 'bench', '*.h'))
     if not os.path.exists(target) or os.path.getmtime(target) < max(map(os.path.getmtime,
                                                                          inputs)):
+        flags = subprocess.run(['pkg-config', '--cflags', '--libs'] + list(packages),
+                               capture_output=True, text=True,
+                               check=True).stdout.split() if packages else []
         subprocess.run([os.environ.get('CC', 'gcc'), '-O2', '-Wall', '-Wextra', '-Werror',
                         '-I' + os.path.join(ROOT, 'plugin'),
-                        '-I' + os.path.join(ROOT, 'plugin', 'include'), '-o', target] + sources,
-                       check=True)
+                        '-I' + os.path.join(ROOT, 'plugin', 'include'), '-o', target] + sources +
+                       flags, check=True)
     return target
 
 
@@ -157,21 +180,25 @@ class Server:
 
 class Nginx:
     """Debian's nginx, one worker, answering every request with
-    `return 200 "Hello World\\n"` (no access log), pinned to one CPU."""
+    `return 200 "Hello World\\n"` (no access log), pinned to one CPU; or,
+    given `locations` [(path, content type, body)], each path with its body."""
 
-    def __init__(self, cpu):
+    def __init__(self, cpu, locations=None):
         if not shutil.which('nginx'):
             raise SystemExit('nginx is not installed (apt-get install nginx-light)')
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix='aio-bench-nginx-')
         conf = os.path.join(self.dir, 'nginx.conf')
+        routes = ''.join("    location = %s { default_type %s; return 200 '%s'; }\n"
+                         % (path, kind, body.replace('\\', '\\\\').replace("'", "\\'"))
+                         for path, kind, body in locations or ())
         with open(conf, 'w') as f:
             f.write('worker_processes 1;\ndaemon off;\npid %s/nginx.pid;\n'
                     'error_log %s/error.log;\nevents { worker_connections 4096; }\n'
                     'http {\n  access_log off;\n  client_body_temp_path %s;\n'
-                    '  server {\n    listen 127.0.0.1:%d;\n'
-                    '    location / { return 200 "Hello World\\n"; }\n  }\n}\n'
-                    % (self.dir, self.dir, self.dir, self.port))
+                    '  server {\n    listen 127.0.0.1:%d;\n%s  }\n}\n'
+                    % (self.dir, self.dir, self.dir, self.port,
+                       routes or '    location / { return 200 "Hello World\\n"; }\n'))
         self.log = open(os.path.join(self.dir, 'stderr.log'), 'wb')
         self.proc = subprocess.Popen(['taskset', '-c', str(cpu), 'nginx', '-c', conf, '-p',
                                       self.dir], stdout=self.log, stderr=subprocess.STDOUT)
@@ -540,6 +567,255 @@ def bench_fanout(args):
     return complete
 
 
+# The bodies of TechEmpower's /json and /plaintext, as nginx returns them.
+TECHEMPOWER_BODIES = [('/json', 'application/json', '{"message":"Hello, World!"}'),
+                      ('/plaintext', 'text/plain', 'Hello, World!')]
+
+
+def http_get(port, path):
+    """One GET on a connection of its own: (status, media type, body bytes),
+    or (0, '', why) when nothing valid came."""
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+    try:
+        conn.request('GET', path)
+        r = conn.getresponse()
+        kind = r.getheader('Content-Type', '').split(';')[0].strip()
+        return r.status, kind, r.read()
+    except (OSError, http.client.HTTPException) as e:
+        return 0, '', str(e).encode()
+    finally:
+        conn.close()
+
+
+def world_rows(body, count):
+    """Whether a TechEmpower answer is `count` World rows: one object for
+    /db (count None), a list for /queries."""
+    try:
+        rows = json.loads(body)
+    except ValueError:
+        return False
+    if count is None:
+        rows = [rows]
+    elif not isinstance(rows, list) or len(rows) != count:
+        return False
+    return all(isinstance(r, dict) and isinstance(r.get('id'), int) and 1 <= r['id'] <= 10000
+               and isinstance(r.get('randomNumber'), int) for r in rows)
+
+
+def techempower_database():
+    """A throwaway PostgreSQL (the tests' own), with views/bench/schema.sql
+    loaded as psql loads it."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from tests.integration.postgres import Postgres
+    pg = Postgres().start()
+    try:
+        load = subprocess.run([os.path.join(pg.bin, 'psql'), '-h', '127.0.0.1', '-p',
+                               str(pg.port), '-U', 'postgres', '-d', 'postgres', '-v',
+                               'ON_ERROR_STOP=1', '-q', '-f',
+                               os.path.join(ROOT, 'views', 'bench', 'schema.sql')],
+                              capture_output=True, text=True)
+        if load.returncode:
+            raise SystemExit('techempower: psql -f views/bench/schema.sql failed:\n' + load.stderr)
+        # pgclient asks for ids 1..10000, as the view does
+        rows = pg.sql('SELECT count(*), min(id), max(id) FROM World').split('|')
+        if [int(x) for x in rows] != [10000, 1, 10000]:
+            raise SystemExit('techempower: World should have ids 1..10000, not %s'
+                             % '|'.join(rows).strip())
+    except BaseException:
+        pg.stop()
+        raise
+    return pg
+
+
+def pgclient(tool, conninfo, mode, connections, seconds, queries=None):
+    """Requests/s of bench/pgclient, or 0 (and why) when a query failed."""
+    out = subprocess.run([tool, conninfo, mode, str(connections), str(seconds)] +
+                         ([str(queries)] if queries else []), capture_output=True, text=True,
+                         timeout=seconds + 60)
+    if out.returncode:
+        log('    pgclient %s failed: %s' % (mode, (out.stderr or out.stdout).strip()))
+        return 0.0
+    return float(dict(kv.split('=') for kv in out.stdout.split())['rate'])
+
+
+def techempower_answers(port, queries):
+    """The view's /db and /queries answer World rows (else the ratios would
+    be those of its errors)."""
+    for path, count in (('/db', None), ('/queries?queries=%d' % queries, queries)):
+        status, _, body = http_get(port, path)
+        if status != 200 or not world_rows(body, count):
+            log('techempower: GET %s answered %d %r, not %s World row(s): FAIL'
+                % (path, status, body[:300], count or 1))
+            return False
+    return True
+
+
+def techempower_queries(args, tool, conninfo, options):
+    """/db and /queries through uwsgi-aio against pgclient's same queries
+    straight to the database, alternating, the database shared."""
+    n, q = args.connections, args.queries
+    paths = {'db': '/db', 'queries': '/queries?queries=%d' % q}
+    ours = {name: [] for name in paths}
+    limit = {'db': [], 'queries': [], 'queries-sequential': []}
+    pgclient(tool, conninfo, 'db', n, 1)  # warm-up: World into the shared buffers
+    for round_no in range(args.rounds):
+        server = Server(options, listen='http11-socket')
+        try:
+            if round_no == 0 and not techempower_answers(server.port, q):
+                return False
+            for name, path in paths.items():
+                wrk(server.port, path, 1, n)  # warm-up: fills the worker's pool too
+                ours[name].append(wrk(server.port, path, args.seconds, n))
+        finally:
+            server.stop()
+        for mode in limit:
+            limit[mode].append(pgclient(tool, conninfo, mode, n, args.seconds,
+                                        None if mode == 'db' else q))
+        log('  round %d  /db %7.0f vs %7.0f req/s   %s %6.0f vs %6.0f req/s (%6.0f without '
+            'pipelining)' % (round_no + 1, ours['db'][-1], limit['db'][-1], paths['queries'],
+                             ours['queries'][-1], limit['queries'][-1],
+                             limit['queries-sequential'][-1]))
+    verdict = True
+    for name, peer in (('db', 'db'), ('queries', 'queries, pipelined')):
+        a, b = statistics.median(ours[name]), statistics.median(limit[name])
+        ratio = a / b if b else 0
+        verdict = verdict and ratio >= 0.8
+        log('techempower %s: median %.0f req/s (uwsgi-aio) vs %.0f req/s (pgclient %s, the '
+            'database\'s limit): %.2fx (target >= 0.80) %s'
+            % (paths[name], a, b, peer, ratio, 'PASS' if ratio >= 0.8 else 'FAIL'))
+    sequential, pipelined = (statistics.median(limit[m]) for m in ('queries-sequential',
+                                                                   'queries'))
+    log('techempower %s: pgclient without pipelining %.0f req/s (%.2fx the pipelined)'
+        % (paths['queries'], sequential, sequential / pipelined if pipelined else 0))
+    return verdict
+
+
+def same_bodies(port, name):
+    """Whether `port` answers TechEmpower's /json and /plaintext; a body or
+    type other than nginx's is said, not failed."""
+    for path, kind, body in TECHEMPOWER_BODIES:
+        status, got_kind, got = http_get(port, path)
+        if status != 200:
+            log('techempower: %s answered GET %s with %d %r: FAIL'
+                % (name, path, status, got[:200]))
+            return False
+        if got_kind != kind or got != body.encode():
+            log('    note: %s answers %s with %s %r, nginx with %s %r'
+                % (name, path, got_kind, got[:200], kind, body))
+    return True
+
+
+def techempower_static(args, options):
+    """/json and /plaintext through uwsgi-aio against nginx returning the
+    same bodies, one server at a time on CPU 0, wrk on CPU 1."""
+    n = args.connections
+    contenders = {'uwsgi-aio': lambda: Server(options, listen='http11-socket', cpu=0),
+                  'nginx': lambda: Nginx(cpu=0, locations=TECHEMPOWER_BODIES)}
+    results = {(name, path): [] for name in contenders for path, _, _ in TECHEMPOWER_BODIES}
+    for round_no in range(args.rounds):
+        for name, start in contenders.items():
+            server = start()
+            try:
+                if round_no == 0 and not same_bodies(server.port, name):
+                    return False
+                for path, _, _ in TECHEMPOWER_BODIES:
+                    wrk(server.port, path, 1, n, cpu=1)
+                    results[name, path].append(wrk(server.port, path, args.seconds, n, cpu=1))
+            finally:
+                server.stop()
+        log('  round %d  ' % (round_no + 1) + '   '.join(
+            '%s %7.0f vs %7.0f req/s' % (path, results['uwsgi-aio', path][-1],
+                                         results['nginx', path][-1])
+            for path, _, _ in TECHEMPOWER_BODIES))
+    for path, _, _ in TECHEMPOWER_BODIES:
+        a, b = (statistics.median(results[name, path]) for name in contenders)
+        log('techempower %s: median %.0f req/s (uwsgi-aio) vs %.0f req/s (nginx): %.2fx '
+            '(no fixed target)' % (path, a, b, a / b if b else 0))
+    return True
+
+
+def bench_techempower(args):
+    if not shutil.which('wrk'):
+        raise SystemExit('wrk is not installed (apt-get install wrk)')
+    module = os.path.join(BUILD, 'views', 'bench.so')
+    missing = [p for p in (module, os.path.join(ROOT, 'views', 'bench', 'schema.sql'))
+               if not os.path.exists(p)]
+    if missing:
+        log('techempower: %s missing (views/bench is built with the plugin): FAIL'
+            % ', '.join(os.path.relpath(p, ROOT) for p in missing))
+        return False
+    tool = build_tool('pgclient', packages=['libpq'])
+    log('techempower: views/bench on one worker (aio = 1000, http11-socket), wrk -t1 -c%d '
+        '-d%ds, %d alternating rounds; on this machine\'s %d cores the load generator, the '
+        'server and PostgreSQL share the cores, so the ratios are this machine\'s'
+        % (args.connections, args.seconds, args.rounds, os.cpu_count()))
+    pg = techempower_database()
+    try:
+        # as many database sessions from the worker as pgclient opens
+        options = [('plugin', os.path.join(BUILD, 'aio_plugin.so')), ('aio', '1000'),
+                   ('aio-views', module), ('aio-setting', 'bench.conninfo=' + pg.conninfo),
+                   ('aio-setting', 'bench.pool_size=%d' % args.connections)]
+        log('techempower: /db and /queries?queries=%d vs bench/pgclient, the same queries at '
+            'the same concurrency straight to the same PostgreSQL' % args.queries)
+        queries = techempower_queries(args, tool, pg.conninfo, options)
+        log('techempower: /json and /plaintext vs nginx returning the same bodies, servers on '
+            'CPU 0, wrk on CPU 1')
+        static = techempower_static(args, options)
+    finally:
+        pg.stop()
+    return queries and static
+
+
+def bench_outbound(args):
+    """/relay?sleep=0 (the page fetched from an upstream instance through
+    the outbound HTTP client) against the upstream's page asked directly."""
+    if not shutil.which('wrk'):
+        raise SystemExit('wrk is not installed (apt-get install wrk)')
+    n = args.connections
+    base = [('plugin', os.path.join(BUILD, 'aio_plugin.so')), ('aio', '1000'),
+            ('aio-views', os.path.join(BUILD, 'views', 'tutorial.so'))]
+    log('outbound: wrk -t1 -c%d -d%ds, /relay?sleep=0 through one instance vs /?sleep=0 '
+        'on its upstream directly, %d alternating rounds' % (n, args.seconds, args.rounds))
+    # http11-socket: the outbound client keeps its connections alive, as wrk does
+    upstream = Server(base, listen='http11-socket')
+    direct, relayed = [], []
+    try:
+        for round_no in range(args.rounds):
+            wrk(upstream.port, '/?sleep=0', 1, n)
+            direct.append(wrk(upstream.port, '/?sleep=0', args.seconds, n))
+            relay = Server(base + [('aio-setting', 'tutorial.upstream=http://127.0.0.1:%d'
+                                    % upstream.port)], listen='http11-socket')
+            try:
+                if round_no == 0 and not relay_answers(relay.port, upstream.port):
+                    return False
+                wrk(relay.port, '/relay?sleep=0', 1, n)
+                relayed.append(wrk(relay.port, '/relay?sleep=0', args.seconds, n))
+            finally:
+                relay.stop()
+            log('  round %d  relayed %8.0f req/s   direct %8.0f req/s'
+                % (round_no + 1, relayed[-1], direct[-1]))
+    finally:
+        upstream.stop()
+    ours, base_rps = statistics.median(relayed), statistics.median(direct)
+    log('outbound: median %.0f req/s through /relay vs %.0f req/s straight to the upstream: '
+        '%.3fx (no fixed target: each relayed request is two, served by two workers on the '
+        'same cores as wrk)' % (ours, base_rps, ours / base_rps if base_rps else 0))
+    return True
+
+
+def relay_answers(port, upstream_port):
+    """/relay?sleep=0 answers `200 <length of the upstream's page>`."""
+    _, _, page = http_get(upstream_port, '/?sleep=0')
+    status, _, body = http_get(port, '/relay?sleep=0')
+    expected = b'200 %d\n' % len(page)
+    if status != 200 or body != expected:
+        log('outbound: GET /relay?sleep=0 answered %d %r, not %r: FAIL'
+            % (status, body[:200], expected))
+        return False
+    return True
+
+
 SOAK_SCRIPT = '''
 local paths = {"/?sleep=0", "/hello", "/whoami"}
 local sent, done = 0, 0
@@ -613,16 +889,21 @@ def bench_soak(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('only', nargs='*', metavar='hello|keepalive|sleep|executor|websocket|fanout|soak',
+    parser.add_argument('only', nargs='*',
+                        metavar='hello|keepalive|sleep|executor|websocket|fanout|techempower|'
+                                'outbound|soak',
                         help='benchmarks to run (default: all)')
     parser.add_argument('--seconds', type=int, default=8, help='wrk duration per round')
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--connections', type=int, default=32)
     parser.add_argument('--concurrency', type=int, default=10000)
     parser.add_argument('--sleep', type=float, default=5.0)
+    parser.add_argument('--queries', type=int, default=20,
+                        help='queries per /queries request (techempower)')
     args = parser.parse_args()
     os.makedirs(BENCH_BUILD, exist_ok=True)
-    everything = ['hello', 'keepalive', 'sleep', 'executor', 'websocket', 'fanout', 'soak']
+    everything = ['hello', 'keepalive', 'sleep', 'executor', 'websocket', 'fanout', 'techempower',
+                  'outbound', 'soak']
     chosen = args.only or everything
     unknown = set(chosen) - set(everything)
     if unknown:
@@ -640,6 +921,10 @@ def main():
         verdicts.append(bench_websocket(args))
     if 'fanout' in chosen:
         verdicts.append(bench_fanout(args))
+    if 'techempower' in chosen:
+        verdicts.append(bench_techempower(args))
+    if 'outbound' in chosen:
+        verdicts.append(bench_outbound(args))
     if 'soak' in chosen:
         verdicts.append(bench_soak(args))
     sys.exit(0 if all(verdicts) else 1)
