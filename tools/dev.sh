@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential pkg-config python3 uwsgi-core uwsgi-src uwsgi-dev libuv1-dev libcmocka-dev
-          libpq-dev libcurl4-openssl-dev libjansson-dev libssl-dev libhiredis-dev redis-server postgresql clang
+          libpq-dev libcurl4-openssl-dev openssl iproute2 libjansson-dev libssl-dev libhiredis-dev redis-server postgresql clang
           libclang-rt-dev nginx-light)
 
 install_missing() {

@@ -8,8 +8,9 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import unittest
 
-from tests.integration.harness import free_port
+from tests.integration.harness import Uwsgi, free_port
 
 
 def _bin_dir():
@@ -73,3 +74,38 @@ class Postgres:
                       '-w', 'stop')
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class DatabaseTestCase(unittest.TestCase):
+    """A PostgreSQL and a uwsgi serving `modules` on it for the whole class:
+    `schema` runs first, and the modules' `setting` names the database."""
+    modules = ()
+    setting = None
+    schema = ''
+    aio = 64
+    extra = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = Postgres().start()
+        try:
+            if cls.schema:
+                cls.pg.sql(cls.schema)
+            cls.server = Uwsgi(modules=cls.modules, aio=cls.aio,
+                               extra=[('aio-setting', '%s=%s' % (cls.setting, cls.pg.conninfo))]
+                               + list(cls.extra)).start()
+        except BaseException:
+            cls.pg.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.stop()
+            cls.server.assert_clean_log()
+        finally:
+            cls.pg.stop()
+
+    @property
+    def port(self):
+        return self.server.port

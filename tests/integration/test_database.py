@@ -1,13 +1,13 @@
 """The DatabaseUtilities story on a real PostgreSQL: a blocking libpq query
-in the executor and the same query with libpq's asynchronous API awaited
-with aio_wait_fd() in a coroutine."""
+in the executor and the same query on the framework's pool (aio_pg.h) in a
+coroutine."""
 import os
 import socket
 import time
 import unittest
 
-from tests.integration.harness import BUILD, SLOWDOWN, Uwsgi, concurrent_gets, get
-from tests.integration.postgres import Postgres
+from tests.integration.harness import BUILD, SLOWDOWN, concurrent_gets, get
+from tests.integration.postgres import DatabaseTestCase
 
 DATABASE = os.path.join(BUILD, 'views', 'database.so')
 NAMES = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india',
@@ -18,29 +18,14 @@ def expected_rows(limit):
     return ''.join('%d %s\n' % (i + 1, NAMES[i]) for i in range(limit))
 
 
-class DatabaseTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = Postgres().start()
-        values = ', '.join("(%d, '%s')" % (i + 1, n) for i, n in enumerate(NAMES))
-        cls.pg.sql('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL); '
-                   'INSERT INTO items VALUES %s;' % values)
-        cls.server = Uwsgi(modules=(DATABASE,), aio=200,
-                           extra=[('aio-setting', 'database.conninfo=' + cls.pg.conninfo),
-                                  ('aio-executor-threads', '16')]).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-            cls.server.assert_clean_log()
-        finally:
-            cls.pg.stop()
-
-    @property
-    def port(self):
-        return self.server.port
+class DatabaseTest(DatabaseTestCase):
+    modules = (DATABASE,)
+    setting = 'database.conninfo'
+    schema = ('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL); '
+              'INSERT INTO items VALUES %s;'
+              % ', '.join("(%d, '%s')" % (i + 1, n) for i, n in enumerate(NAMES)))
+    aio = 200
+    extra = [('aio-executor-threads', '16')]
 
     def test_both_styles_return_the_rows(self):
         for style in ('blocking', 'async'):

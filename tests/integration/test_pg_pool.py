@@ -9,7 +9,7 @@ import unittest
 
 from tests.integration.harness import (BUILD, SLOWDOWN, Uwsgi, concurrent_gets, get,
                                        raise_fd_limit)
-from tests.integration.postgres import Postgres
+from tests.integration.postgres import DatabaseTestCase, Postgres
 
 BENCH = os.path.join(BUILD, 'views', 'bench.so')
 DATABASE = os.path.join(BUILD, 'views', 'database.so')
@@ -157,23 +157,11 @@ class PoolTest(unittest.TestCase):
         self.assertIn("PostgreSQL pool 'bench': bad conninfo", log)
 
 
-class PipelineTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = Postgres().start()
-        cls.pg.sql('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL); '
-                   "INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 100) i;")
-        cls.server = Uwsgi(modules=(DATABASE,),
-                           extra=[('aio-setting', 'database.conninfo=' + cls.pg.conninfo)]).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-            cls.server.assert_clean_log()
-        finally:
-            cls.pg.stop()
+class PipelineTest(DatabaseTestCase):
+    modules = (DATABASE,)
+    setting = 'database.conninfo'
+    schema = ('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL); '
+              "INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 100) i;")
 
     def test_20_pipelined_queries_return_what_20_sequential_ones_do(self):
         pipelined = get(self.server.port, '/db/items/pipelined?limit=20')
@@ -185,23 +173,11 @@ class PipelineTest(unittest.TestCase):
 
 
 
-class CornersTest(unittest.TestCase):
+class CornersTest(DatabaseTestCase):
     """tests/views/pgprobe: one connection, reused by every request."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = Postgres().start()
-        cls.pg.sql('CREATE TABLE pgprobe (n int)')
-        cls.server = Uwsgi(modules=(PGPROBE,),
-                           extra=[('aio-setting', 'pgprobe.conninfo=' + cls.pg.conninfo)]).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-            cls.server.assert_clean_log()
-        finally:
-            cls.pg.stop()
+    modules = (PGPROBE,)
+    setting = 'pgprobe.conninfo'
+    schema = 'CREATE TABLE pgprobe (n int)'
 
     def setUp(self):
         self.pg.sql('TRUNCATE pgprobe')
@@ -223,6 +199,18 @@ class CornersTest(unittest.TestCase):
         self.assertEqual(get(self.server.port, '/pg/abandon').text, 'abandoned\n')
         r = get(self.server.port, '/pg/rows')
         self.assertEqual(r.text, 'rows: 0\n')  # same connection, not inside that transaction
+
+    def test_a_statement_past_the_query_timeout_is_504_and_cancelled(self):
+        start = time.monotonic()
+        r = get(self.server.port, '/pg/sleep?s=5')
+        elapsed = time.monotonic() - start
+        self.assertEqual(r.status, 504, r.raw)
+        self.assertGreaterEqual(elapsed, 0.5)
+        self.assertLess(elapsed, 0.5 + 1.0 * SLOWDOWN)
+        wait_until(lambda: sleeping_backends(self.pg) == 0, 2, 'the cancellation')
+        self.assertEqual(get(self.server.port, '/pg/rows').text, 'rows: 0\n')
+        self.assertIn("PostgreSQL pool 'pgprobe': no answer within the pool's query timeout",
+                      self.server.read_log())
 
     def test_a_refused_statement_fails_the_view_and_says_why(self):
         r = get(self.server.port, '/pg/bad')

@@ -1,6 +1,6 @@
 /* The pool's corners, for tests/integration/test_pg_pool.py: a failing
  * statement in a pipeline, the transaction helper, and a connection given
- * back in the middle of a transaction. One connection (pool size 1), so
+ * back in the middle of a transaction, a statement past its timeout. One connection (pool size 1), so
  * that every request gets the connection the one before gave back.
  * Setting: pgprobe.conninfo. Table: pgprobe(n int). */
 #include <uwsgi-aio/aio.h>
@@ -86,6 +86,15 @@ static int rows(aio_request *req)
     return count_rows(req);
 }
 
+/* GET /pg/sleep?s=S: past the pool's query timeout (500 ms) the view
+ * fails with AIO_ETIMEDOUT, and the statement is cancelled. */
+static int sleep_view(aio_request *req)
+{
+    PGresult *res;
+    const char *s = aio_param(req, "s");
+    return aio_pg_query(req, pool, &res, "SELECT pg_sleep($1::float8)", 1, s ? s : "0");
+}
+
 /* GET /pg/bad: a statement PostgreSQL refuses: the view fails with it. */
 static int bad(aio_request *req)
 {
@@ -96,7 +105,8 @@ static int bad(aio_request *req)
 int aio_main(aio_config *cfg)
 {
     pool = aio_pg_pool_new(cfg, "pgprobe", &(struct aio_pg_options){
-        .conninfo = aio_config_setting(cfg, "pgprobe.conninfo"), .size = 1});
+        .conninfo = aio_config_setting(cfg, "pgprobe.conninfo"), .size = 1,
+        .query_timeout_ms = 500});
     if (!pool)
         return AIO_EINVAL;
     aio_add_route(cfg, "pipeline", "/pg/pipeline");
@@ -104,6 +114,8 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "abandon", "/pg/abandon");
     aio_add_route(cfg, "rows", "/pg/rows");
     aio_add_route(cfg, "bad", "/pg/bad");
+    aio_add_route(cfg, "sleep", "/pg/sleep");
+    aio_add_view(cfg, "sleep", sleep_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "pipeline", pipeline, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "tx", tx, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "abandon", abandon, AIO_COROUTINE | AIO_GET);
