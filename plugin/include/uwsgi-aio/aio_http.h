@@ -6,7 +6,7 @@
  *     aio_http_response *res;
  *     int rc = aio_http_get(req, "http://127.0.0.1:8080/items", 2000, &res);
  *     if (rc != AIO_OK)
- *         return rc;      // 502, 504 or 503 as below; the log says why
+ *         return rc;      // 503 or 504, as below; the log says why
  *     ...res->status, res->body, aio_http_get_header(res, "Content-Type")...
  *
  * Each worker has one set of transfers: any number run at once, and
@@ -20,12 +20,13 @@
  *
  * Status codes: AIO_OK (an answer came, whatever its status);
  * AIO_ETIMEDOUT (no whole answer within timeout_ms or before the request's
- * deadline: a view that returns it answers 504); AIO_EUNAVAILABLE (no
- * connection, a broken one, a bad answer, TLS refused: 502); AIO_EFULL
- * (the answer is larger than max_response: 502); AIO_ECANCELLED (the
- * client went away); AIO_EINVAL (a bad URL or option); AIO_ENOMEM;
- * AIO_ESCOPE (not in a coroutine). What failed is the request's failure
- * (the log line of a failing view names it).
+ * deadline); AIO_EUNAVAILABLE (no connection, a broken one, a bad answer,
+ * TLS refused); AIO_EFULL (the answer is larger than max_response);
+ * AIO_ECANCELLED (the client went away); AIO_EINVAL (a bad URL or option);
+ * AIO_ENOMEM; AIO_ESCOPE (not in a coroutine). A view that returns them
+ * answers 504 and 503 (see aio_view_fn); a gateway answers 502 and 504
+ * itself, as the tutorial's /relay does. What failed is the request's
+ * failure (aio_failure(); the log line of a failing view names it).
  */
 #ifndef AIO_HTTP_H
 #define AIO_HTTP_H
