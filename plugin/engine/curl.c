@@ -3,6 +3,9 @@
 
 #include <stdlib.h>
 
+/* Idle connections a worker keeps for reuse, at most. */
+#define AIO_CURL_KEPT_CONNECTIONS 256
+
 /* A transfer under way, on its task's stack. */
 struct transfer {
     struct aio_task *task;
@@ -125,6 +128,10 @@ static int open_multi(void)
         return AIO_ENOMEM;
     }
     uv_timer_init(&aio__engine.loop, C.timer);
+    /* curl keeps 4 idle connections per transfer under way by default: as
+     * transfers end, the cache shrinks and closes connections that the
+     * next ones would have reused. */
+    curl_multi_setopt(C.multi, CURLMOPT_MAXCONNECTS, (long)AIO_CURL_KEPT_CONNECTIONS);
     curl_multi_setopt(C.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(C.multi, CURLMOPT_TIMERFUNCTION, on_timer);
     return AIO_OK;

@@ -97,6 +97,13 @@ class RelayTest(unittest.TestCase):
                 self.assertEqual(get(relay.port, '/relay?sleep=0').status, 200)
             # one kept-alive connection carried all 20
             self.assertEqual(established_to(upstream.port), 1)
+            # 32 at once need 32 connections, and all of them are kept for
+            # the next ones (not only as many as curl keeps by default)
+            for _ in range(2):
+                responses, _ = concurrent_gets(relay.port, ['/relay?sleep=0.2'] * 32)
+                self.assertEqual([r.status for r, _ in responses], [200] * 32)
+                self.assertEqual(get(relay.port, '/relay?sleep=0').status, 200)  # one alone
+                self.assertEqual(established_to(upstream.port), 32)
 
 
 class TlsRelayTest(unittest.TestCase):
