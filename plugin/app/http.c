@@ -12,6 +12,7 @@
 #include "app/app.h"
 #include "base/buf.h"
 #include "engine/curl.h"
+#include "proto/http.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_MAX_RESPONSE (16u << 20)
@@ -44,8 +45,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         aio__buf_reset(&a->head); /* a new response (after a 100, say): its headers only */
     while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
         len--;
-    if (!len || !memchr(data, ':', len))
-        return size * n; /* the status line, the blank line */
+    size_t name_len, value_len;
+    const char *value;
+    if (!aio__http_split_header(data, len, &name_len, &value, &value_len))
+        return size * n; /* the status line, the blank line, a line that is no header */
     if (a->head.len + len + 1 > MAX_HEADER_BYTES)
         return 0;
     if (aio__buf_append(&a->head, data, len) != AIO_OK || aio__buf_append(&a->head, "\n", 1))
@@ -53,7 +56,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* "Name: value\n" lines into the response's array. */
+/* The header lines kept (each one aio__http_split_header() takes, "\n"
+ * after it) into the response's array. */
 static int parse_headers(aio_request *req, const struct aio_buf *head, aio_http_response *res)
 {
     size_t count = 0;
@@ -66,15 +70,11 @@ static int parse_headers(aio_request *req, const struct aio_buf *head, aio_http_
     size_t n = 0;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *colon = memchr(p, ':', (size_t)(eol - p));
-        const char *value = colon + 1;
-        while (value < eol && (*value == ' ' || *value == '\t'))
-            value++;
-        const char *value_end = eol;
-        while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
-            value_end--;
-        headers[n].name = aio__arena_strndup(&req->arena, p, (size_t)(colon - p));
-        headers[n].value = aio__arena_strndup(&req->arena, value, (size_t)(value_end - value));
+        size_t name_len, value_len;
+        const char *value;
+        aio__http_split_header(p, (size_t)(eol - p), &name_len, &value, &value_len);
+        headers[n].name = aio__arena_strndup(&req->arena, p, name_len);
+        headers[n].value = aio__arena_strndup(&req->arena, value, value_len);
         if (!headers[n].name || !headers[n].value)
             return AIO_ENOMEM;
         n++;

@@ -70,6 +70,23 @@ int aio__http_is_token(const char *s, size_t len)
     return 1;
 }
 
+int aio__http_split_header(const char *line, size_t len, size_t *name_len, const char **value,
+                           size_t *value_len)
+{
+    const char *colon = memchr(line, ':', len);
+    if (!colon || !aio__http_is_token(line, (size_t)(colon - line)))
+        return 0;
+    const char *start = colon + 1, *end = line + len;
+    while (start < end && (*start == ' ' || *start == '\t'))
+        start++;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *name_len = (size_t)(colon - line);
+    *value = start;
+    *value_len = (size_t)(end - start);
+    return 1;
+}
+
 int aio__http_valid_header_value(const char *value)
 {
     for (const unsigned char *p = (const unsigned char *)value; *p; p++)

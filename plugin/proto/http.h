@@ -14,6 +14,12 @@ int aio__http_is_token(const char *s, size_t len);
 /* 1 when a header value has no CR, LF or NUL and no other control byte
  * except horizontal tab. */
 int aio__http_valid_header_value(const char *value);
+/* A header line of a message, without its CR LF: 1 when it is
+ * "name: value" with a token for a name, setting *name_len and the value
+ * without the spaces and tabs around it; 0 when it is not a header line
+ * (a status line, a line without a colon, a name that is no token). */
+int aio__http_split_header(const char *line, size_t len, size_t *name_len, const char **value,
+                           size_t *value_len);
 /* 1 for a redirect target: an absolute URL (scheme "://" then at least a
  * host) or an absolute path ("/..." but not "//", which a browser reads
  * as another host), of visible ASCII only (no spaces, no controls), at

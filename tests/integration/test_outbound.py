@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 from tests.integration.harness import (SLOWDOWN, TUTORIAL, Uwsgi, concurrent_gets,
                                        free_port, get, raise_fd_limit)
@@ -104,6 +105,58 @@ class RelayTest(unittest.TestCase):
                 self.assertEqual([r.status for r, _ in responses], [200] * 32)
                 self.assertEqual(get(relay.port, '/relay?sleep=0').status, 200)  # one alone
                 self.assertEqual(established_to(upstream.port), 32)
+
+
+class ClientTest(unittest.TestCase):
+    """aio_http_request's options and answers, through the test module's
+    /probe/fetch, against a tutorial upstream."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = Uwsgi(modules=(TUTORIAL,), http_socket='http11-socket').start()
+        cls.client = Uwsgi().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.client.stop()
+            cls.client.assert_clean_log()
+        finally:
+            cls.upstream.stop()
+
+    def fetch(self, **params):
+        query = urllib.parse.urlencode(params)
+        r = get(self.client.port, '/probe/fetch?' + query)
+        self.assertEqual(r.status, 200, r.raw)
+        return r.text
+
+    def url(self, path):
+        return 'http://127.0.0.1:%d%s' % (self.upstream.port, path)
+
+    def test_status_headers_and_body(self):
+        text = self.fetch(url=self.url('/hello'))
+        head, _, body = text.partition('\n')
+        self.assertRegex(head, r'^status=200 type=text/plain; charset=utf-8 headers=[3-9]$')
+        self.assertEqual(body, 'Hello World\n')
+        self.assertTrue(self.fetch(url=self.url('/nothing-here')).startswith('status=404 '))
+
+    def test_a_post_with_a_body_and_a_header(self):
+        text = self.fetch(url=self.url('/upload'), method='POST', body='x' * 1000,
+                          header='Content-Type: application/octet-stream')
+        self.assertTrue(text.startswith('status=200 '), text)
+        self.assertIn('1000', text)
+
+    def test_an_answer_past_max_response_is_efull(self):
+        text = self.fetch(url=self.url('/?sleep=0'), max='100')
+        self.assertTrue(text.startswith('rc=-10 HTTP request to '), text)
+        self.assertIn('larger than 100 bytes', text)
+
+    def test_bad_options_are_einval(self):
+        for params in ({'url': 'ftp://127.0.0.1/'}, {'url': 'http://127.0.0.1/a b'},
+                       {'url': self.url('/'), 'method': 'get me'},
+                       {'url': self.url('/'), 'header': 'no colon'}):
+            with self.subTest(**params):
+                self.assertTrue(self.fetch(**params).startswith('rc=-5 '))
 
 
 class TlsRelayTest(unittest.TestCase):

@@ -176,6 +176,34 @@ static void reasons(void **state)
     assert_str(aio__http_reason(299), "Unknown");
 }
 
+static void split(const char *line, int ok, const char *name, const char *value)
+{
+    size_t name_len = 99, value_len = 99;
+    const char *v = NULL;
+    assert_int_equal(aio__http_split_header(line, strlen(line), &name_len, &v, &value_len), ok);
+    if (!ok)
+        return;
+    assert_int_equal(name_len, strlen(name));
+    assert_memory_equal(line, name, name_len);
+    assert_int_equal(value_len, strlen(value));
+    assert_memory_equal(v, value, value_len);
+}
+
+static void header_lines(void **state)
+{
+    (void)state;
+    split("Content-Type: text/html", 1, "Content-Type", "text/html");
+    split("X-A:b", 1, "X-A", "b");
+    split("X-Empty:", 1, "X-Empty", "");
+    split("X-Spaces: \t a b \t", 1, "X-Spaces", "a b");
+    split("Time: 12:30:00", 1, "Time", "12:30:00"); /* the first colon ends the name */
+    split("HTTP/1.1 200 OK", 0, NULL, NULL);
+    split("no colon", 0, NULL, NULL);
+    split(": no name", 0, NULL, NULL);
+    split("Bad Name: x", 0, NULL, NULL);
+    split("", 0, NULL, NULL);
+}
+
 static void header_tokens(void **state)
 {
     (void)state;
@@ -264,7 +292,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(head_ends), cmocka_unit_test(head_bytes),
-        cmocka_unit_test(header_tokens), cmocka_unit_test(error_bodies),
+        cmocka_unit_test(header_tokens), cmocka_unit_test(header_lines),
+        cmocka_unit_test(error_bodies),
         cmocka_unit_test(tokens),   cmocka_unit_test(header_values), cmocka_unit_test(methods),
         cmocka_unit_test(locations),  cmocka_unit_test(accepts),
         cmocka_unit_test(cgi_names),         cmocka_unit_test(cgi_vars),         cmocka_unit_test(request_lines),

@@ -2,6 +2,7 @@
  * the API over HTTP so the tests can check it on a real uwsgi. */
 #define _DEFAULT_SOURCE /* usleep() */
 #include <uwsgi-aio/aio.h>
+#include <uwsgi-aio/aio_http.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -505,6 +506,28 @@ static int pid_view(aio_request *req)
                       heartbeats);
 }
 
+/* GET /probe/fetch?url=U&method=M&body=B&header=H&max=N: one outbound
+ * request (aio_http.h); answers what came back (status, the upstream's
+ * Content-Type, the body), or the failing call's status and failure. */
+static int fetch_view(aio_request *req)
+{
+    const char *header = aio_param(req, "header");
+    const char *headers[] = {header, NULL};
+    const char *body = aio_param(req, "body");
+    struct aio_http_options options = {
+        .url = aio_param(req, "url"), .method = aio_param(req, "method"),
+        .headers = header ? headers : NULL, .body = body, .body_len = body ? strlen(body) : 0,
+        .max_response = (size_t)aio_param_long(req, "max", 0), .timeout_ms = 5000};
+    aio_http_response *res;
+    int rc = aio_http_request(req, &options, &res);
+    aio_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+    if (rc != AIO_OK)
+        return aio_printf(req, "rc=%d %s\n", rc, aio_failure(req) ? aio_failure(req) : "");
+    const char *type = aio_http_get_header(res, "content-type");
+    return aio_printf(req, "status=%d type=%s headers=%zu\n%s", res->status, type ? type : "-",
+                      res->nheaders, res->body);
+}
+
 int aio_main(aio_config *cfg)
 {
     loop_thread = pthread_self();
@@ -523,6 +546,8 @@ int aio_main(aio_config *cfg)
         usleep((useconds_t)(atof(delay) * 1e6));
 
     aio_add_route(cfg, "request", "/probe/request");
+    aio_add_route(cfg, "fetch", "/probe/fetch");
+    aio_add_view(cfg, "fetch", fetch_view, AIO_COROUTINE | AIO_GET);
     aio_add_route(cfg, "match", "/probe/match/{id}/{rest:.*}");
     aio_add_route(cfg, "body", "/probe/body");
     aio_add_route(cfg, "fail", "/probe/fail");
