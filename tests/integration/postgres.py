@@ -63,10 +63,14 @@ class Postgres:
                          '-c', statement).stdout
 
     def sql_file(self, path):
-        """Runs the statements of a file (psql -f), stopping at the first error."""
+        """Runs the statements of a file (psql -f), stopping at the first error.
+        The file goes in on stdin: psql may run as another user, who cannot
+        read the checkout."""
+        with open(path) as f:
+            statements = f.read()
         return self._run(os.path.join(self.bin, 'psql'), '-h', '127.0.0.1', '-p',
                          str(self.port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAt',
-                         '-f', path).stdout
+                         '-f', '-', input=statements).stdout
 
     def stop(self):
         try:

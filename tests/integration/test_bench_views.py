@@ -44,23 +44,14 @@ PAGE = re.compile(r'<!DOCTYPE html><html><head><title>Fortunes</title></head><bo
 ROW = re.compile(r'<tr><td>(\d+)</td><td>([^<>]*)</td></tr>')
 
 
-def load_schema(pg):
-    """psql -f views/bench/schema.sql, the file given on stdin: psql runs
-    as the postgres user when the tests run as root, and that user may not
-    read the checkout."""
-    with open(SCHEMA, encoding='utf-8') as f:
-        pg._run(os.path.join(pg.bin, 'psql'), '-h', '127.0.0.1', '-p', str(pg.port), '-U',
-                'postgres', '-v', 'ON_ERROR_STOP=1', '-q', '-f', '-', input=f.read())
-
-
 class BenchViewsTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
         cls.pg = Postgres().start()
         try:
-            load_schema(cls.pg)
-            load_schema(cls.pg)  # re-runnable: it makes the tables anew
+            cls.pg.sql_file(SCHEMA)
+            cls.pg.sql_file(SCHEMA)  # re-runnable: it makes the tables anew
             cls.server = Uwsgi(modules=(BENCH,), aio=200, extra=[
                 ('aio-setting', 'bench.conninfo=' + cls.pg.conninfo),
                 ('aio-setting', 'bench.pool_size=%d' % POOL_SIZE)]).start()

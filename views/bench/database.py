@@ -21,14 +21,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # the checkout, for 
 from tests.integration.postgres import Postgres  # noqa: E402
 
 
-def load_schema(pg):
-    """psql -f schema.sql, the file given on stdin: the postgres user the
-    server runs as may not be allowed to read the checkout."""
-    with open(os.path.join(HERE, 'schema.sql'), encoding='utf-8') as f:
-        pg._run(os.path.join(pg.bin, 'psql'), '-h', '127.0.0.1', '-p', str(pg.port),
-                '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-q', '-f', '-', input=f.read())
-
-
 def wait_for_stop():
     """Until `stop` is read; without input (EOF, or started in the
     background), until a signal."""
@@ -49,7 +41,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     pg = Postgres().start()
     try:
-        load_schema(pg)
+        pg.sql_file(os.path.join(HERE, 'schema.sql'))
         print(pg.conninfo, flush=True)
         wait_for_stop()
     except KeyboardInterrupt:
