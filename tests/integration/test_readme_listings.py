@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from tests.integration.harness import (BUILD, ROOT, SLOWDOWN, TUTORIAL, Uwsgi, get)
@@ -189,6 +190,10 @@ class ReadmeListingsTest(unittest.TestCase):
         pattern = re.escape(block.strip()).replace('400', r'\d+')
         with Uwsgi(modules=(TUTORIAL,)) as server:
             self.assertEqual(get(server.port, '/stall?ms=400').status, 200)
+            # the line is written as the request is freed, after its answer went
+            deadline = time.monotonic() + 5 * SLOWDOWN
+            while not re.search(pattern, server.read_log()) and time.monotonic() < deadline:
+                time.sleep(0.05)
             self.assertRegex(server.read_log(), pattern)
 
     def check_nginx(self, block):
