@@ -216,6 +216,16 @@ static void clear_result(void *res)
     PQclear(res);
 }
 
+/* The server refused for a reason of its own, not the statement's: it is
+ * shutting down or starting (SQLSTATE class 57P, operator intervention) or
+ * the connection failed (class 08). The caller hears AIO_EUNAVAILABLE, as
+ * when the connection breaks. */
+static int server_unavailable(const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state && (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0);
+}
+
 /* The request owns the results; the first error among them fails the call. */
 static int own_results(aio_request *req, const struct aio_pg_pool *pool, PGresult **results,
                        int n, int rc)
@@ -237,7 +247,7 @@ static int own_results(aio_request *req, const struct aio_pg_pool *pool, PGresul
         const char *message = results[i] ? PQresultErrorMessage(results[i]) : "";
         aio_fail(req, "PostgreSQL pool '%s': statement %d of %d failed: %.*s", pool->name, i + 1,
                  n, (int)strcspn(message, "\n"), *message ? message : PQresStatus(status));
-        return AIO_ERROR;
+        return server_unavailable(results[i]) ? AIO_EUNAVAILABLE : AIO_ERROR;
     }
     return AIO_OK;
 }

@@ -212,6 +212,14 @@ class CornersTest(DatabaseTestCase):
         self.assertIn("PostgreSQL pool 'pgprobe': no answer within the pool's query timeout",
                       self.server.read_log())
 
+    def test_a_server_that_cannot_serve_now_is_503_a_failing_statement_500(self):
+        for code, status in (('57P03', 503), ('08006', 503), ('22012', 500)):
+            with self.subTest(code=code):
+                r = get(self.server.port, '/pg/raise?code=' + code)
+                self.assertEqual(r.status, status, r.raw)
+                self.assertIn('raised ' + code, self.server.read_log())
+                self.assertEqual(get(self.server.port, '/pg/rows').status, 200)
+
     def test_a_refused_statement_fails_the_view_and_says_why(self):
         r = get(self.server.port, '/pg/bad')
         self.assertEqual(r.status, 500)

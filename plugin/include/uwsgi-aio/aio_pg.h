@@ -39,8 +39,9 @@
  *
  * Status codes: AIO_OK; AIO_ERROR (PostgreSQL refused the statement: the
  * result holds why, and the request's failure names it); AIO_EUNAVAILABLE
- * (no connection could be made or it broke: a view that returns it answers
- * 503); AIO_EFULL (no connection came free within acquire_timeout_ms:
+ * (no connection could be made or it broke, or the server refused for a
+ * reason of its own: shutting down, starting up, SQLSTATE 57P and 08; a
+ * view that returns it answers 503); AIO_EFULL (no connection came free within acquire_timeout_ms:
  * 503); AIO_ETIMEDOUT (no answer within query_timeout_ms, or the request's
  * deadline: 504); AIO_ECANCELLED (the client went away); AIO_EINVAL (bad
  * arguments); AIO_ENOMEM; AIO_ESCOPE. Results are PGresults owned by the

@@ -95,6 +95,20 @@ static int sleep_view(aio_request *req)
     return aio_pg_query(req, pool, &res, "SELECT pg_sleep($1::float8)", 1, s ? s : "0");
 }
 
+/* GET /pg/raise?code=XXXXX: a statement that fails with that SQLSTATE
+ * (five letters or digits); the view returns what the pool says. */
+static int raise_view(aio_request *req)
+{
+    const char *code = aio_param(req, "code");
+    if (!code || strlen(code) != 5 || strspn(code, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 5)
+        return aio_respond_text(req, 400, "code must be a SQLSTATE\n");
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "DO $$ BEGIN RAISE EXCEPTION 'raised %s' USING ERRCODE = '%s'; END $$", code, code);
+    PGresult *res;
+    return aio_pg_query(req, pool, &res, sql, 0);
+}
+
 /* GET /pg/bad: a statement PostgreSQL refuses: the view fails with it. */
 static int bad(aio_request *req)
 {
@@ -115,6 +129,8 @@ int aio_main(aio_config *cfg)
     aio_add_route(cfg, "rows", "/pg/rows");
     aio_add_route(cfg, "bad", "/pg/bad");
     aio_add_route(cfg, "sleep", "/pg/sleep");
+    aio_add_route(cfg, "raise", "/pg/raise");
+    aio_add_view(cfg, "raise", raise_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "sleep", sleep_view, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "pipeline", pipeline, AIO_COROUTINE | AIO_GET);
     aio_add_view(cfg, "tx", tx, AIO_COROUTINE | AIO_GET);
