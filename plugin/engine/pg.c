@@ -207,41 +207,56 @@ static int statement_result(struct aio_task *task, struct aio_pg_conn *conn, uin
     }
 }
 
-/* Prepares the pool's statements, in one pipeline. */
+static int read_all(struct aio_task *task, struct aio_pg_conn *conn, int n, PGresult **results,
+                    uint64_t end_ms);
+
+/* n > 1 statements go in one pipeline, which one sync ends. */
+static int begin_batch(struct aio_pg_conn *conn, int n)
+{
+    return n > 1 && !PQenterPipelineMode(conn->pg) ? AIO_ERROR : AIO_OK;
+}
+
+static int end_batch(struct aio_pg_conn *conn, int n)
+{
+    if (n > 1) {
+        if (!PQpipelineSync(conn->pg))
+            return AIO_ERROR;
+        conn->syncs++;
+    }
+    return AIO_OK;
+}
+
+/* Prepares the pool's statements, in one batch. */
 static int prepare_statements(struct aio_task *task, struct aio_pg_conn *conn, uint64_t end_ms,
                               const char **why)
 {
     struct aio_pg_pool *pool = conn->pool;
-    if (!pool->nprepared)
+    int n = pool->nprepared;
+    if (!n)
         return AIO_OK;
-    if (!PQenterPipelineMode(conn->pg))
-        return AIO_EUNAVAILABLE;
-    for (int i = 0; i < pool->nprepared; i++)
+    PGresult **results = calloc((size_t)n, sizeof(*results));
+    if (!results)
+        return AIO_ENOMEM;
+    int rc = begin_batch(conn, n);
+    for (int i = 0; rc == AIO_OK && i < n; i++)
         if (!PQsendPrepare(conn->pg, pool->prepared[i].name, pool->prepared[i].sql, 0, NULL))
-            return AIO_EUNAVAILABLE;
-    if (!PQpipelineSync(conn->pg))
-        return AIO_EUNAVAILABLE;
-    conn->syncs++;
-    int rc = flush(task, conn, end_ms);
-    for (int i = 0; rc == AIO_OK && i < pool->nprepared; i++) {
-        PGresult *res = NULL;
-        rc = statement_result(task, conn, end_ms, &res);
-        if (rc == AIO_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            rc = AIO_ERROR;
+    if (rc == AIO_OK)
+        rc = end_batch(conn, n);
+    rc = rc == AIO_OK ? flush(task, conn, end_ms) : AIO_EUNAVAILABLE;
+    if (rc == AIO_OK)
+        rc = read_all(task, conn, n, results, end_ms);
+    for (int i = 0; i < n; i++) {
+        if (rc == AIO_OK && PQresultStatus(results[i]) != PGRES_COMMAND_OK) {
             aio__log("PostgreSQL pool '%s': cannot prepare '%s': %s", pool->name,
-                     pool->prepared[i].name, res ? PQresultErrorMessage(res) : "no answer");
+                     pool->prepared[i].name,
+                     results[i] ? PQresultErrorMessage(results[i]) : "no answer");
             *why = "a statement of the pool cannot be prepared";
             rc = AIO_ERROR;
         }
-        PQclear(res);
+        PQclear(results[i]);
     }
-    PGresult *sync = NULL;
-    if (rc == AIO_OK && (rc = next_result(task, conn, end_ms, &sync)) == AIO_OK) {
-        if (PQresultStatus(sync) == PGRES_PIPELINE_SYNC)
-            conn->syncs--;
-        PQclear(sync);
-    }
-    if (rc == AIO_OK && (conn->syncs || !PQexitPipelineMode(conn->pg)))
-        rc = AIO_EUNAVAILABLE;
+    free(results);
     return rc;
 }
 
@@ -515,17 +530,10 @@ void aio__pg_release(struct aio_pg_conn *conn)
 
 static int send_all(struct aio_pg_conn *conn, const struct aio_pg_statement *statements, int n)
 {
-    if (n > 1 && !PQenterPipelineMode(conn->pg))
-        return AIO_ERROR;
-    for (int i = 0; i < n; i++)
-        if (send_statement(conn, &statements[i]) != AIO_OK)
-            return AIO_ERROR;
-    if (n > 1) {
-        if (!PQpipelineSync(conn->pg))
-            return AIO_ERROR;
-        conn->syncs++;
-    }
-    return AIO_OK;
+    int rc = begin_batch(conn, n);
+    for (int i = 0; rc == AIO_OK && i < n; i++)
+        rc = send_statement(conn, &statements[i]);
+    return rc == AIO_OK ? end_batch(conn, n) : rc;
 }
 
 static int read_all(struct aio_task *task, struct aio_pg_conn *conn, int n, PGresult **results,
