@@ -196,15 +196,17 @@ static int transfer_status(aio_request *req, const struct aio_http_options *o, C
 static int collect(aio_request *req, CURL *easy, struct answer *a, aio_http_response **out)
 {
     aio_http_response *res = aio_alloc(req, sizeof(*res));
-    char *body = aio_alloc(req, a->body.len + 1);
-    if (!res || !body)
+    /* The body is handed to the request as it is (up to max_response bytes:
+     * not copied again), freed with it. */
+    if (!res || aio__buf_reserve(&a->body, 1) != AIO_OK ||
+        aio__request_on_free(req, free, a->body.data) != AIO_OK)
         return AIO_ENOMEM;
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    if (a->body.len)
-        memcpy(body, a->body.data, a->body.len);
-    body[a->body.len] = '\0';
-    *res = (aio_http_response){.status = (int)status, .body = body, .body_len = a->body.len};
+    a->body.data[a->body.len] = '\0';
+    *res = (aio_http_response){.status = (int)status, .body = a->body.data,
+                               .body_len = a->body.len};
+    a->body = (struct aio_buf)AIO_BUF_INIT; /* the request's now */
     int rc = parse_headers(req, &a->head, res);
     if (rc == AIO_OK)
         *out = res;
