@@ -38,6 +38,13 @@ static void respond_dispatch(struct aio_request *req, enum aio_dispatch how, uns
     }
 }
 
+/* 503: worth trying again in a second. */
+static void respond_unavailable(struct aio_request *req, const char *why)
+{
+    aio__respond_error(req, 503, why);
+    aio_add_header(req, "Retry-After", "1");
+}
+
 static void serve_websocket(struct aio_request *req, const struct aio_view *view)
 {
     int refused = aio__websocket_session(req, view);
@@ -46,8 +53,7 @@ static void serve_websocket(struct aio_request *req, const struct aio_view *view
         aio_add_header(req, "Upgrade", "websocket");
         aio_add_header(req, "Sec-WebSocket-Version", "13");
     } else if (refused == 503) {
-        aio__respond_error(req, 503, "Too many websocket sessions just now; try again later.");
-        aio_add_header(req, "Retry-After", "1");
+        respond_unavailable(req, "Too many websocket sessions just now; try again later.");
     } else if (refused) {
         aio__respond_error(req, refused, refused == 400 ? "Bad Sec-WebSocket-Key." : NULL);
     }
@@ -69,9 +75,7 @@ static int params_refused(struct aio_request *req, const struct aio_view *view)
 static void respond_view_failed(struct aio_request *req, int status)
 {
     if (status == AIO_EUNAVAILABLE || status == AIO_EFULL) {
-        aio__respond_error(req, 503, "A service this page needs is not available; try again "
-                                     "later.");
-        aio_add_header(req, "Retry-After", "1");
+        respond_unavailable(req, "A service this page needs is not available; try again later.");
     } else if (status == AIO_ETIMEDOUT) {
         aio__respond_error(req, 504, "A service this page needs did not answer in time.");
     } else {
@@ -89,8 +93,7 @@ static void run_view(struct aio_request *req, const struct aio_view *view)
     if (req->unavailable) {
         aio__log("executor queue full (aio-executor-queue), answering 503 to %s %s", req->method,
                 req->path);
-        aio__respond_error(req, 503, "The server is busy; try again later.");
-        aio_add_header(req, "Retry-After", "1");
+        respond_unavailable(req, "The server is busy; try again later.");
         return;
     }
     if (status == AIO_OK)
